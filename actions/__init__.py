@@ -1,0 +1,1 @@
+"""Custom actions served by rasa-sdk (`rasa run actions`)."""

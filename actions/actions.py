@@ -1,0 +1,108 @@
+"""Thin rasa-sdk actions; the work is done by plain functions in `assistant`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Callable, Dict, List, Optional, Text
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from assistant.settings import load_settings
+from assistant.weather import OpenMeteoClient, WeatherProvider
+from assistant.weather.messages import message
+from assistant.weather.service import Reply, check_city, weather_reply
+
+
+def default_weather_provider() -> WeatherProvider:
+    """Open-Meteo, configured from the environment (built on first use)."""
+    return OpenMeteoClient(load_settings().weather)
+
+
+def _language(tracker: Tracker) -> Text:
+    return tracker.get_slot("language") or "en"
+
+
+def _send(dispatcher: CollectingDispatcher, reply: Optional[Reply]) -> None:
+    if reply is not None:
+        dispatcher.utter_message(text=reply.text)
+
+
+class ValidateWeatherForm(FormValidationAction):
+    """Checks the city against the weather service's geocoder."""
+
+    def __init__(self, provider: Optional[WeatherProvider] = None) -> None:
+        """`provider` defaults to Open-Meteo, created when first needed."""
+        self._provider = provider
+
+    def name(self) -> Text:
+        """Name of the action in the domain."""
+        return "validate_weather_form"
+
+    async def validate_city(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> Dict[Text, Any]:
+        """Keeps a city the geocoder knows; asks again for one it doesn't."""
+        self._provider = self._provider or default_weather_provider()
+        city, reply = await check_city(self._provider, slot_value, _language(tracker))
+        _send(dispatcher, reply)
+        return {"city": city}
+
+
+class ActionAskCity(Action):
+    """Asks for the city, in the user's language (the weather form calls it)."""
+
+    def name(self) -> Text:
+        """Name of the action in the domain."""
+        return "action_ask_city"
+
+    async def run(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> List[EventType]:
+        """Sends the question; changes no slot."""
+        dispatcher.utter_message(text=message("ask_city", _language(tracker)))
+        return []
+
+
+class ActionWeather(Action):
+    """Tells the forecast for the city and date in the slots."""
+
+    def __init__(
+        self,
+        provider: Optional[WeatherProvider] = None,
+        clock: Callable[[], dt.date] = dt.date.today,
+    ) -> None:
+        """`provider` defaults to Open-Meteo; `clock` gives today's date."""
+        self._provider = provider
+        self._clock = clock
+
+    def name(self) -> Text:
+        """Name of the action in the domain."""
+        return "action_weather"
+
+    async def run(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> List[EventType]:
+        """Replies with the forecast and clears the date for the next question."""
+        self._provider = self._provider or default_weather_provider()
+        reply = await weather_reply(
+            self._provider,
+            tracker.get_slot("city"),
+            tracker.get_slot("date"),
+            _language(tracker),
+            self._clock(),
+        )
+        _send(dispatcher, reply)
+        return [SlotSet("date", None)]

@@ -1,0 +1,253 @@
+"""Rasa graph component: dense features from a local BERT-family encoder (PyTorch)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Text, Type
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.constants import DENSE_FEATURIZABLE_ATTRIBUTES, TOKENS_NAMES
+from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturizer
+from rasa.nlu.tokenizers.tokenizer import Tokenizer
+from rasa.shared.exceptions import InvalidConfigException
+from rasa.shared.nlu.constants import ACTION_TEXT, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from components.bert_encoder import (
+    SENTENCE_POOLINGS,
+    TOKEN_POOLINGS,
+    BertEncoder,
+    EncoderLoadError,
+    check_model_dir,
+    resolve_model,
+)
+
+logger = logging.getLogger(__name__)
+
+SETTINGS_FILE = "bert_featurizer.json"
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=True
+)
+class BertFeaturizer(DenseFeaturizer, GraphComponent):
+    """Sentence and per-token features from a BERT-family encoder.
+
+    Training copies the encoder (weights as safetensors, tokenizer and the settings
+    it was trained with) into the model, so a trained model is self-contained and
+    does not need the encoder's package where it is served.
+    """
+
+    @classmethod
+    def required_components(cls) -> List[Type]:
+        """Components that must come before this one in the pipeline."""
+        return [Tokenizer]
+
+    @staticmethod
+    def required_packages() -> List[Text]:
+        """Python packages this component needs."""
+        return ["torch", "transformers"]
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        """Returns the default config; every key is documented here."""
+        return {
+            **DenseFeaturizer.get_default_config(),
+            # A packaged encoder's short name ("m3e-small", "all-minilm-l6-v2") or
+            # the path of a local Hugging Face BERT-family model directory.
+            "model": "m3e-small",
+            # Sentence features: "mean" of all word pieces or the "cls" vector.
+            "sentence_pooling": "mean",
+            # A Rasa token's vector from its word pieces: "mean" or "first".
+            "token_pooling": "mean",
+            # "auto" lower-cases text when the vocabulary is lower-case but the
+            # tokenizer does not lower-case itself; or true / false.
+            "lowercase": "auto",
+            # Maximum word pieces per message including [CLS]/[SEP];
+            # null takes the model's own limit (512 for BERT).
+            "max_length": None,
+            # Messages per forward pass while featurizing training data.
+            "batch_size": 64,
+            # Torch CPU threads; null keeps torch's default.
+            "num_threads": None,
+        }
+
+    @classmethod
+    def validate_config(cls, config: Dict[Text, Any]) -> None:
+        """Checks every option and raises an error that says how to fix it."""
+        name = cls.__name__
+
+        def fail(message: Text) -> None:
+            raise InvalidConfigException(f"{name}: {message}")
+
+        model = config.get("model")
+        if not isinstance(model, str) or not model.strip():
+            fail("'model' must be a packaged encoder name or a model directory path.")
+        if config.get("sentence_pooling") not in SENTENCE_POOLINGS:
+            fail(f"'sentence_pooling' must be one of {list(SENTENCE_POOLINGS)}.")
+        if config.get("token_pooling") not in TOKEN_POOLINGS:
+            fail(f"'token_pooling' must be one of {list(TOKEN_POOLINGS)}.")
+        if config.get("lowercase") not in ("auto", True, False):
+            fail("'lowercase' must be 'auto', true or false.")
+        for key, minimum in (("batch_size", 1), ("max_length", 8), ("num_threads", 1)):
+            value = config.get(key)
+            if value is None and key != "batch_size":
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+                fail(f"'{key}' must be an integer >= {minimum}, got {value!r}.")
+
+    def __init__(
+        self,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        encoder: Optional[BertEncoder] = None,
+    ) -> None:
+        """Stores the config; the encoder is loaded by `train` or `load`."""
+        super().__init__(execution_context.node_name, config)
+        self._model_storage = model_storage
+        self._resource = resource
+        self._encoder = encoder
+        if config.get("num_threads"):
+            import torch
+
+            torch.set_num_threads(int(config["num_threads"]))
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> BertFeaturizer:
+        """Creates an untrained featurizer; fails early if the model is missing."""
+        cls.validate_config(config)
+        try:
+            check_model_dir(resolve_model(config["model"]))
+        except EncoderLoadError as e:
+            raise InvalidConfigException(f"{cls.__name__}: {e}") from e
+        return cls(config, model_storage, resource, execution_context)
+
+    def _load_source_encoder(self) -> BertEncoder:
+        lowercase = self._config["lowercase"]
+        try:
+            return BertEncoder.from_directory(
+                resolve_model(self._config["model"]),
+                lowercase=None if lowercase == "auto" else bool(lowercase),
+                max_length=self._config["max_length"],
+                sentence_pooling=self._config["sentence_pooling"],
+                token_pooling=self._config["token_pooling"],
+            )
+        except EncoderLoadError as e:
+            raise InvalidConfigException(f"{self.__class__.__name__}: {e}") from e
+
+    @property
+    def encoder(self) -> BertEncoder:
+        """The encoder; loaded from the configured model if not loaded yet."""
+        if self._encoder is None:
+            self._encoder = self._load_source_encoder()
+        return self._encoder
+
+    def train(self, training_data: TrainingData) -> Resource:
+        """Copies the encoder and its settings into the model storage.
+
+        Args:
+            training_data: unused; the encoder is pre-trained.
+
+        Returns:
+            The resource holding the encoder.
+        """
+        encoder = self.encoder
+        with self._model_storage.write_to(self._resource) as directory:
+            encoder.save(str(directory))
+            settings = {
+                "lowercase": encoder.lowercase,
+                "max_length": encoder.max_length,
+                "source": self._config["model"],
+            }
+            (Path(directory) / SETTINGS_FILE).write_text(json.dumps(settings))
+        return self._resource
+
+    @classmethod
+    def load(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> BertFeaturizer:
+        """Loads the encoder that `train` stored in the model."""
+        try:
+            with model_storage.read_from(resource) as directory:
+                settings = json.loads((Path(directory) / SETTINGS_FILE).read_text())
+                encoder = BertEncoder.from_directory(
+                    str(directory),
+                    lowercase=settings["lowercase"],
+                    max_length=settings["max_length"],
+                    sentence_pooling=config["sentence_pooling"],
+                    token_pooling=config["token_pooling"],
+                )
+        except (ValueError, FileNotFoundError, KeyError) as e:
+            raise InvalidConfigException(
+                f"{cls.__name__}: the trained model holds no usable encoder "
+                f"(resource '{resource.name}'): {e}. Retrain the model."
+            ) from e
+        return cls(config, model_storage, resource, execution_context, encoder)
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        """Featurizes all training examples in batches of `batch_size`.
+
+        Raises:
+            InvalidConfigException: if an example is longer than the encoder allows.
+        """
+        batch_size = self._config["batch_size"]
+        for attribute in DENSE_FEATURIZABLE_ATTRIBUTES:
+            examples = [
+                m
+                for m in training_data.training_examples
+                if m.get(attribute) and m.get(TOKENS_NAMES[attribute]) is not None
+            ]
+            for start in range(0, len(examples), batch_size):
+                batch = examples[start : start + batch_size]
+                self._featurize(batch, attribute, training=True)
+        return training_data
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        """Featurizes messages at inference; over-long text is truncated."""
+        for message in messages:
+            for attribute in (TEXT, ACTION_TEXT):
+                tokens = message.get(TOKENS_NAMES[attribute])
+                if message.get(attribute) and tokens is not None:
+                    self._featurize([message], attribute, training=False)
+        return messages
+
+    def _featurize(
+        self, messages: List[Message], attribute: Text, training: bool
+    ) -> None:
+        words = [[t.text for t in m.get(TOKENS_NAMES[attribute])] for m in messages]
+        encoded = self.encoder.encode(words)
+        for message, sentence, sequence, cut in zip(
+            messages, encoded.sentence, encoded.sequence, encoded.truncated
+        ):
+            if cut:
+                text = message.get(attribute)
+                note = (
+                    f"'{text[:40]}...' ({len(text)} characters) is longer than the "
+                    f"encoder's limit of {self.encoder.max_length} word pieces"
+                )
+                if training:
+                    raise InvalidConfigException(
+                        f"{self.__class__.__name__}: training example {note}. "
+                        f"Shorten it or raise 'max_length'."
+                    )
+                logger.warning(f"{note}; tokens past the limit get zero features.")
+            self.add_features_to_message(sequence, sentence, attribute, message)
