@@ -1,0 +1,139 @@
+"""The weather actions, run against trackers from JSON fixtures and the fake
+Open-Meteo server, asserting the exact events and messages."""
+
+import copy
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.actions import ActionAskCity, ActionWeather, ValidateWeatherForm
+from assistant.weather import OpenMeteoClient
+
+FIXTURES = Path(__file__).parent / "fixtures"
+DOMAIN = yaml.safe_load((Path(__file__).parents[2] / "domain.yml").read_text())
+TODAY = dt.date(2026, 11, 24)
+
+
+def tracker(name: str, **slots) -> Tracker:
+    state = json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8"))
+    state = copy.deepcopy(state)
+    state["slots"].update(slots)
+    return Tracker.from_dict(state)
+
+
+def texts(dispatcher: CollectingDispatcher):
+    return [m["text"] for m in dispatcher.messages]
+
+
+@pytest.fixture
+def provider(weather_settings):
+    return OpenMeteoClient(weather_settings)
+
+
+async def test_weather_report_in_chinese(provider):
+    dispatcher = CollectingDispatcher()
+    action = ActionWeather(provider, clock=lambda: TODAY)
+    events = await action.run(dispatcher, tracker("weather_beijing_tomorrow_zh"), DOMAIN)
+    assert events == [SlotSet("date", None)]
+    assert texts(dispatcher) == ["北京明天：晴，气温 5°C 到 12°C，降水概率 75%。"]
+
+
+async def test_weather_report_in_english_defaults_to_today(provider):
+    dispatcher = CollectingDispatcher()
+    action = ActionWeather(provider, clock=lambda: TODAY)
+    events = await action.run(dispatcher, tracker("weather_london_no_date_en"), DOMAIN)
+    assert events == [SlotSet("date", None)]
+    assert texts(dispatcher) == [
+        "London, today: light snow, 6°C to 13°C, 68% chance of rain."
+    ]
+
+
+async def test_weather_for_a_weekday_names_the_day(provider):
+    dispatcher = CollectingDispatcher()
+    action = ActionWeather(provider, clock=lambda: TODAY)
+    state = tracker("weather_london_no_date_en", date="friday")
+    await action.run(dispatcher, state, DOMAIN)
+    assert texts(dispatcher)[0].startswith("London, Friday 27 November: ")
+
+
+async def test_unknown_city(provider):
+    dispatcher = CollectingDispatcher()
+    action = ActionWeather(provider, clock=lambda: TODAY)
+    state = tracker("weather_london_no_date_en", city="Atlantis")
+    assert await action.run(dispatcher, state, DOMAIN) == [SlotSet("date", None)]
+    assert texts(dispatcher) == [
+        "Sorry, I couldn't find a city called \"Atlantis\". Please try another city name."
+    ]
+
+
+async def test_date_not_understood_and_out_of_range(provider):
+    action = ActionWeather(provider, clock=lambda: TODAY)
+    dispatcher = CollectingDispatcher()
+    await action.run(dispatcher, tracker("weather_beijing_tomorrow_zh", date="某天"), DOMAIN)
+    assert texts(dispatcher) == ["抱歉，我不明白“某天”是哪一天。可以说今天、明天或星期几。"]
+    dispatcher = CollectingDispatcher()
+    state = tracker("weather_london_no_date_en", date="2027-01-30")
+    await action.run(dispatcher, state, DOMAIN)
+    assert texts(dispatcher) == [
+        "Sorry, I can only look up the weather for the next 16 days."
+    ]
+
+
+@pytest.mark.parametrize("failure", ["status", "timeout"])
+async def test_service_failure_is_explained(provider, open_meteo, failure):
+    if failure == "status":
+        open_meteo.fail_with = 500
+    else:
+        open_meteo.delay_seconds = 1.5
+    dispatcher = CollectingDispatcher()
+    action = ActionWeather(provider, clock=lambda: TODAY)
+    events = await action.run(dispatcher, tracker("weather_beijing_tomorrow_zh"), DOMAIN)
+    assert events == [SlotSet("date", None)]
+    assert texts(dispatcher) == ["抱歉，天气服务暂时无法使用，请稍后再试。"]
+
+
+async def test_form_rejects_an_unknown_city(provider):
+    dispatcher = CollectingDispatcher()
+    events = await ValidateWeatherForm(provider).run(
+        dispatcher, tracker("weather_form_city_given_en"), DOMAIN
+    )
+    assert events == [SlotSet("city", None)]
+    assert texts(dispatcher) == [
+        "Sorry, I couldn't find a city called \"Atlantis\". Please try another city name."
+    ]
+
+
+async def test_form_keeps_a_known_city(provider):
+    dispatcher = CollectingDispatcher()
+    state = tracker("weather_form_city_given_en", city="Tokyo")
+    state.events[-1]["value"] = "Tokyo"
+    events = await ValidateWeatherForm(provider).run(dispatcher, state, DOMAIN)
+    assert events == [SlotSet("city", "Tokyo")]
+    assert dispatcher.messages == []
+
+
+async def test_form_keeps_the_city_when_the_geocoder_is_down(provider, open_meteo):
+    open_meteo.fail_with = 502
+    dispatcher = CollectingDispatcher()
+    state = tracker("weather_form_city_given_en", city="Tokyo")
+    state.events[-1]["value"] = "Tokyo"
+    events = await ValidateWeatherForm(provider).run(dispatcher, state, DOMAIN)
+    assert events == [SlotSet("city", "Tokyo")]
+    assert dispatcher.messages == []
+
+
+@pytest.mark.parametrize(
+    "language, question",
+    [("zh", "你想查询哪个城市的天气？"), ("en", "Which city would you like the weather for?")],
+)
+async def test_ask_city_in_the_users_language(language, question):
+    dispatcher = CollectingDispatcher()
+    state = tracker("weather_form_city_given_en", language=language)
+    assert await ActionAskCity().run(dispatcher, state, DOMAIN) == []
+    assert texts(dispatcher) == [question]

@@ -1,0 +1,21 @@
+import pytest
+
+from assistant.language import detect_language
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("明天北京天气怎么样", "zh"),
+        ("what's the weather in Beijing", "en"),
+        ("明天 New York 天气", "zh"),
+        ("what does 帝都 mean", "en"),
+        ("hello, 你好", "zh"),
+        ("😀👍", None),
+        ("12345 !!!", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_detect_language(text, expected):
+    assert detect_language(text) == expected
