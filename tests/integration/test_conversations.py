@@ -1,0 +1,87 @@
+"""Real multi-turn conversations through Rasa's REST channel, in each language."""
+
+import re
+
+import pytest
+import requests
+
+pytestmark = pytest.mark.slow
+
+REPORT_ZH = re.compile(r"^北京(今天|明天)：.+，气温 -?\d+°C 到 -?\d+°C，降水概率 \d+%。$")
+REPORT_EN = re.compile(r"^London, tomorrow: .+, -?\d+°C to -?\d+°C, \d+% chance of rain\.$")
+
+
+def test_chinese_conversation_with_weather_form(servers):
+    say = lambda text: servers.say("zh-user", text)  # noqa: E731
+    assert say("你好")[0].startswith("你好！我是你的双语助手")
+    assert say("帮我查一下天气") == ["你想查询哪个城市的天气？"]
+    # a digression inside the form: answered, then the form asks again
+    assert say("你是机器人吗") == [
+        "我是一个由 Rasa 驱动的 AI 助手，不是真人。",
+        "你想查询哪个城市的天气？",
+    ]
+    [report] = say("帝都")
+    assert REPORT_ZH.match(report), report
+    assert say("谢谢")[0] == "不客气，随时找我！"
+
+
+def test_english_conversation_with_city_and_date(servers):
+    say = lambda text: servers.say("en-user", text)  # noqa: E731
+    assert say("hello there")[0].startswith("Hi! I'm your bilingual assistant")
+    [report] = say("what's the weather in London tomorrow?")
+    assert REPORT_EN.match(report), report
+    assert say("are you a bot?") == ["I'm an AI assistant powered by Rasa, not a human."]
+    assert say("bye")[0] == "Goodbye, have a great day!"
+
+
+def test_language_follows_the_user(servers):
+    assert servers.say("switcher", "hi")[0].startswith("Hi!")
+    assert servers.say("switcher", "你好")[0].startswith("你好！")
+
+
+def test_unknown_city_is_asked_again(servers):
+    say = lambda text: servers.say("atlantis-user", text)  # noqa: E731
+    say("what's the weather like?")
+    replies = say("Atlantis")
+    assert replies[0] == (
+        "Sorry, I couldn't find a city called \"Atlantis\". Please try another city name."
+    )
+    assert replies[-1] == "Which city would you like the weather for?"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "   ", "!!!???", "😀😀😀", "x" * 10_000, "明天 weather 北京 ok? 🤔 ñ ü", "\u200b"],
+)
+def test_bad_input_gets_a_reply_not_an_error(servers, text):
+    replies = servers.say("bad-input", text)
+    assert all(isinstance(r, str) for r in replies)
+    # the server is still healthy afterwards
+    assert servers.say("bad-input-after", "hi")[0].startswith("Hi!")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"{not json", b'{"sender": "x"}', b'{"message": 5}', b"[]", b""],
+)
+def test_malformed_request_is_a_client_error(servers, body):
+    response = requests.post(
+        f"{servers.rasa_url}/webhooks/rest/webhook",
+        data=body,
+        headers={"Content-Type": "application/json"},
+        timeout=30,
+    )
+    assert 400 <= response.status_code < 500, (response.status_code, response.text)
+
+
+def test_parse_endpoint_reports_intent_entities_and_language_neutral_tokens(servers):
+    response = requests.post(
+        f"{servers.rasa_url}/model/parse",
+        json={"text": "明天上海会下雨吗"},
+        timeout=30,
+    )
+    assert response.status_code == 200
+    parsed = response.json()
+    assert parsed["intent"]["name"] == "ask_weather"
+    values = {(e["entity"], e["value"]) for e in parsed["entities"]}
+    assert {("city", "Shanghai"), ("date", "tomorrow")} <= values

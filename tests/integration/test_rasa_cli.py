@@ -1,0 +1,70 @@
+"""`rasa data validate`, `rasa test` and the held-out NLU evaluation."""
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from rasa.shared.nlu.training_data.loading import load_data
+
+from tests.integration.conftest import PROJECT, run_rasa
+
+MIN_EXAMPLES = 15
+HELD_OUT = PROJECT / "tests" / "nlu" / "held_out.yml"
+
+
+def _intent_texts(path: Path):
+    data = load_data(str(path))
+    by_intent = {}
+    for example in data.intent_examples:
+        by_intent.setdefault(example.get("intent"), set()).add(example.get("text"))
+    return by_intent
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_each_intent_has_enough_examples_per_language(language):
+    counts = {i: len(t) for i, t in _intent_texts(PROJECT / "data/nlu" / language).items()}
+    domain = yaml.safe_load((PROJECT / "domain.yml").read_text())
+    assert set(counts) == set(domain["intents"])
+    assert min(counts.values()) >= MIN_EXAMPLES, counts
+
+
+def test_held_out_examples_are_not_training_examples():
+    train = set().union(*_intent_texts(PROJECT / "data" / "nlu").values())
+    held_out = set().union(*_intent_texts(HELD_OUT).values())
+    assert len(held_out) >= 80
+    assert not {t.lower() for t in held_out} & {t.lower() for t in train}
+
+
+@pytest.mark.slow
+def test_data_validate_has_no_warnings(tmp_path):
+    result = run_rasa(["data", "validate", "--fail-on-warnings"], tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "UserWarning" not in result.stdout
+
+
+@pytest.mark.slow
+def test_rasa_test_passes_every_story(trained_model, work_dir):
+    out = work_dir / "rasa-test-results"
+    result = run_rasa(["test", "--model", str(trained_model), "--out", str(out)], work_dir)
+    assert result.returncode == 0, result.stdout[-5000:]
+    assert "Traceback" not in result.stdout
+    failed = (out / "failed_test_stories.yml").read_text()
+    assert "None of the test stories failed" in failed, failed
+    report = json.loads((out / "story_report.json").read_text())
+    assert report["conversation_accuracy"]["accuracy"] == 1.0
+
+
+@pytest.mark.slow
+def test_held_out_intent_macro_f1(trained_model, work_dir):
+    out = work_dir / "held-out-results"
+    result = run_rasa(
+        ["test", "nlu", "--nlu", str(HELD_OUT), "--model", str(trained_model),
+         "--out", str(out)],
+        work_dir,
+    )
+    assert result.returncode == 0, result.stdout[-5000:]
+    intents = json.loads((out / "intent_report.json").read_text())
+    assert intents["macro avg"]["f1-score"] >= 0.90, intents["macro avg"]
+    entities = json.loads((out / "DIETClassifier_report.json").read_text())
+    assert entities["macro avg"]["f1-score"] >= 0.85, entities["macro avg"]
