@@ -37,7 +37,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 	@# Defaults for every Python process of this environment (`rasa` typed by hand
 	@# included): no telemetry, no hub downloads, and Rasa's training cache outside
 	@# the project, where `rasa test` would trip over its JSON files.
-	@echo "import os; [os.environ.setdefault(k, v) for k, v in (('RASA_TELEMETRY_ENABLED', 'false'), ('HF_HUB_OFFLINE', '1'), ('TRANSFORMERS_OFFLINE', '1'), ('TF_CPP_MIN_LOG_LEVEL', '2'), ('RASA_CACHE_DIRECTORY', '$(ENV_ROOT)/training-cache'))]" \
+	@echo "import os; [os.environ.setdefault(k, v) for k, v in (('RASA_TELEMETRY_ENABLED', 'false'), ('HF_HUB_OFFLINE', '1'), ('TRANSFORMERS_OFFLINE', '1'), ('TF_CPP_MIN_LOG_LEVEL', '2'), ('SQLALCHEMY_SILENCE_UBER_WARNING', '1'), ('RASA_CACHE_DIRECTORY', '$(ENV_ROOT)/training-cache'))]" \
 		> $$($(RASA_PY) -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/assistant_env_defaults.pth
 	@$(RASA_PY) -c "import rasa, torch, transformers, jieba" 2>/dev/null \
 		|| { echo "The Rasa environment is broken; see the pip output above."; exit 1; }
@@ -61,18 +61,21 @@ shell: setup train ## Set up, train if needed, start the action server and talk 
 	$(RASA) shell --model models/current.tar.gz
 
 run: setup train ## Serve the assistant: Rasa (REST, socket.io, Slack, Telegram) on :5005 and actions on :5055
+	@# Channels whose secrets are not set (Slack, Telegram) are left out.
+	@$(RASA_PY) -m assistant.credentials credentials.yml .run/credentials.yml
 	@$(RASA) run actions --port 5055 > actions.log 2>&1 & echo $$! > .actions.pid; \
 	trap 'kill $$(cat .actions.pid) 2>/dev/null; rm -f .actions.pid' EXIT; \
-	$(RASA) run --enable-api --cors "*" --model models/current.tar.gz --port 5005
+	$(RASA) run --enable-api --cors "*" --model models/current.tar.gz --port 5005 \
+		--credentials .run/credentials.yml
 
 actions: setup ## Run only the action server on :5055
 	@$(RASA) run actions --port 5055
 
 lint: setup ## Lint our own packages (ruff)
-	@$(RASA_ENV)/bin/ruff check components actions assistant benchmarks tests
+	@$(RASA_ENV)/bin/ruff check components channels actions assistant benchmarks tests
 
 typecheck: setup ## Type-check our own packages (mypy)
-	@$(RASA_ENV)/bin/mypy components actions assistant benchmarks
+	@$(RASA_ENV)/bin/mypy components channels actions assistant benchmarks
 
 validate: setup ## rasa data validate
 	@$(RASA) data validate --fail-on-warnings

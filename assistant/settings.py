@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
-from typing import Mapping, Optional, Text
+from typing import Any, Dict, List, Mapping, Optional, Text, Tuple
 
 
 class SettingsError(ValueError):
@@ -18,7 +19,7 @@ def _float(env: Mapping[Text, Text], key: Text, default: float) -> float:
     try:
         value = float(raw)
     except ValueError:
-        raise SettingsError(f"{key} must be a number of seconds, got {raw!r}.")
+        raise SettingsError(f"{key} must be a number of seconds, got {raw!r}.") from None
     if value <= 0:
         raise SettingsError(f"{key} must be positive, got {raw!r}.")
     return value
@@ -62,3 +63,34 @@ def load_settings(env: Optional[Mapping[Text, Text]] = None) -> Settings:
         ),
     )
     return Settings(weather=weather)
+
+
+_ENV_REFERENCE = re.compile(r"\$\{([^}]+)\}")
+
+
+def active_credentials(
+    credentials: Dict[Text, Any], env: Optional[Mapping[Text, Text]] = None
+) -> Tuple[Dict[Text, Any], List[Text]]:
+    """Keeps the channels of `credentials.yml` whose `${VARIABLES}` are all set.
+
+    Rasa starts every channel listed in its credentials file and fails on a channel
+    whose token is empty, so a deployment without Slack or Telegram secrets would
+    not start. This drops those channels instead.
+
+    Args:
+        credentials: the parsed credentials file.
+        env: the environment (the process environment by default).
+
+    Returns:
+        The channels to start, and the names of the channels left out.
+    """
+    env = os.environ if env is None else env
+    active: Dict[Text, Any] = {}
+    skipped: List[Text] = []
+    for channel, config in (credentials or {}).items():
+        references = _ENV_REFERENCE.findall(repr(config)) if config else []
+        if all(env.get(name) for name in references):
+            active[channel] = config
+        else:
+            skipped.append(channel)
+    return active, skipped

@@ -133,8 +133,8 @@ class BertEncoder:
 
     def __init__(
         self,
-        model: "torch.nn.Module",  # type: ignore[name-defined] # noqa: F821
-        tokenizer: "PreTrainedTokenizerBase",  # type: ignore[name-defined] # noqa: F821
+        model: torch.nn.Module,  # type: ignore[name-defined] # noqa: F821
+        tokenizer: PreTrainedTokenizerBase,  # type: ignore[name-defined] # noqa: F821
         lowercase: bool,
         max_length: int,
         sentence_pooling: Text = "mean",
@@ -168,7 +168,7 @@ class BertEncoder:
         max_length: Optional[int] = None,
         sentence_pooling: Text = "mean",
         token_pooling: Text = "mean",
-    ) -> "BertEncoder":
+    ) -> BertEncoder:
         """Loads an encoder from a local directory, never from a hub.
 
         Args:

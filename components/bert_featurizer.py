@@ -236,7 +236,7 @@ class BertFeaturizer(DenseFeaturizer, GraphComponent):
         words = [[t.text for t in m.get(TOKENS_NAMES[attribute])] for m in messages]
         encoded = self.encoder.encode(words)
         for message, sentence, sequence, cut in zip(
-            messages, encoded.sentence, encoded.sequence, encoded.truncated
+            messages, encoded.sentence, encoded.sequence, encoded.truncated, strict=True
         ):
             if cut:
                 text = message.get(attribute)

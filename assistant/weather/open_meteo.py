@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 from typing import Any, Dict, Optional, Text
@@ -40,7 +39,7 @@ class OpenMeteoClient:
                         raise WeatherError(
                             f"{url} answered HTTP {response.status}: {reason or body}"
                         )
-        except asyncio.TimeoutError as e:
+        except TimeoutError as e:
             raise WeatherError(
                 f"{url} did not answer within {self._settings.timeout_seconds}s"
             ) from e

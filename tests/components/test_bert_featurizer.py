@@ -1,7 +1,6 @@
 """BertFeaturizer: alignment, batching, limits, config and persistence."""
 
 import logging
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -115,9 +114,9 @@ def test_batches_match_single_messages(tmp_path, tiny_bert):
     data = batched.process_training_data(TrainingData(tokenized(texts)))
     assert calls == [3, 1]
     single = create_featurizer(tmp_path / "b", tiny_bert)
-    for message, text in zip(data.training_examples, texts):
+    for message, text in zip(data.training_examples, texts, strict=True):
         [alone] = single.process(tokenized([text]))
-        for got, want in zip(dense(message), dense(alone)):
+        for got, want in zip(dense(message), dense(alone), strict=True):
             np.testing.assert_allclose(got, want, atol=1e-5)
 
 
@@ -201,7 +200,7 @@ def test_trained_featurizer_is_self_contained(tmp_path, tiny_bert):
     shutil.rmtree(model_copy)  # the trained model must not need the source any more
     loaded = BertFeaturizer.load(config, storage, resource, context())
     [after] = loaded.process(tokenized(["明天 New York 天气"]))
-    for got, want in zip(dense(after), dense(before)):
+    for got, want in zip(dense(after), dense(before), strict=True):
         np.testing.assert_allclose(got, want, atol=1e-6)
     assert loaded.encoder.lowercase is True
 

@@ -90,7 +90,7 @@ class FakeOpenMeteo:
     def forecast_url(self) -> Text:
         return f"{self.url}/v1/forecast"
 
-    def start(self) -> "FakeOpenMeteo":
+    def start(self) -> FakeOpenMeteo:
         self._thread.start()
         return self
 

@@ -107,9 +107,16 @@ class Servers:
             work_dir / "actions.log",
             120,
         )
+        credentials = work_dir / "credentials.yml"
+        subprocess.run(
+            [sys.executable, "-m", "assistant.credentials", "credentials.yml",
+             str(credentials)],
+            cwd=PROJECT, env=rasa_env(), check=True,
+        )
         self.rasa = self._start(
             "rasa",
-            ["run", "--enable-api", "--model", str(model), "--port", str(self.rasa_port)],
+            ["run", "--enable-api", "--model", str(model), "--port", str(self.rasa_port),
+             "--credentials", str(credentials)],
             ACTION_SERVER_URL=f"http://127.0.0.1:{self.action_port}/webhook",
         )
         wait_until_up(f"{self.rasa_url}/status", self.rasa, work_dir / "rasa.log", 240)

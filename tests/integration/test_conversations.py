@@ -42,11 +42,12 @@ def test_language_follows_the_user(servers):
 def test_unknown_city_is_asked_again(servers):
     say = lambda text: servers.say("atlantis-user", text)  # noqa: E731
     say("what's the weather like?")
-    replies = say("Atlantis")
-    assert replies[0] == (
-        "Sorry, I couldn't find a city called \"Atlantis\". Please try another city name."
-    )
-    assert replies[-1] == "Which city would you like the weather for?"
+    assert say("Atlantis") == [
+        "Sorry, I couldn't find a city called \"Atlantis\". Please try another city name.",
+        "Which city would you like the weather for?",
+    ]
+    [report] = say("London")
+    assert report.startswith("London, today: ")
 
 
 @pytest.mark.parametrize(
@@ -61,17 +62,28 @@ def test_bad_input_gets_a_reply_not_an_error(servers, text):
 
 
 @pytest.mark.parametrize(
-    "body",
-    [b"{not json", b'{"sender": "x"}', b'{"message": 5}', b"[]", b""],
+    "body, status, explanation",
+    [
+        (b"{not json", 400, "json"),
+        (b'{"sender": "x"}', 400, '\\"message\\" must be a string'),
+        (b'{"sender": "x", "message": 5}', 400, '\\"message\\" must be a string'),
+        (b'{"sender": ["x"], "message": "hi"}', 400, '\\"sender\\" must be a string'),
+        (b'{"message": "hi", "metadata": 3}', 400, '\\"metadata\\" must be a JSON object'),
+        (b"[]", 400, "must be a JSON object"),
+        (b"", 400, "must be a JSON object"),
+        (b'{"sender": "x", "message": "' + b"y" * 20_001 + b'"}', 413, "the limit is 20000"),
+    ],
 )
-def test_malformed_request_is_a_client_error(servers, body):
+def test_malformed_request_is_a_client_error(servers, body, status, explanation):
     response = requests.post(
         f"{servers.rasa_url}/webhooks/rest/webhook",
         data=body,
         headers={"Content-Type": "application/json"},
         timeout=30,
     )
-    assert 400 <= response.status_code < 500, (response.status_code, response.text)
+    assert response.status_code == status, response.text
+    assert explanation.lower() in response.text.lower()
+    assert servers.say("after-bad-body", "hi")[0].startswith("Hi!")
 
 
 def test_parse_endpoint_reports_intent_entities_and_language_neutral_tokens(servers):

@@ -1,0 +1,290 @@
+"""Trains and evaluates our NLU pipeline and Rasa's default side by side.
+
+Usage:
+    python -m benchmarks.nlu_benchmark ../shared/datasets [--only hwu64 snips]
+        [--epochs 100] [--max-train 0] [--out benchmarks/results]
+
+Each dataset folder holds train.csv and test.csv with columns text,intent and
+optionally annotated (Rasa's [value](entity) markup). For every dataset and
+pipeline the script prints and writes: intent accuracy, macro-F1, entity F1 (where
+annotated), training time, parse latency p50/p95, and the encoder's own forward time
+for the same messages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import datetime as dt
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Set, Text, Tuple
+
+os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+PROJECT = Path(__file__).resolve().parents[1]
+
+# `rasa init`'s pipeline (Rasa 3.6), without the response selector and the
+# fallback classifier, which this benchmark does not exercise.
+RASA_DEFAULT_PIPELINE: List[Dict[Text, Any]] = [
+    {"name": "WhitespaceTokenizer"},
+    {"name": "RegexFeaturizer"},
+    {"name": "LexicalSyntacticFeaturizer"},
+    {"name": "CountVectorsFeaturizer"},
+    {"name": "CountVectorsFeaturizer", "analyzer": "char_wb", "min_ngram": 1,
+     "max_ngram": 4},
+    {"name": "DIETClassifier", "epochs": 100, "constrain_similarities": True},
+    {"name": "EntitySynonymMapper"},
+]
+EXCLUDED = {"FallbackClassifier", "ResponseSelector"}
+
+
+@dataclass
+class Result:
+    """One pipeline on one dataset."""
+
+    dataset: Text
+    pipeline: Text
+    train_examples: int
+    test_examples: int
+    intent_accuracy: float
+    intent_macro_f1: float
+    entity_f1: Optional[float]
+    train_seconds: float
+    parse_p50_ms: float
+    parse_p95_ms: float
+    encoder_p50_ms: Optional[float]
+    encoder_p95_ms: Optional[float]
+
+
+def log(message: Text) -> None:
+    print(f"[{dt.datetime.now():%H:%M:%S}] {message}", flush=True)
+
+
+def read_split(folder: Path, split: Text) -> List[Dict[Text, Text]]:
+    """Rows of a CSV split (a CSV parser: some texts hold line breaks)."""
+    with (folder / f"{split}.csv").open(newline="", encoding="utf-8") as f:
+        return [row for row in csv.DictReader(f) if row.get("text", "").strip()]
+
+
+def to_messages(rows: List[Dict[Text, Text]]) -> List[Any]:
+    from rasa.shared.nlu.training_data import entities_parser
+    from rasa.shared.nlu.training_data.message import Message
+
+    messages = []
+    for row in rows:
+        text = " ".join(row["text"].split())
+        annotated = " ".join((row.get("annotated") or "").split())
+        if annotated:
+            messages.append(entities_parser.parse_training_example(annotated, row["intent"]))
+        else:
+            messages.append(Message.build(text=text, intent=row["intent"]))
+    return messages
+
+
+def subsample(rows: List[Dict[Text, Text]], per_intent: int, seed: int = 0) -> List[Dict]:
+    if per_intent <= 0:
+        return rows
+    random.Random(seed).shuffle(rows := list(rows))
+    counts: Dict[Text, int] = {}
+    kept = []
+    for row in rows:
+        if counts.get(row["intent"], 0) < per_intent:
+            counts[row["intent"]] = counts.get(row["intent"], 0) + 1
+            kept.append(row)
+    return kept
+
+
+def pipelines(epochs: Optional[int]) -> Dict[Text, Dict[Text, Any]]:
+    """Our pipeline (from config.yml) and Rasa's default, same DIET epochs."""
+    import yaml
+
+    ours = yaml.safe_load((PROJECT / "config.yml").read_text())["pipeline"]
+    configs = {"ours": ours, "rasa-default": [dict(c) for c in RASA_DEFAULT_PIPELINE]}
+    result = {}
+    for name, pipeline in configs.items():
+        pipeline = [dict(c) for c in pipeline if c["name"] not in EXCLUDED]
+        for component in pipeline:
+            if component["name"] == "DIETClassifier":
+                component["random_seed"] = 42
+                if epochs:
+                    component["epochs"] = epochs
+            if component.get("dictionary_path"):
+                component["dictionary_path"] = str(PROJECT / component["dictionary_path"])
+        result[name] = {"recipe": "default.v1", "language": "zh", "pipeline": pipeline,
+                        "assistant_id": "nlu-benchmark"}
+    return result
+
+
+def entity_spans(entities: List[Dict[Text, Any]]) -> Set[Tuple[Text, int, int]]:
+    return {(e["entity"], int(e["start"]), int(e["end"])) for e in entities}
+
+
+def percentile(values: List[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def encoder_times(texts: List[Text]) -> List[float]:
+    """Forward time of our encoder alone, one message at a time, in ms."""
+    from rasa.engine.storage.resource import Resource
+    from rasa.shared.nlu.training_data.message import Message
+
+    from components.bert_encoder import BertEncoder, resolve_model
+    from components.bilingual_tokenizer import BilingualJiebaTokenizer
+
+    encoder = BertEncoder.from_directory(resolve_model("m3e-small"))
+    config = BilingualJiebaTokenizer.get_default_config()
+    split = BilingualJiebaTokenizer(config, None, Resource("tokenizer"))  # type: ignore
+    times = []
+    for text in texts:
+        [message] = split.process([Message.build(text=text)])
+        words = [t.text for t in message.get("text_tokens")]
+        start = time.perf_counter()
+        encoder.encode([words])
+        times.append((time.perf_counter() - start) * 1000)
+    return times
+
+
+async def evaluate(model_path: Text, test: List[Any]) -> Tuple[List, List, List[float]]:
+    from rasa.core.agent import Agent
+
+    agent = Agent.load(model_path)
+    predictions, latencies = [], []
+    for i, message in enumerate(test):
+        start = time.perf_counter()
+        parsed = await agent.parse_message(message.get("text"))
+        latencies.append((time.perf_counter() - start) * 1000)
+        predictions.append(parsed)
+        if (i + 1) % 500 == 0:
+            log(f"  parsed {i + 1}/{len(test)}")
+    return test, predictions, latencies
+
+
+def run_one(dataset: Path, name: Text, config: Dict, train_rows: List, test_rows: List,
+            work: Path, annotated: bool, encoder_ms: Optional[List[float]]) -> Result:
+    import yaml
+    from rasa.model_training import train_nlu
+    from rasa.shared.nlu.training_data.training_data import TrainingData
+    from sklearn.metrics import accuracy_score, f1_score
+
+    train = TrainingData(to_messages(train_rows))
+    test = to_messages(test_rows)
+    data_file = work / f"{dataset.name}-train.yml"
+    data_file.write_text(train.nlu_as_yaml(), encoding="utf-8")
+    config_file = work / f"{dataset.name}-{name}.yml"
+    config_file.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+
+    log(f"{dataset.name} / {name}: training on {len(train_rows)} examples")
+    start = time.perf_counter()
+    model = train_nlu(str(config_file), str(data_file), str(work / "models"),
+                      fixed_model_name=f"{dataset.name}-{name}")
+    train_seconds = time.perf_counter() - start
+    if not model:
+        raise RuntimeError(f"training failed for {dataset.name} / {name}")
+    log(f"{dataset.name} / {name}: trained in {train_seconds:.0f}s; parsing "
+        f"{len(test)} test messages")
+    _, predicted, latencies = asyncio.run(evaluate(model, test))
+
+    gold = [m.get("intent") for m in test]
+    guess = [p["intent"]["name"] for p in predicted]
+    entity_f1 = None
+    if annotated:
+        tp = fp = fn = 0
+        for message, parsed in zip(test, predicted, strict=True):
+            want = entity_spans(message.get("entities") or [])
+            got = entity_spans(parsed.get("entities") or [])
+            tp, fp, fn = tp + len(want & got), fp + len(got - want), fn + len(want - got)
+        entity_f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else None
+    return Result(
+        dataset=dataset.name, pipeline=name,
+        train_examples=len(train_rows), test_examples=len(test),
+        intent_accuracy=accuracy_score(gold, guess),
+        intent_macro_f1=f1_score(gold, guess, average="macro", zero_division=0),
+        entity_f1=entity_f1, train_seconds=train_seconds,
+        parse_p50_ms=percentile(latencies, 0.5), parse_p95_ms=percentile(latencies, 0.95),
+        encoder_p50_ms=percentile(encoder_ms, 0.5) if encoder_ms else None,
+        encoder_p95_ms=percentile(encoder_ms, 0.95) if encoder_ms else None,
+    )
+
+
+def table(results: List[Result]) -> Text:
+    def pct(x: Optional[float]) -> Text:
+        return "–" if x is None else f"{100 * x:.1f}"
+
+    def ms(x: Optional[float]) -> Text:
+        return "–" if x is None else f"{x:.1f}"
+
+    lines = [
+        "| dataset | pipeline | train / test | intent acc % | intent macro-F1 % | "
+        "entity F1 % | train s | parse p50 / p95 ms | encoder p50 / p95 ms | "
+        "parse p50 ÷ encoder p50 |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        ratio = (f"{r.parse_p50_ms / r.encoder_p50_ms:.2f}"
+                 if r.encoder_p50_ms and r.pipeline == "ours" else "–")
+        encoder = (f"{ms(r.encoder_p50_ms)} / {ms(r.encoder_p95_ms)}"
+                   if r.pipeline == "ours" else "–")
+        lines.append(
+            f"| {r.dataset} | {r.pipeline} | {r.train_examples} / {r.test_examples} | "
+            f"{pct(r.intent_accuracy)} | {pct(r.intent_macro_f1)} | {pct(r.entity_f1)} | "
+            f"{r.train_seconds:.0f} | {ms(r.parse_p50_ms)} / {ms(r.parse_p95_ms)} | "
+            f"{encoder} | {ratio} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: Optional[List[Text]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("datasets", type=Path, help="folder of dataset folders")
+    parser.add_argument("--only", nargs="*", help="dataset folder names to run")
+    parser.add_argument("--pipelines", nargs="*", default=["ours", "rasa-default"])
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="DIET epochs for both pipelines (default: as configured)")
+    parser.add_argument("--max-train", type=int, default=0,
+                        help="at most this many training examples per intent (0: all)")
+    parser.add_argument("--out", type=Path, default=PROJECT / "benchmarks" / "results")
+    args = parser.parse_args(argv)
+
+    if not args.datasets.is_dir():
+        parser.error(f"{args.datasets} is not a folder")
+    folders = sorted(p for p in args.datasets.iterdir() if (p / "train.csv").is_file())
+    if args.only:
+        folders = [p for p in folders if p.name in args.only]
+    if not folders:
+        parser.error(f"no dataset folders with train.csv in {args.datasets}")
+    configs = pipelines(args.epochs)
+    args.out.mkdir(parents=True, exist_ok=True)
+    stamp = f"{dt.datetime.now():%Y%m%d-%H%M%S}"
+    results: List[Result] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for folder in folders:
+            train_rows = subsample(read_split(folder, "train"), args.max_train)
+            test_rows = read_split(folder, "test")
+            annotated = any(r.get("annotated") for r in test_rows)
+            log(f"{folder.name}: timing the encoder on {len(test_rows)} test messages")
+            encoder_ms = encoder_times([r["text"] for r in test_rows])
+            for name in args.pipelines:
+                results.append(run_one(folder, name, configs[name], train_rows,
+                                       test_rows, Path(tmp), annotated, encoder_ms))
+                (args.out / f"nlu-{stamp}.json").write_text(
+                    json.dumps([asdict(r) for r in results], indent=2))
+                (args.out / f"nlu-{stamp}.md").write_text(table(results) + "\n")
+    print(table(results))
+    log(f"results written to {args.out}/nlu-{stamp}.json and .md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(PROJECT))
+    sys.exit(main())
