@@ -26,7 +26,7 @@ MODEL_INPUTS := config.yml domain.yml $(shell find data -type f 2>/dev/null)
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt Makefile
 	@echo "==> Creating the Rasa environment in $(RASA_ENV)"
 	@$(PYTHON) -m venv $(RASA_ENV)
 	@# Rasa 3.6.21 declares Python <3.11 but runs on 3.11: every package is pinned
