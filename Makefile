@@ -21,7 +21,7 @@ export ACTION_SERVER_URL ?= http://127.0.0.1:5055/webhook
 
 MODEL_INPUTS := config.yml domain.yml $(shell find data -type f 2>/dev/null)
 
-.PHONY: help setup train shell run actions test test-fast lint typecheck validate rasa-test benchmark env-path clean
+.PHONY: FORCE help setup train shell run actions test test-fast lint typecheck validate rasa-test benchmark env-path clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -37,7 +37,7 @@ $(STAMP): requirements.txt requirements-dev.txt Makefile
 	@# Defaults for every Python process of this environment (`rasa` typed by hand
 	@# included): no telemetry, no hub downloads, and Rasa's training cache outside
 	@# the project, where `rasa test` would trip over its JSON files.
-	@echo "import os; [os.environ.setdefault(k, v) for k, v in (('RASA_TELEMETRY_ENABLED', 'false'), ('HF_HUB_OFFLINE', '1'), ('TRANSFORMERS_OFFLINE', '1'), ('TF_CPP_MIN_LOG_LEVEL', '2'), ('SQLALCHEMY_SILENCE_UBER_WARNING', '1'), ('RASA_CACHE_DIRECTORY', '$(ENV_ROOT)/training-cache'))]" \
+	@echo "import os; [os.environ.setdefault(k, v) for k, v in (('RASA_TELEMETRY_ENABLED', 'false'), ('HF_HUB_OFFLINE', '1'), ('TRANSFORMERS_OFFLINE', '1'), ('TF_CPP_MIN_LOG_LEVEL', '2'), ('SQLALCHEMY_SILENCE_UBER_WARNING', '1'), ('ACTION_SERVER_URL', 'http://127.0.0.1:5055/webhook'), ('RASA_CACHE_DIRECTORY', '$(ENV_ROOT)/training-cache'))]" \
 		> $$($(RASA_PY) -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/assistant_env_defaults.pth
 	@$(RASA_PY) -c "import rasa, torch, transformers, jieba" 2>/dev/null \
 		|| { echo "The Rasa environment is broken; see the pip output above."; exit 1; }
@@ -48,21 +48,23 @@ setup: $(STAMP) ## Create the Python environment (once; again when requirements 
 env-path: ## Print the environment's folder
 	@echo $(RASA_ENV)
 
-models/.trained: $(STAMP) $(MODEL_INPUTS)
+models/.trained: $(MODEL_INPUTS) | $(STAMP)
 	@echo "==> Training the model (about 2 minutes on 2 CPU cores)"
 	@$(RASA) train --fixed-model-name current
 	@touch $@
 
 train: models/.trained ## Train the model if data or config changed
 
-shell: setup train ## Set up, train if needed, start the action server and talk in `rasa shell`
+.run/credentials.yml: $(STAMP) credentials.yml FORCE
+	@# Channels whose secrets are not set (Slack, Telegram) are left out.
+	@$(RASA_PY) -m assistant.credentials credentials.yml $@
+
+shell: setup train .run/credentials.yml ## Set up, train if needed, start the action server and talk in `rasa shell`
 	@$(RASA) run actions --port 5055 > actions.log 2>&1 & echo $$! > .actions.pid; \
 	trap 'kill $$(cat .actions.pid) 2>/dev/null; rm -f .actions.pid' EXIT; \
-	$(RASA) shell --model models/current.tar.gz
+	$(RASA) shell --model models/current.tar.gz --credentials .run/credentials.yml
 
-run: setup train ## Serve the assistant: Rasa (REST, socket.io, Slack, Telegram) on :5005 and actions on :5055
-	@# Channels whose secrets are not set (Slack, Telegram) are left out.
-	@$(RASA_PY) -m assistant.credentials credentials.yml .run/credentials.yml
+run: setup train .run/credentials.yml ## Serve the assistant: Rasa (REST, socket.io, Slack, Telegram) on :5005 and actions on :5055
 	@$(RASA) run actions --port 5055 > actions.log 2>&1 & echo $$! > .actions.pid; \
 	trap 'kill $$(cat .actions.pid) 2>/dev/null; rm -f .actions.pid' EXIT; \
 	$(RASA) run --enable-api --cors "*" --model models/current.tar.gz --port 5005 \

@@ -30,6 +30,7 @@ from typing import Any, Dict, List, Optional, Set, Text, Tuple
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("LOG_LEVEL", "WARNING")
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -120,8 +121,10 @@ def pipelines(epochs: Optional[int]) -> Dict[Text, Dict[Text, Any]]:
                     component["epochs"] = epochs
             if component.get("dictionary_path"):
                 component["dictionary_path"] = str(PROJECT / component["dictionary_path"])
-        result[name] = {"recipe": "default.v1", "language": "zh", "pipeline": pipeline,
-                        "assistant_id": "nlu-benchmark"}
+        # Rasa's WhitespaceTokenizer refuses `language: zh`; `rasa init` says "en".
+        language = "zh" if name == "ours" else "en"
+        result[name] = {"recipe": "default.v1", "language": language,
+                        "pipeline": pipeline, "assistant_id": "nlu-benchmark"}
     return result
 
 
