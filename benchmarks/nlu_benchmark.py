@@ -2,7 +2,11 @@
 
 Usage:
     python -m benchmarks.nlu_benchmark ../shared/datasets [--only hwu64 snips]
-        [--epochs 100] [--max-train 0] [--out benchmarks/results]
+        [--epochs 100] [--max-train 0] [--project] [--out benchmarks/results]
+        [--encoders m3e-small all-minilm-l6-v2] [--pipelines ours rasa-default]
+
+`--project` adds the project's own data (train on data/nlu, test on
+tests/nlu/held_out.yml); `--encoders` runs our pipeline once per encoder.
 
 Each dataset folder holds train.csv and test.csv with columns text,intent and
 optionally annotated (Rasa's [value](entity) markup). For every dataset and
@@ -30,7 +34,6 @@ from typing import Any, Dict, List, Optional, Set, Text, Tuple
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("LOG_LEVEL", "WARNING")
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -105,13 +108,20 @@ def subsample(rows: List[Dict[Text, Text]], per_intent: int, seed: int = 0) -> L
     return kept
 
 
-def pipelines(epochs: Optional[int]) -> Dict[Text, Dict[Text, Any]]:
-    """Our pipeline (from config.yml) and Rasa's default, same DIET epochs."""
+def pipelines(epochs: Optional[int], encoders: List[Text]) -> Dict[Text, Dict[Text, Any]]:
+    """Our pipeline (from config.yml, once per encoder) and Rasa's default."""
     import yaml
 
     ours = yaml.safe_load((PROJECT / "config.yml").read_text())["pipeline"]
-    configs = {"ours": ours, "rasa-default": [dict(c) for c in RASA_DEFAULT_PIPELINE]}
-    result = {}
+    configs: Dict[Text, List[Dict[Text, Any]]] = {}
+    for encoder in encoders:
+        name = "ours" if len(encoders) == 1 else f"ours:{encoder}"
+        configs[name] = [
+            {**c, "model": encoder} if c["name"].endswith("BertFeaturizer") else dict(c)
+            for c in ours
+        ]
+    configs["rasa-default"] = [dict(c) for c in RASA_DEFAULT_PIPELINE]
+    result: Dict[Text, Dict[Text, Any]] = {}
     for name, pipeline in configs.items():
         pipeline = [dict(c) for c in pipeline if c["name"] not in EXCLUDED]
         for component in pipeline:
@@ -122,9 +132,13 @@ def pipelines(epochs: Optional[int]) -> Dict[Text, Dict[Text, Any]]:
             if component.get("dictionary_path"):
                 component["dictionary_path"] = str(PROJECT / component["dictionary_path"])
         # Rasa's WhitespaceTokenizer refuses `language: zh`; `rasa init` says "en".
-        language = "zh" if name == "ours" else "en"
-        result[name] = {"recipe": "default.v1", "language": language,
-                        "pipeline": pipeline, "assistant_id": "nlu-benchmark"}
+        language = "en" if name == "rasa-default" else "zh"
+        model = next((c["model"] for c in pipeline if "model" in c), None)
+        result[name] = {
+            "encoder": model,
+            "config": {"recipe": "default.v1", "language": language,
+                       "pipeline": pipeline, "assistant_id": "nlu-benchmark"},
+        }
     return result
 
 
@@ -137,7 +151,7 @@ def percentile(values: List[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-def encoder_times(texts: List[Text]) -> List[float]:
+def encoder_times(texts: List[Text], encoder_name: Text) -> List[float]:
     """Forward time of our encoder alone, one message at a time, in ms."""
     from rasa.engine.storage.resource import Resource
     from rasa.shared.nlu.training_data.message import Message
@@ -145,7 +159,7 @@ def encoder_times(texts: List[Text]) -> List[float]:
     from components.bert_encoder import BertEncoder, resolve_model
     from components.bilingual_tokenizer import BilingualJiebaTokenizer
 
-    encoder = BertEncoder.from_directory(resolve_model("m3e-small"))
+    encoder = BertEncoder.from_directory(resolve_model(encoder_name))
     config = BilingualJiebaTokenizer.get_default_config()
     split = BilingualJiebaTokenizer(config, None, Resource("tokenizer"))  # type: ignore
     times = []
@@ -173,24 +187,51 @@ async def evaluate(model_path: Text, test: List[Any]) -> Tuple[List, List, List[
     return test, predictions, latencies
 
 
-def run_one(dataset: Path, name: Text, config: Dict, train_rows: List, test_rows: List,
-            work: Path, annotated: bool, encoder_ms: Optional[List[float]]) -> Result:
+@dataclass
+class Dataset:
+    """Training data and test messages of one benchmark dataset."""
+
+    name: Text
+    train: Any  # rasa TrainingData
+    test: List[Any]  # rasa Messages
+    annotated: bool
+
+
+def csv_dataset(folder: Path, max_train: int) -> Dataset:
+    from rasa.shared.nlu.training_data.training_data import TrainingData
+
+    train_rows = subsample(read_split(folder, "train"), max_train)
+    test_rows = read_split(folder, "test")
+    return Dataset(folder.name, TrainingData(to_messages(train_rows)),
+                   to_messages(test_rows), any(r.get("annotated") for r in test_rows))
+
+
+def project_dataset() -> Dataset:
+    """The project's own NLU data against its held-out test file."""
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    train = load_data(str(PROJECT / "data" / "nlu"))
+    test = load_data(str(PROJECT / "tests" / "nlu" / "held_out.yml")).intent_examples
+    return Dataset("project", train, test, True)
+
+
+def run_one(dataset: Dataset, name: Text, config: Dict, work: Path,
+            encoder_ms: Optional[List[float]]) -> Result:
     import yaml
     from rasa.model_training import train_nlu
-    from rasa.shared.nlu.training_data.training_data import TrainingData
     from sklearn.metrics import accuracy_score, f1_score
 
-    train = TrainingData(to_messages(train_rows))
-    test = to_messages(test_rows)
+    test = dataset.test
     data_file = work / f"{dataset.name}-train.yml"
-    data_file.write_text(train.nlu_as_yaml(), encoding="utf-8")
-    config_file = work / f"{dataset.name}-{name}.yml"
+    data_file.write_text(dataset.train.nlu_as_yaml(), encoding="utf-8")
+    config_file = work / f"{dataset.name}-{name.replace(':', '-')}.yml"
     config_file.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
 
-    log(f"{dataset.name} / {name}: training on {len(train_rows)} examples")
+    size = len(dataset.train.intent_examples)
+    log(f"{dataset.name} / {name}: training on {size} examples")
     start = time.perf_counter()
     model = train_nlu(str(config_file), str(data_file), str(work / "models"),
-                      fixed_model_name=f"{dataset.name}-{name}")
+                      fixed_model_name=f"{dataset.name}-{name.replace(':', '-')}")
     train_seconds = time.perf_counter() - start
     if not model:
         raise RuntimeError(f"training failed for {dataset.name} / {name}")
@@ -201,7 +242,7 @@ def run_one(dataset: Path, name: Text, config: Dict, train_rows: List, test_rows
     gold = [m.get("intent") for m in test]
     guess = [p["intent"]["name"] for p in predicted]
     entity_f1 = None
-    if annotated:
+    if dataset.annotated:
         tp = fp = fn = 0
         for message, parsed in zip(test, predicted, strict=True):
             want = entity_spans(message.get("entities") or [])
@@ -210,7 +251,7 @@ def run_one(dataset: Path, name: Text, config: Dict, train_rows: List, test_rows
         entity_f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else None
     return Result(
         dataset=dataset.name, pipeline=name,
-        train_examples=len(train_rows), test_examples=len(test),
+        train_examples=size, test_examples=len(test),
         intent_accuracy=accuracy_score(gold, guess),
         intent_macro_f1=f1_score(gold, guess, average="macro", zero_division=0),
         entity_f1=entity_f1, train_seconds=train_seconds,
@@ -234,10 +275,10 @@ def table(results: List[Result]) -> Text:
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
+        ours = r.pipeline.startswith("ours")
         ratio = (f"{r.parse_p50_ms / r.encoder_p50_ms:.2f}"
-                 if r.encoder_p50_ms and r.pipeline == "ours" else "–")
-        encoder = (f"{ms(r.encoder_p50_ms)} / {ms(r.encoder_p95_ms)}"
-                   if r.pipeline == "ours" else "–")
+                 if r.encoder_p50_ms and ours else "–")
+        encoder = f"{ms(r.encoder_p50_ms)} / {ms(r.encoder_p95_ms)}" if ours else "–"
         lines.append(
             f"| {r.dataset} | {r.pipeline} | {r.train_examples} / {r.test_examples} | "
             f"{pct(r.intent_accuracy)} | {pct(r.intent_macro_f1)} | {pct(r.entity_f1)} | "
@@ -251,7 +292,12 @@ def main(argv: Optional[List[Text]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("datasets", type=Path, help="folder of dataset folders")
     parser.add_argument("--only", nargs="*", help="dataset folder names to run")
-    parser.add_argument("--pipelines", nargs="*", default=["ours", "rasa-default"])
+    parser.add_argument("--pipelines", nargs="*", default=["ours", "rasa-default"],
+                        help="ours and/or rasa-default")
+    parser.add_argument("--encoders", nargs="*", default=["m3e-small"],
+                        help="encoders for our pipeline (one run each)")
+    parser.add_argument("--project", action="store_true",
+                        help="also run on the project's own data (held-out test file)")
     parser.add_argument("--epochs", type=int, default=None,
                         help="DIET epochs for both pipelines (default: as configured)")
     parser.add_argument("--max-train", type=int, default=0,
@@ -264,22 +310,32 @@ def main(argv: Optional[List[Text]] = None) -> int:
     folders = sorted(p for p in args.datasets.iterdir() if (p / "train.csv").is_file())
     if args.only:
         folders = [p for p in folders if p.name in args.only]
-    if not folders:
+    if not folders and not args.project:
         parser.error(f"no dataset folders with train.csv in {args.datasets}")
-    configs = pipelines(args.epochs)
+    import logging
+
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_structlog(logging.INFO)  # keeps Rasa's progress bars, drops debug lines
+    configs = pipelines(args.epochs, args.encoders)
+    names = [n for n in configs if n.split(":")[0] in args.pipelines]
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = f"{dt.datetime.now():%Y%m%d-%H%M%S}"
     results: List[Result] = []
     with tempfile.TemporaryDirectory() as tmp:
-        for folder in folders:
-            train_rows = subsample(read_split(folder, "train"), args.max_train)
-            test_rows = read_split(folder, "test")
-            annotated = any(r.get("annotated") for r in test_rows)
-            log(f"{folder.name}: timing the encoder on {len(test_rows)} test messages")
-            encoder_ms = encoder_times([r["text"] for r in test_rows])
-            for name in args.pipelines:
-                results.append(run_one(folder, name, configs[name], train_rows,
-                                       test_rows, Path(tmp), annotated, encoder_ms))
+        datasets = ([project_dataset()] if args.project else []) + [
+            csv_dataset(folder, args.max_train) for folder in folders
+        ]
+        for dataset in datasets:
+            texts = [m.get("text") for m in dataset.test]
+            timings: Dict[Text, List[float]] = {}
+            for name in names:
+                encoder = configs[name]["encoder"]
+                if encoder and encoder not in timings:
+                    log(f"{dataset.name}: timing {encoder} on {len(texts)} test messages")
+                    timings[encoder] = encoder_times(texts, encoder)
+                results.append(run_one(dataset, name, configs[name]["config"], Path(tmp),
+                                       timings.get(encoder) if encoder else None))
                 (args.out / f"nlu-{stamp}.json").write_text(
                     json.dumps([asdict(r) for r in results], indent=2))
                 (args.out / f"nlu-{stamp}.md").write_text(table(results) + "\n")

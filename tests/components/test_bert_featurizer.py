@@ -222,3 +222,16 @@ def test_response_attribute_is_featurized_in_training(tmp_path, tiny_bert):
     featurizer.process_training_data(TrainingData([message]))
     seq, sent = message.get_dense_features("response")
     assert seq.features.shape == (1, 16) and sent.features.shape == (1, 16)
+
+
+def test_works_after_rasas_own_jieba_tokenizer(tmp_path, tiny_bert):
+    from rasa.engine.storage.resource import Resource
+    from rasa.nlu.tokenizers.jieba_tokenizer import JiebaTokenizer
+
+    plain = JiebaTokenizer(JiebaTokenizer.get_default_config(), None, Resource("j"))
+    [message] = plain.process([Message(data={TEXT: "what is 明天 the weather"})])
+    tokens = token_texts(message)
+    assert " " in tokens  # Rasa's tokenizer keeps Jieba's whitespace tokens
+    [message] = create_featurizer(tmp_path, tiny_bert).process([message])
+    sequence, _ = dense(message)
+    assert sequence.shape == (len(tokens), 16)
