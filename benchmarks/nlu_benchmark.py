@@ -151,40 +151,48 @@ def percentile(values: List[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-def encoder_times(texts: List[Text], encoder_name: Text) -> List[float]:
-    """Forward time of our encoder alone, one message at a time, in ms."""
-    from rasa.engine.storage.resource import Resource
-    from rasa.shared.nlu.training_data.message import Message
+class EncoderTimer:
+    """Times our encoder alone on a message, as the featurizer would run it."""
 
-    from components.bert_encoder import BertEncoder, resolve_model
-    from components.bilingual_tokenizer import BilingualJiebaTokenizer
+    def __init__(self, encoder_name: Text) -> None:
+        from rasa.engine.storage.resource import Resource
 
-    encoder = BertEncoder.from_directory(resolve_model(encoder_name))
-    config = BilingualJiebaTokenizer.get_default_config()
-    split = BilingualJiebaTokenizer(config, None, Resource("tokenizer"))  # type: ignore
-    times = []
-    for text in texts:
-        [message] = split.process([Message.build(text=text)])
+        from components.bert_encoder import BertEncoder, resolve_model
+        from components.bilingual_tokenizer import BilingualJiebaTokenizer
+
+        self.encoder = BertEncoder.from_directory(resolve_model(encoder_name))
+        config = BilingualJiebaTokenizer.get_default_config()
+        self.tokenizer = BilingualJiebaTokenizer(config, None, Resource("t"))  # type: ignore
+
+    def __call__(self, text: Text) -> float:
+        from rasa.shared.nlu.training_data.message import Message
+
+        [message] = self.tokenizer.process([Message.build(text=text)])
         words = [t.text for t in message.get("text_tokens")]
         start = time.perf_counter()
-        encoder.encode([words])
-        times.append((time.perf_counter() - start) * 1000)
-    return times
+        self.encoder.encode([words])
+        return (time.perf_counter() - start) * 1000
 
 
-async def evaluate(model_path: Text, test: List[Any]) -> Tuple[List, List, List[float]]:
+async def evaluate(
+    model_path: Text, test: List[Any], timer: Optional[EncoderTimer]
+) -> Tuple[List, List[float], List[float]]:
+    """Parses every test message; the encoder is timed on each message right
+    before its parse, so both see the same machine load."""
     from rasa.core.agent import Agent
 
     agent = Agent.load(model_path)
-    predictions, latencies = [], []
+    predictions, latencies, encoder_ms = [], [], []
     for i, message in enumerate(test):
+        if timer is not None:
+            encoder_ms.append(timer(message.get("text")))
         start = time.perf_counter()
         parsed = await agent.parse_message(message.get("text"))
         latencies.append((time.perf_counter() - start) * 1000)
         predictions.append(parsed)
         if (i + 1) % 500 == 0:
             log(f"  parsed {i + 1}/{len(test)}")
-    return test, predictions, latencies
+    return predictions, latencies, encoder_ms
 
 
 @dataclass
@@ -216,7 +224,7 @@ def project_dataset() -> Dataset:
 
 
 def run_one(dataset: Dataset, name: Text, config: Dict, work: Path,
-            encoder_ms: Optional[List[float]]) -> Result:
+            encoder: Optional[Text]) -> Result:
     import yaml
     from rasa.model_training import train_nlu
     from sklearn.metrics import accuracy_score, f1_score
@@ -237,7 +245,8 @@ def run_one(dataset: Dataset, name: Text, config: Dict, work: Path,
         raise RuntimeError(f"training failed for {dataset.name} / {name}")
     log(f"{dataset.name} / {name}: trained in {train_seconds:.0f}s; parsing "
         f"{len(test)} test messages")
-    _, predicted, latencies = asyncio.run(evaluate(model, test))
+    timer = EncoderTimer(encoder) if encoder else None
+    predicted, latencies, encoder_ms = asyncio.run(evaluate(model, test, timer))
 
     gold = [m.get("intent") for m in test]
     guess = [p["intent"]["name"] for p in predicted]
@@ -327,15 +336,9 @@ def main(argv: Optional[List[Text]] = None) -> int:
             csv_dataset(folder, args.max_train) for folder in folders
         ]
         for dataset in datasets:
-            texts = [m.get("text") for m in dataset.test]
-            timings: Dict[Text, List[float]] = {}
             for name in names:
-                encoder = configs[name]["encoder"]
-                if encoder and encoder not in timings:
-                    log(f"{dataset.name}: timing {encoder} on {len(texts)} test messages")
-                    timings[encoder] = encoder_times(texts, encoder)
                 results.append(run_one(dataset, name, configs[name]["config"], Path(tmp),
-                                       timings.get(encoder) if encoder else None))
+                                       configs[name]["encoder"]))
                 (args.out / f"nlu-{stamp}.json").write_text(
                     json.dumps([asdict(r) for r in results], indent=2))
                 (args.out / f"nlu-{stamp}.md").write_text(table(results) + "\n")
