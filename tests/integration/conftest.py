@@ -95,6 +95,13 @@ class Servers:
         self.rasa_url = f"http://127.0.0.1:{self.rasa_port}"
         self.processes: List[subprocess.Popen] = []
         self.logs = work_dir
+        try:
+            self._start_all(work_dir, model)
+        except BaseException:
+            self.stop()  # no server may outlive a failed start
+            raise
+
+    def _start_all(self, work_dir: Path, model: Path) -> None:
         self.actions = self._start(
             "actions",
             ["run", "actions", "--port", str(self.action_port)],
