@@ -36,51 +36,47 @@ def provider(weather_settings):
     return OpenMeteoClient(weather_settings)
 
 
-async def test_weather_report_in_chinese(provider):
+async def run_weather(provider, state: Tracker):
+    """Runs ActionWeather on `state`; returns its events and the texts it sent."""
     dispatcher = CollectingDispatcher()
     action = ActionWeather(provider, clock=lambda: TODAY)
-    events = await action.run(dispatcher, tracker("weather_beijing_tomorrow_zh"), DOMAIN)
+    events = await action.run(dispatcher, state, DOMAIN)
+    return events, texts(dispatcher)
+
+
+async def test_weather_report_in_chinese(provider):
+    events, sent = await run_weather(provider, tracker("weather_beijing_tomorrow_zh"))
     assert events == [SlotSet("date", None)]
-    assert texts(dispatcher) == ["北京明天：晴，气温 5°C 到 12°C，降水概率 75%。"]
+    assert sent == ["北京明天：晴，气温 5°C 到 12°C，降水概率 75%。"]
 
 
 async def test_weather_report_in_english_defaults_to_today(provider):
-    dispatcher = CollectingDispatcher()
-    action = ActionWeather(provider, clock=lambda: TODAY)
-    events = await action.run(dispatcher, tracker("weather_london_no_date_en"), DOMAIN)
+    events, sent = await run_weather(provider, tracker("weather_london_no_date_en"))
     assert events == [SlotSet("date", None)]
-    assert texts(dispatcher) == [
+    assert sent == [
         "London, today: light snow, 6°C to 13°C, 68% chance of rain."
     ]
 
 
 async def test_weather_for_a_weekday_names_the_day(provider):
-    dispatcher = CollectingDispatcher()
-    action = ActionWeather(provider, clock=lambda: TODAY)
-    state = tracker("weather_london_no_date_en", date="friday")
-    await action.run(dispatcher, state, DOMAIN)
-    assert texts(dispatcher)[0].startswith("London, Friday 27 November: ")
+    _, sent = await run_weather(provider, tracker("weather_london_no_date_en", date="friday"))
+    assert sent[0].startswith("London, Friday 27 November: ")
 
 
 async def test_unknown_city(provider):
-    dispatcher = CollectingDispatcher()
-    action = ActionWeather(provider, clock=lambda: TODAY)
     state = tracker("weather_london_no_date_en", city="Atlantis")
-    assert await action.run(dispatcher, state, DOMAIN) == [SlotSet("date", None)]
-    assert texts(dispatcher) == [
+    events, sent = await run_weather(provider, state)
+    assert events == [SlotSet("date", None)]
+    assert sent == [
         "Sorry, I couldn't find a city called \"Atlantis\". Please try another city name."
     ]
 
 
 async def test_date_not_understood_and_out_of_range(provider):
-    action = ActionWeather(provider, clock=lambda: TODAY)
-    dispatcher = CollectingDispatcher()
-    await action.run(dispatcher, tracker("weather_beijing_tomorrow_zh", date="某天"), DOMAIN)
-    assert texts(dispatcher) == ["抱歉，我不明白“某天”是哪一天。可以说今天、明天或星期几。"]
-    dispatcher = CollectingDispatcher()
-    state = tracker("weather_london_no_date_en", date="2027-01-30")
-    await action.run(dispatcher, state, DOMAIN)
-    assert texts(dispatcher) == [
+    _, sent = await run_weather(provider, tracker("weather_beijing_tomorrow_zh", date="某天"))
+    assert sent == ["抱歉，我不明白“某天”是哪一天。可以说今天、明天或星期几。"]
+    _, sent = await run_weather(provider, tracker("weather_london_no_date_en", date="2027-01-30"))
+    assert sent == [
         "Sorry, I can only look up the weather for the next 16 days."
     ]
 
@@ -91,11 +87,9 @@ async def test_service_failure_is_explained(provider, open_meteo, failure):
         open_meteo.fail_with = 500
     else:
         open_meteo.delay_seconds = 1.5
-    dispatcher = CollectingDispatcher()
-    action = ActionWeather(provider, clock=lambda: TODAY)
-    events = await action.run(dispatcher, tracker("weather_beijing_tomorrow_zh"), DOMAIN)
+    events, sent = await run_weather(provider, tracker("weather_beijing_tomorrow_zh"))
     assert events == [SlotSet("date", None)]
-    assert texts(dispatcher) == ["抱歉，天气服务暂时无法使用，请稍后再试。"]
+    assert sent == ["抱歉，天气服务暂时无法使用，请稍后再试。"]
 
 
 async def test_form_rejects_an_unknown_city(provider):

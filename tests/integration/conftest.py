@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Dict, Iterator, List, Text
+from typing import Any, Dict, Iterator, List, Text
 
 import pytest
 import requests
@@ -94,6 +94,7 @@ class Servers:
         self.action_port, self.rasa_port = free_port(), free_port()
         self.rasa_url = f"http://127.0.0.1:{self.rasa_port}"
         self.processes: List[subprocess.Popen] = []
+        self.log_files: List[Any] = []
         self.logs = work_dir
         try:
             self._start_all(work_dir, model)
@@ -130,6 +131,7 @@ class Servers:
 
     def _start(self, name: Text, args: List[Text], **env: Text) -> subprocess.Popen:
         log = (self.logs / f"{name}.log").open("w")
+        self.log_files.append(log)
         process = subprocess.Popen(
             [str(BIN / "rasa"), *args],
             cwd=PROJECT,
@@ -157,6 +159,8 @@ class Servers:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 process.kill()
+        for log in self.log_files:
+            log.close()
         self.weather.stop()
 
 
