@@ -1,0 +1,64 @@
+"""Extractive answers: the sentences of the best passage that match the question."""
+
+from __future__ import annotations
+
+import re
+from typing import List, Set, Text
+
+from assistant.knowledge.chunking import split_sentences, text_units
+
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'_.@-]*")
+_HAN = re.compile(r"[\u3400-\u9fff]")
+_STOP_EN = {
+    "a", "an", "the", "is", "are", "do", "does", "i", "my", "me", "we", "you", "to", "of",
+    "in", "on", "for", "and", "or", "what", "how", "when", "where", "can", "it", "be",
+    "with", "at", "get", "much", "many", "there", "any", "about",
+}
+
+
+def terms(text: Text) -> Set[Text]:
+    """English words (minus stop words) and Chinese character bigrams."""
+    lowered = text.lower()
+    words = {w.strip(".") for w in _WORD.findall(lowered)} - _STOP_EN
+    han = "".join(_HAN.findall(lowered))
+    bigrams = {han[i : i + 2] for i in range(len(han) - 1)}
+    return {t for t in words | bigrams if t}
+
+
+def extract_answer(question: Text, passage: Text, max_units: int = 90) -> Text:
+    """The sentences of `passage` that best match `question`, in their order.
+
+    Args:
+        question: what was asked (resolved against earlier turns).
+        passage: the best retrieved passage (without its title line).
+        max_units: length limit (Chinese characters or English words).
+
+    Returns:
+        One or more whole sentences; the passage's start if nothing matches.
+    """
+    sentences = split_sentences(passage)
+    if not sentences:
+        return passage.strip()
+    wanted = terms(question)
+    scored = [
+        (len(terms(s) & wanted), -i, i, s) for i, s in enumerate(sentences) if text_units(s)
+    ]
+    chosen: List[int] = []
+    units = 0
+    for overlap, _, index, sentence in sorted(scored, reverse=True):
+        if overlap == 0 and chosen:
+            break
+        size = text_units(sentence)
+        if chosen and units + size > max_units:
+            continue
+        chosen.append(index)
+        units += size
+        if units >= max_units * 0.6:
+            break
+    text = ""
+    for index in sorted(chosen):
+        sentence = sentences[index]
+        if text and (text[-1].isascii() or sentence[0].isascii()):
+            text += " "
+        text += sentence
+    return text

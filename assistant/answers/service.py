@@ -1,0 +1,177 @@
+"""Retrieval-augmented answers: retrieve, ask the LLM, fall back to extraction, cache."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from typing import Callable, List, Optional, Sequence, Text
+
+from assistant.answers.cache import AnswerCache, cache_key
+from assistant.answers.context import resolve_question
+from assistant.answers.extractive import extract_answer
+from assistant.answers.messages import message
+from assistant.answers.models import Answer, Source, Turn
+from assistant.answers.prompts import NOT_FOUND_MARKER, build_messages, stop_sequences
+from assistant.knowledge.retrieval import Passage, Retriever
+from assistant.language import detect_language
+from assistant.llm.client import ChatClient, LLMError
+
+logger = logging.getLogger(__name__)
+
+_HAN = re.compile(r"[\u3400-\u9fff]")
+_CITATION = re.compile(r"\[(\d+)\]")
+VERSION_TTL_SECONDS = 2.0
+
+
+def _usable(text: Text, language: Text) -> bool:
+    """Rejects empty, wrong-language or looping model output."""
+    if not text or NOT_FOUND_MARKER in text:
+        return False
+    if language == "zh" and len(_HAN.findall(text)) < 2:
+        return False
+    if language == "en" and len(_HAN.findall(text)) > len(text) / 4:
+        return False
+    words = text.split()
+    return not (len(words) > 12 and len(set(words)) < len(words) / 3)
+
+
+def format_reply(answer: Answer) -> Text:
+    """The answer with its numbered sources, as sent to the user."""
+    if not answer.sources:
+        return answer.text
+    label = message("sources", answer.language)
+    lines = [f"[{s.number}] {s.title} ({s.source})" for s in answer.sources]
+    return f"{answer.text}\n\n{label}:\n" + "\n".join(lines)
+
+
+class AnswerService:
+    """Answers questions from the knowledge base."""
+
+    def __init__(
+        self,
+        retriever: Retriever,
+        cache: AnswerCache,
+        version: Callable[[], Text],
+        llm: Optional[ChatClient] = None,
+        llm_languages: Sequence[Text] = ("zh", "en"),
+        max_passages: int = 3,
+    ) -> None:
+        """Args:
+        retriever: finds passages.
+        cache: the answer cache.
+        version: returns the knowledge base's current version (cache keys use it).
+        llm: the chat client; None answers extractively only.
+        llm_languages: languages the model answers well; others are extractive.
+        max_passages: passages given to the model.
+        """
+        self.retriever = retriever
+        self.cache = cache
+        self._version = version
+        self.llm = llm
+        self.llm_languages = tuple(llm_languages)
+        self.max_passages = max_passages
+        self._cached_version: Optional[Text] = None
+        self._version_checked = 0.0
+
+    async def version(self) -> Text:
+        """The knowledge base's version, checked at most every two seconds.
+
+        A new version drops the cache's answers of older versions.
+        """
+        now = time.monotonic()
+        if self._cached_version is None or now - self._version_checked > VERSION_TTL_SECONDS:
+            version = await asyncio.to_thread(self._version)
+            if self._cached_version is not None and version != self._cached_version:
+                dropped = await self.cache.drop_other_versions(version)
+                logger.info("answers.kb_changed", extra={"version": version, "dropped": dropped})
+            self._cached_version, self._version_checked = version, now
+        return self._cached_version
+
+    async def answer(
+        self, question: Text, history: Sequence[Turn] = (), language: Optional[Text] = None
+    ) -> Answer:
+        """Answers a question.
+
+        Args:
+            question: the user's latest message.
+            history: earlier turns, oldest first.
+            language: `zh` or `en` (detected from the question if None).
+
+        Returns:
+            The answer, with sources unless nothing relevant was found.
+        """
+        language = language or detect_language(question) or "en"
+        query = resolve_question(question, history)
+        if not query:
+            return Answer(message("empty", language), language=language, query=query)
+        version = await self.version()
+        key = cache_key(query, language, version)
+        cached = await self.cache.get(key)
+        if cached is not None:
+            answer = Answer.from_dict(cached)
+            return Answer(answer.text, answer.sources, answer.mode, language, True, query)
+        passages = await asyncio.to_thread(self.retriever.search, query)
+        passages = passages[: self.max_passages]
+        if not passages:
+            answer = Answer(message("not_found", language), language=language, query=query)
+        else:
+            answer = await self._grounded(question, query, passages, history, language)
+        await self.cache.set(key, answer.to_dict())
+        logger.info(
+            "answers.answered",
+            extra={"mode": answer.mode, "language": language, "passages": len(passages),
+                   "sources": ",".join(s.source for s in answer.sources)},
+        )
+        return answer
+
+    async def _grounded(
+        self,
+        question: Text,
+        query: Text,
+        passages: List[Passage],
+        history: Sequence[Turn],
+        language: Text,
+    ) -> Answer:
+        if self.llm is not None and language in self.llm_languages:
+            messages = build_messages(question, passages, history[-4:], language)
+            try:
+                completion = await self.llm.complete(messages, stop=stop_sequences(language))
+            except LLMError as error:
+                logger.warning("answers.llm_failed", extra={"error": str(error)})
+            else:
+                text = completion.text.strip()
+                if NOT_FOUND_MARKER in text and not _CITATION.search(text):
+                    return Answer(message("not_found", language), language=language, query=query)
+                if _usable(text, language):
+                    cited = {int(n) for n in _CITATION.findall(text)} & set(
+                        range(1, len(passages) + 1)
+                    )
+                    used = sorted(cited) or [1]
+                    sources = _sources(passages, used)
+                    return Answer(text, sources, "llm", language, False, query)
+                logger.info("answers.llm_output_rejected", extra={"chars": len(text)})
+        best = passages[0]
+        text = extract_answer(query, best.chunk.passage)
+        return Answer(
+            f"{message('extractive_intro', language)} {text} [1]",
+            _sources(passages, [1]),
+            "extractive",
+            language,
+            False,
+            query,
+        )
+
+
+def _sources(passages: Sequence[Passage], numbers: Sequence[int]) -> List[Source]:
+    """The passages behind the given citation numbers, one entry per document."""
+    sources: List[Source] = []
+    seen = set()
+    for number in numbers:
+        chunk = passages[number - 1].chunk
+        if chunk.source in seen:
+            continue
+        seen.add(chunk.source)
+        sources.append(Source(number, chunk.title, chunk.source))
+    return sources

@@ -1,0 +1,235 @@
+"""Reading documents (`.md`, `.txt`, `.html`, `.pdf`) into titled sections."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import List, Optional, Text, Tuple
+
+SUPPORTED_SUFFIXES = (".md", ".markdown", ".txt", ".html", ".htm", ".pdf")
+
+
+class DocumentError(ValueError):
+    """A document cannot be read; the message names the file and the reason."""
+
+
+@dataclass(frozen=True)
+class Section:
+    """A heading (may be empty) and the text under it."""
+
+    heading: Text
+    text: Text
+
+
+@dataclass(frozen=True)
+class Document:
+    """A readable document.
+
+    Attributes:
+        source: its path relative to the knowledge folder, with `/` separators.
+        title: its title (first heading, `<title>`, or the file name).
+        sections: its text, section by section.
+        content_hash: sha256 of the raw file bytes; a change means re-indexing.
+    """
+
+    source: Text
+    title: Text
+    sections: List[Section] = field(default_factory=list)
+    content_hash: Text = ""
+
+    @property
+    def text(self) -> Text:
+        """The whole text, sections separated by blank lines."""
+        return "\n\n".join(
+            "\n".join(p for p in (s.heading, s.text) if p) for s in self.sections
+        )
+
+
+_MD_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+
+
+def _markdown_sections(text: Text) -> Tuple[Optional[Text], List[Section]]:
+    title: Optional[Text] = None
+    sections: List[Section] = []
+    heading, lines = "", []  # type: Text, List[Text]
+    for line in text.splitlines():
+        match = _MD_HEADING.match(line)
+        if match:
+            if title is None and len(match.group(1)) == 1:
+                title = match.group(2)
+                continue
+            if "".join(lines).strip():
+                sections.append(Section(heading, "\n".join(lines).strip()))
+            heading, lines = match.group(2), []
+        else:
+            lines.append(line)
+    if "".join(lines).strip():
+        sections.append(Section(heading, "\n".join(lines).strip()))
+    return title, sections
+
+
+def _text_sections(text: Text) -> Tuple[Optional[Text], List[Section]]:
+    lines = text.strip().splitlines()
+    if not lines:
+        return None, []
+    title = lines[0].strip()
+    body = "\n".join(lines[1:]).strip()
+    return title, [Section("", body)] if body else []
+
+
+class _HtmlText(HTMLParser):
+    """Collects `<title>`, headings and block text; skips scripts and styles."""
+
+    BLOCKS = {"p", "li", "tr", "div", "section", "article", "br", "table", "ul", "ol"}
+    HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.title = ""
+        self.h1 = ""
+        self.sections: List[Section] = []
+        self._heading = ""
+        self._lines: List[Text] = []
+        self._current: List[Text] = []
+        self._stack: List[Text] = []
+
+    def handle_starttag(self, tag: Text, attrs: object) -> None:
+        if tag in self.BLOCKS or tag in self.HEADINGS:
+            self._flush_line()
+        if tag in ("td", "th"):
+            self._current.append(" ")
+        self._stack.append(tag)
+
+    def handle_endtag(self, tag: Text) -> None:
+        if tag in self.HEADINGS:
+            text = " ".join("".join(self._current).split())
+            self._current = []
+            if tag == "h1" and not self.h1:
+                self.h1 = text
+            else:
+                self._flush_section()
+                self._heading = text
+        elif tag in self.BLOCKS:
+            self._flush_line()
+        if tag in self._stack:
+            while self._stack and self._stack.pop() != tag:
+                pass
+
+    def handle_data(self, data: Text) -> None:
+        if any(t in ("script", "style") for t in self._stack):
+            return
+        if self._stack and self._stack[-1] == "title":
+            self.title += data
+            return
+        self._current.append(data)
+
+    def _flush_line(self) -> None:
+        line = " ".join("".join(self._current).split())
+        if line:
+            self._lines.append(line)
+        self._current = []
+
+    def _flush_section(self) -> None:
+        self._flush_line()
+        if self._lines:
+            self.sections.append(Section(self._heading, "\n".join(self._lines)))
+        self._lines = []
+
+    def finish(self) -> None:
+        self._flush_section()
+
+
+def _html_sections(text: Text) -> Tuple[Optional[Text], List[Section]]:
+    parser = _HtmlText()
+    parser.feed(text)
+    parser.close()
+    parser.finish()
+    title = " ".join(parser.title.split()) or parser.h1 or None
+    return title, parser.sections
+
+
+def _pdf_sections(path: Path) -> Tuple[Optional[Text], List[Section]]:
+    try:
+        from pypdf import PdfReader
+        from pypdf.errors import PdfReadError
+    except ImportError as error:  # pragma: no cover - the actions environment has it
+        raise DocumentError(f"{path}: reading PDF needs the 'pypdf' package.") from error
+    try:
+        reader = PdfReader(str(path))
+        pages = [page.extract_text() or "" for page in reader.pages]
+        meta_title = (reader.metadata or {}).get("/Title") if reader.metadata else None
+    except (PdfReadError, ValueError, KeyError, OSError) as error:
+        raise DocumentError(f"{path}: not a readable PDF ({error}).") from error
+    sections = [
+        Section(f"p. {number}", text.strip())
+        for number, text in enumerate(pages, start=1)
+        if text.strip()
+    ]
+    first_line = sections[0].text.splitlines()[0].strip() if sections else None
+    return (str(meta_title) if meta_title else first_line), sections
+
+
+def read_document(path: Path, root: Path) -> Document:
+    """Reads one document.
+
+    Args:
+        path: the file.
+        root: the knowledge folder; `source` is relative to it.
+
+    Returns:
+        The document with its sections.
+
+    Raises:
+        DocumentError: for an unsupported, unreadable, undecodable or empty file.
+    """
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise DocumentError(
+            f"{path}: unsupported file type '{suffix}' "
+            f"(supported: {', '.join(SUPPORTED_SUFFIXES)})."
+        )
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise DocumentError(f"{path}: cannot be read ({error.strerror}).") from error
+    if suffix == ".pdf":
+        title, sections = _pdf_sections(path)
+    else:
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as error:
+            raise DocumentError(
+                f"{path}: not UTF-8 text (byte {error.start}); save it as UTF-8."
+            ) from error
+        if suffix in (".html", ".htm"):
+            title, sections = _html_sections(text)
+        elif suffix == ".txt":
+            title, sections = _text_sections(text)
+        else:
+            title, sections = _markdown_sections(text)
+    if not sections:
+        raise DocumentError(f"{path}: holds no text to index.")
+    try:
+        source = path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        source = path.name
+    return Document(
+        source=source,
+        title=title or path.stem,
+        sections=sections,
+        content_hash=hashlib.sha256(raw).hexdigest(),
+    )
+
+
+def find_documents(root: Path) -> List[Path]:
+    """Every supported file under `root` (hidden files skipped), sorted."""
+    return sorted(
+        p
+        for p in root.rglob("*")
+        if p.is_file()
+        and p.suffix.lower() in SUPPORTED_SUFFIXES
+        and not any(part.startswith(".") for part in p.relative_to(root).parts)
+    )

@@ -1,0 +1,102 @@
+"""Sentence embeddings from a local encoder (never downloaded at run time)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any, List, Protocol, Sequence, Text
+
+from assistant.encoders import check_model_dir, resolve_model, vocab_is_lower_case
+
+logger = logging.getLogger(__name__)
+
+
+class Embedder(Protocol):
+    """Turns texts into unit-length vectors of a fixed dimension."""
+
+    dim: int
+
+    def embed(self, texts: Sequence[Text]) -> List[List[float]]:
+        """Embeds a batch of texts."""
+        ...
+
+
+class TransformerEmbedder:
+    """Mean-pooled, L2-normalised embeddings from a BERT-family model folder.
+
+    The model is loaded on first use, so building one is cheap. Thread-safe.
+    """
+
+    def __init__(
+        self, model: Text = "m3e-small", batch_size: int = 32, max_length: int = 512
+    ) -> None:
+        """Remembers what to load.
+
+        Args:
+            model: a packaged encoder's short name (`m3e-small`, `all-minilm-l6-v2`)
+                or a local model folder.
+            batch_size: texts per forward pass.
+            max_length: word pieces per text; longer texts are truncated.
+        """
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1.")
+        self.model_name = model
+        self.batch_size = batch_size
+        self.max_length = max_length
+        self._lock = threading.Lock()
+        self._model: Any = None
+        self._tokenizer: Any = None
+        self._lowercase = False
+        self._dim = 0
+
+    def _load(self) -> None:
+        with self._lock:
+            if self._model is not None:
+                return
+            from transformers import AutoModel, AutoTokenizer
+
+            directory = check_model_dir(resolve_model(self.model_name))
+            self._tokenizer = AutoTokenizer.from_pretrained(str(directory))
+            self._model = AutoModel.from_pretrained(str(directory)).eval()
+            self._lowercase = vocab_is_lower_case(self._tokenizer.get_vocab())
+            self._dim = int(self._model.config.hidden_size)
+            self.max_length = min(
+                self.max_length, int(getattr(self._model.config, "max_position_embeddings", 512))
+            )
+            logger.info("embedder.loaded", extra={"model": str(directory), "dim": self._dim})
+
+    @property
+    def dim(self) -> int:  # type: ignore[override]
+        """The vector dimension (loads the model)."""
+        self._load()
+        return self._dim
+
+    def embed(self, texts: Sequence[Text]) -> List[List[float]]:
+        """Embeds texts in batches, without gradients.
+
+        Args:
+            texts: the texts.
+
+        Returns:
+            One unit-length vector per text.
+        """
+        self._load()
+        import torch
+
+        vectors: List[List[float]] = []
+        for start in range(0, len(texts), self.batch_size):
+            batch = [t.lower() if self._lowercase else t for t in texts[start : start + self.batch_size]]
+            encoded = self._tokenizer(
+                batch,
+                padding=True,
+                truncation=True,
+                max_length=self.max_length,
+                return_tensors="pt",
+            )
+            with torch.inference_mode():
+                hidden = self._model(**encoded).last_hidden_state
+            mask = encoded["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+            pooled = torch.nn.functional.normalize(pooled, dim=-1)
+            vectors.extend(pooled.tolist())
+        return vectors

@@ -1,0 +1,78 @@
+from pathlib import Path
+
+import pytest
+
+from assistant.knowledge.documents import DocumentError, find_documents, read_document
+from tests.assistant.knowledge.pdf import write_pdf
+
+
+def write(tmp_path: Path, name: str, content) -> Path:
+    path = tmp_path / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8")
+    return path
+
+
+def test_markdown_title_and_sections(tmp_path):
+    path = write(tmp_path, "zh/vpn.md", "# VPN 指南\n\n简介。\n\n## 安装\n下载客户端。\n\n## 故障\n重启。\n")
+    doc = read_document(path, tmp_path)
+    assert doc.source == "zh/vpn.md"
+    assert doc.title == "VPN 指南"
+    assert [(s.heading, s.text) for s in doc.sections] == [
+        ("", "简介。"), ("安装", "下载客户端。"), ("故障", "重启。")]
+    assert len(doc.content_hash) == 64
+
+
+def test_text_file_title_is_its_first_line(tmp_path):
+    doc = read_document(write(tmp_path, "a.txt", "Password policy\n\nUse 14 characters.\n"), tmp_path)
+    assert doc.title == "Password policy"
+    assert doc.sections[0].text == "Use 14 characters."
+
+
+def test_html_keeps_headings_lists_and_tables_and_drops_scripts(tmp_path):
+    html = """<html><head><title>Expenses</title><style>p{color:red}</style></head>
+    <body><h1>Expenses</h1><p>Submit within <b>30</b> days.</p>
+    <h2>Limits</h2><ul><li>Meals: 200 CNY</li><li>Hotel: 600 CNY</li></ul>
+    <table><tr><th>City</th><th>Limit</th></tr><tr><td>Beijing</td><td>800</td></tr></table>
+    <script>alert('x')</script></body></html>"""
+    doc = read_document(write(tmp_path, "e.html", html), tmp_path)
+    assert doc.title == "Expenses"
+    assert doc.sections[0].text == "Submit within 30 days."
+    limits = doc.sections[1]
+    assert limits.heading == "Limits"
+    assert "Meals: 200 CNY" in limits.text and "Beijing 800" in limits.text
+    assert "alert" not in doc.text and "color" not in doc.text
+
+
+def test_pdf_text_is_extracted(tmp_path):
+    path = tmp_path / "leave.pdf"
+    write_pdf(path, ["Annual leave policy", "Employees get 15 days per year."])
+    doc = read_document(path, tmp_path)
+    assert doc.title == "Annual leave policy"
+    assert "15 days per year" in doc.text
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("bad.pdf", b"%PDF-1.4 this is not really a pdf", "not a readable PDF"),
+        ("latin1.txt", "Café".encode("latin-1"), "not UTF-8"),
+        ("empty.md", "   \n", "no text"),
+        ("image.png", b"\x89PNG", "unsupported file type"),
+    ],
+)
+def test_unreadable_files_give_clear_errors(tmp_path, name, content, message):
+    path = write(tmp_path, name, content)
+    with pytest.raises(DocumentError, match=message) as raised:
+        read_document(path, tmp_path)
+    assert name in str(raised.value)
+
+
+def test_find_documents_skips_hidden_and_unsupported_files(tmp_path):
+    for name in ("a.md", "sub/b.html", ".hidden/c.md", ".d.md", "e.png", "f.PDF"):
+        write(tmp_path, name, "x")
+    found = [p.relative_to(tmp_path).as_posix() for p in find_documents(tmp_path)]
+    assert found == ["a.md", "f.PDF", "sub/b.html"]
