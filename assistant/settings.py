@@ -87,12 +87,18 @@ class KnowledgeSettings:
     milvus_uri: Text = ".data/knowledge.db"
     milvus_token: Text = ""
     collection: Text = "knowledge"
-    embedding_model: Text = "m3e-small"
+    embedding_model: Text = "use-multilingual"
     chunk_size: int = 200
     chunk_overlap: int = 40
     top_k: int = 4
     # Cosine similarity of the best passage below which the answer is "I don't know".
-    min_score: float = 0.5
+    min_score: float = 0.24
+
+
+# Embedded models (`LOCAL_LLM`); their files are described in assistant/llm/local_server.py.
+LOCAL_MODELS = ("qwen2.5-coder-1.5b", "gemma3-270m")
+# Models whose Chinese answers are unreliable: Chinese questions are answered extractively.
+ENGLISH_ONLY_MODELS = ("gemma3-270m",)
 
 
 @dataclass(frozen=True)
@@ -107,7 +113,9 @@ class LLMSettings:
     max_tokens: int = 160
     breaker_failures: int = 3
     breaker_reset_seconds: float = 30.0
-    # The embedded model: a GGUF file written by `python -m assistant.llm.local_server`.
+    # The embedded model (see assistant/llm/local_server.py) and where its GGUF
+    # file is written; it is served on `local_port`.
+    local_model: Text = "qwen2.5-coder-1.5b"
     local_model_path: Text = ""
     local_port: int = 8088
     # Languages the model answers well; questions in others are answered
@@ -178,6 +186,11 @@ def load_settings(env: Optional[Mapping[Text, Text]] = None) -> Settings:
     if knowledge.chunk_overlap >= knowledge.chunk_size:
         raise SettingsError("CHUNK_OVERLAP must be smaller than CHUNK_SIZE.")
     llm_defaults = LLMSettings()
+    local_model = _text(env, "LOCAL_LLM", llm_defaults.local_model)
+    if local_model not in LOCAL_MODELS:
+        raise SettingsError(
+            f"LOCAL_LLM must be one of {', '.join(LOCAL_MODELS)}, got {local_model!r}."
+        )
     llm = LLMSettings(
         base_url=_text(env, "LLM_BASE_URL", llm_defaults.base_url).rstrip("/"),
         model=_text(env, "LLM_MODEL", llm_defaults.model),
@@ -189,14 +202,15 @@ def load_settings(env: Optional[Mapping[Text, Text]] = None) -> Settings:
         breaker_reset_seconds=_float(
             env, "LLM_BREAKER_RESET_SECONDS", llm_defaults.breaker_reset_seconds
         ),
+        local_model=local_model,
         local_model_path=_text(
-            env,
-            "LOCAL_LLM_MODEL_PATH",
-            str(_cache_root(env) / "models" / "gemma-3-270m-Q4_K_M.gguf"),
+            env, "LOCAL_LLM_MODEL_PATH", str(_cache_root(env) / "models" / f"{local_model}.gguf")
         ),
         local_port=_int(env, "LOCAL_LLM_PORT", llm_defaults.local_port),
         languages=_languages(
-            env.get("LLM_LANGUAGES") or ("en" if not env.get("LLM_BASE_URL") else "zh,en")
+            env.get("LLM_LANGUAGES")
+            or ("en" if local_model in ENGLISH_ONLY_MODELS and not env.get("LLM_BASE_URL")
+                else "zh,en")
         ),
     )
     c = CacheSettings()

@@ -14,7 +14,7 @@ _FOLLOW_UP_EN = re.compile(
     r"does that|is that|do they|and if)\b",
     re.IGNORECASE,
 )
-SHORT_QUESTION_UNITS = 5
+SHORT_QUESTION_UNITS = 3
 
 
 def is_follow_up(question: Text) -> bool:

@@ -13,7 +13,7 @@ from assistant.answers.context import resolve_question
 from assistant.answers.extractive import extract_answer
 from assistant.answers.messages import message
 from assistant.answers.models import Answer, Source, Turn
-from assistant.answers.prompts import NOT_FOUND_MARKER, build_messages, stop_sequences
+from assistant.answers.prompts import build_messages, says_not_found, stop_sequences
 from assistant.knowledge.retrieval import Passage, Retriever
 from assistant.language import detect_language
 from assistant.llm.client import ChatClient, LLMError
@@ -27,7 +27,7 @@ VERSION_TTL_SECONDS = 2.0
 
 def _usable(text: Text, language: Text) -> bool:
     """Rejects empty, wrong-language or looping model output."""
-    if not text or NOT_FOUND_MARKER in text:
+    if not text:
         return False
     if language == "zh" and len(_HAN.findall(text)) < 2:
         return False
@@ -56,7 +56,7 @@ class AnswerService:
         version: Callable[[], Text],
         llm: Optional[ChatClient] = None,
         llm_languages: Sequence[Text] = ("zh", "en"),
-        max_passages: int = 3,
+        max_passages: int = 2,
     ) -> None:
         """Args:
         retriever: finds passages.
@@ -142,7 +142,7 @@ class AnswerService:
                 logger.warning("answers.llm_failed", extra={"error": str(error)})
             else:
                 text = completion.text.strip()
-                if NOT_FOUND_MARKER in text and not _CITATION.search(text):
+                if says_not_found(text):
                     return Answer(message("not_found", language), language=language, query=query)
                 if _usable(text, language):
                     cited = {int(n) for n in _CITATION.findall(text)} & set(

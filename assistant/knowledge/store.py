@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Sequence, Text
 
+from assistant.knowledge.analysis import bm25_text
 from assistant.knowledge.chunking import Chunk
 from assistant.settings import KnowledgeSettings
 
@@ -74,7 +75,7 @@ class MilvusKnowledgeStore:
         if "://" not in uri:
             Path(uri).expanduser().parent.mkdir(parents=True, exist_ok=True)
         try:
-            client = MilvusClient(uri=uri, token=self.settings.milvus_token or "")
+            client = MilvusClient(uri=uri, token=self.settings.milvus_token or "", timeout=10)
             self._ensure_collections(client)
         except MilvusException as error:
             raise StoreError(f"Milvus at {uri} cannot be used: {error}") from error
@@ -86,12 +87,13 @@ class MilvusKnowledgeStore:
         if not client.has_collection(self.collection):
             schema = client.create_schema(auto_id=False)
             schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=64)
+            schema.add_field("text", DataType.VARCHAR, max_length=TEXT_MAX_LENGTH)
             schema.add_field(
-                "text",
+                "search_text",
                 DataType.VARCHAR,
                 max_length=TEXT_MAX_LENGTH,
                 enable_analyzer=True,
-                analyzer_params={"tokenizer": "jieba"},
+                analyzer_params={"tokenizer": "jieba", "filter": ["lowercase"]},
             )
             schema.add_field("dense", DataType.FLOAT_VECTOR, dim=self.dim)
             schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
@@ -104,7 +106,7 @@ class MilvusKnowledgeStore:
                 Function(
                     name="bm25",
                     function_type=FunctionType.BM25,
-                    input_field_names=["text"],
+                    input_field_names=["search_text"],
                     output_field_names=["sparse"],
                 )
             )
@@ -154,6 +156,7 @@ class MilvusKnowledgeStore:
             {
                 "id": chunk.id,
                 "text": chunk.text[:TEXT_MAX_LENGTH],
+                "search_text": bm25_text(chunk.text)[:TEXT_MAX_LENGTH],
                 "dense": list(vector),
                 "source": chunk.source,
                 "title": chunk.title[:1024],
@@ -224,7 +227,7 @@ class MilvusKnowledgeStore:
         """Best chunks by BM25 over jieba tokens (Chinese and English)."""
         results = self.client.search(
             self.collection,
-            data=[query],
+            data=[bm25_text(query) or query],
             anns_field="sparse",
             limit=limit,
             output_fields=_OUTPUT_FIELDS,

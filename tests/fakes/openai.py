@@ -23,7 +23,7 @@ def _first_passage_sentence(messages: List[Dict[Text, Any]]) -> Text:
         lines = block.split("\n")
         if len(lines) > 1 and lines[1].strip():
             return f"{lines[1].strip()} [1]"
-    return "NOT_IN_DOCUMENTS"
+    return "I don't know."
 
 
 class FakeOpenAI:

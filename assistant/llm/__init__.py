@@ -1,0 +1,1 @@
+"""Language models: the OpenAI-compatible client and the embedded local server."""
