@@ -92,7 +92,9 @@ def create_app(actions: Sequence[Any], token: Text) -> Sanic:
         )
         return response.json({"error": "The action failed."}, status=500)
 
-    # Replaces rasa-sdk's handler, which returns the request body (the tracker).
+    # Replaces rasa-sdk's handler, which returns the request body (the tracker);
+    # tests/action_server checks that it is gone.
+    app.error_handler.cached_handlers.pop((Exception, None), None)
     app.error_handler.add(Exception, safe_errors)
     return app
 

@@ -30,7 +30,8 @@ class JsonFormatter(logging.Formatter):
         }
         for key, value in vars(record).items():
             if key not in _STANDARD and not key.startswith("_"):
-                entry[key] = value if isinstance(value, (int, float, bool, type(None))) else str(value)
+                plain = isinstance(value, (int, float, bool, type(None)))
+                entry[key] = value if plain else str(value)
         if record.exc_info:
             entry["error"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)

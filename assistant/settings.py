@@ -174,7 +174,9 @@ def load_settings(env: Optional[Mapping[Text, Text]] = None) -> Settings:
     k = KnowledgeSettings()
     knowledge = KnowledgeSettings(
         documents_dir=_text(env, "KNOWLEDGE_DIR", k.documents_dir),
-        milvus_uri=_text(env, "MILVUS_URI", k.milvus_uri),
+        # MILVUS_URI names a Milvus server (pymilvus itself reads it and accepts
+        # only http(s) URIs); without it, Milvus Lite stores MILVUS_LITE_PATH.
+        milvus_uri=env.get("MILVUS_URI") or _text(env, "MILVUS_LITE_PATH", k.milvus_uri),
         milvus_token=_text(env, "MILVUS_TOKEN", k.milvus_token),
         collection=_text(env, "MILVUS_COLLECTION", k.collection),
         embedding_model=_text(env, "EMBEDDING_MODEL", k.embedding_model),

@@ -2,7 +2,7 @@
 
     python -m benchmarks.retrieval_benchmark [--questions FILE] [--knowledge DIR]
 
-Indexes the knowledge folder into a fresh Milvus Lite file (or uses MILVUS_URI
+Indexes the knowledge folder into a fresh Milvus Lite file
 with --reuse), asks every question of the evaluation set in each mode, and prints
 and writes a table (benchmarks/results/retrieval-*.{json,md}). It also reports how
 well the score threshold separates answerable from unanswerable questions.
@@ -31,7 +31,9 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_QUESTIONS = ROOT / "benchmarks" / "data" / "retrieval_questions.yml"
 
 
-def evaluate(retriever: Retriever, questions: Sequence[Dict[Text, Any]], mode: Text) -> Dict[Text, float]:
+def evaluate(
+    retriever: Retriever, questions: Sequence[Dict[Text, Any]], mode: Text
+) -> Dict[Text, float]:
     """Recall@1, recall@5 and MRR (first relevant document within the top 10)."""
     r1 = r5 = rr = 0.0
     latencies: List[float] = []
@@ -63,7 +65,7 @@ def best_similarity(retriever: Retriever, question: Text) -> float:
 
 def run_embedder(
     name: Text, base: Any, knowledge: Path, data: Dict[Text, Any], threshold: float
-) -> "tuple[List[Dict[Text, Any]], Dict[Text, Any]]":
+) -> tuple[List[Dict[Text, Any]], Dict[Text, Any]]:
     """Indexes the knowledge folder with one embedder and evaluates every mode."""
     questions = data["questions"]
     embedder = make_embedder(name)

@@ -69,7 +69,7 @@ class LRUAnswerCache:
     def __init__(self, max_entries: int = 1024, ttl_seconds: float = 86400.0) -> None:
         self.max_entries = max_entries
         self.ttl_seconds = ttl_seconds
-        self._items: "OrderedDict[Text, Tuple[float, Dict[Text, Any]]]" = OrderedDict()
+        self._items: OrderedDict[Text, Tuple[float, Dict[Text, Any]]] = OrderedDict()
         self._lock = threading.Lock()
         self._stats = CacheStats()
 

@@ -50,7 +50,7 @@ class Answer:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: Dict[Text, Any]) -> "Answer":
+    def from_dict(cls, data: Dict[Text, Any]) -> Answer:
         """Inverse of `to_dict`."""
         return cls(
             text=data["text"],

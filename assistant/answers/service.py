@@ -110,6 +110,7 @@ class AnswerService:
         key = cache_key(query, language, version)
         cached = await self.cache.get(key)
         if cached is not None:
+            logger.info("answers.cache_hit", extra={"language": language})
             answer = Answer.from_dict(cached)
             return Answer(answer.text, answer.sources, answer.mode, language, True, query)
         passages = await asyncio.to_thread(self.retriever.search, query)

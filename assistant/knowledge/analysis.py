@@ -47,7 +47,7 @@ def stem(word: Text) -> Text:
 def bm25_text(text: Text) -> Text:
     """The text as indexed for BM25."""
 
-    def replace(match: "re.Match[Text]") -> Text:
+    def replace(match: re.Match[Text]) -> Text:
         word = match.group(0).lower()
         return "" if word in STOP_WORDS else stem(word)
 

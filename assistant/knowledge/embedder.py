@@ -19,7 +19,10 @@ logger = logging.getLogger(__name__)
 class Embedder(Protocol):
     """Turns texts into unit-length vectors of a fixed dimension."""
 
-    dim: int
+    @property
+    def dim(self) -> int:
+        """The vector dimension."""
+        ...
 
     def embed(self, texts: Sequence[Text]) -> List[List[float]]:
         """Embeds a batch of texts."""
@@ -71,7 +74,7 @@ class TransformerEmbedder:
             logger.info("embedder.loaded", extra={"model": str(directory), "dim": self._dim})
 
     @property
-    def dim(self) -> int:  # type: ignore[override]
+    def dim(self) -> int:
         """The vector dimension (loads the model)."""
         self._load()
         return self._dim
@@ -90,7 +93,9 @@ class TransformerEmbedder:
 
         vectors: List[List[float]] = []
         for start in range(0, len(texts), self.batch_size):
-            batch = [t.lower() if self._lowercase else t for t in texts[start : start + self.batch_size]]
+            batch = list(texts[start : start + self.batch_size])
+            if self._lowercase:
+                batch = [t.lower() for t in batch]
             encoded = self._tokenizer(
                 batch,
                 padding=True,

@@ -149,8 +149,8 @@ def main(argv: Optional[Sequence[Text]] = None) -> int:
     finally:
         store.close()
     print(f"{report.summary()} in {time.perf_counter() - started:.1f} s; version {report.version}")
-    for source, error in report.failed:
-        print(f"error: {error}", file=sys.stderr)
+    for _, message in report.failed:
+        print(f"error: {message}", file=sys.stderr)
     return 1 if report.failed else 0
 
 

@@ -70,7 +70,9 @@ class Retriever:
         self.min_score = min_score
         self.candidates = max(candidates, top_k)
 
-    def search(self, query: Text, mode: Text = "hybrid", top_k: Optional[int] = None) -> List[Passage]:
+    def search(
+        self, query: Text, mode: Text = "hybrid", top_k: Optional[int] = None
+    ) -> List[Passage]:
         """Searches the knowledge base.
 
         Args:

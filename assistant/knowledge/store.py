@@ -8,12 +8,13 @@ every replica's answer cache can tell that its answers are stale.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Sequence, Text
+from typing import Any, Callable, Dict, List, Sequence, Text, TypeVar, cast
 
 from assistant.knowledge.analysis import bm25_text
 from assistant.knowledge.chunking import Chunk
@@ -21,6 +22,7 @@ from assistant.settings import KnowledgeSettings
 
 logger = logging.getLogger(__name__)
 
+F = TypeVar("F", bound=Callable[..., Any])
 TEXT_MAX_LENGTH = 8192
 _META_ID = "kb"
 
@@ -35,6 +37,23 @@ class Hit:
 
     chunk: Chunk
     score: float
+
+
+def _store_errors(method: F) -> F:
+    """Turns Milvus errors into `StoreError`, naming the operation."""
+
+    @functools.wraps(method)
+    def wrapper(self: MilvusKnowledgeStore, *args: Any, **kwargs: Any) -> Any:
+        from pymilvus.exceptions import MilvusException
+
+        try:
+            return method(self, *args, **kwargs)
+        except MilvusException as error:
+            raise StoreError(
+                f"Milvus {method.__name__} failed on '{self.collection}': {error}"
+            ) from error
+
+    return cast(F, wrapper)
 
 
 def _quote(value: Text) -> Text:
@@ -77,6 +96,9 @@ class MilvusKnowledgeStore:
         try:
             client = MilvusClient(uri=uri, token=self.settings.milvus_token or "", timeout=10)
             self._ensure_collections(client)
+            # A collection created by another process is "released" until loaded.
+            for name in (self.collection, self.meta_collection):
+                client.load_collection(name)
         except MilvusException as error:
             raise StoreError(f"Milvus at {uri} cannot be used: {error}") from error
         return client
@@ -135,6 +157,7 @@ class MilvusKnowledgeStore:
 
     # --- writing -------------------------------------------------------------
 
+    @_store_errors
     def indexed_documents(self) -> Dict[Text, Text]:
         """Source path -> content hash of every indexed document."""
         rows = self.client.query(
@@ -145,6 +168,7 @@ class MilvusKnowledgeStore:
         )
         return {row["source"]: row["content_hash"] for row in rows}
 
+    @_store_errors
     def replace_document(
         self, source: Text, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]
     ) -> None:
@@ -164,11 +188,12 @@ class MilvusKnowledgeStore:
                 "chunk_index": chunk.index,
                 "content_hash": chunk.content_hash,
             }
-            for chunk, vector in zip(chunks, vectors)
+            for chunk, vector in zip(chunks, vectors, strict=True)
         ]
         if rows:
             self.client.insert(self.collection, rows)
 
+    @_store_errors
     def delete_document(self, source: Text) -> None:
         """Deletes every chunk of a document."""
         self.client.delete(self.collection, filter=f"source == {_quote(source)}")
@@ -189,6 +214,7 @@ class MilvusKnowledgeStore:
         with self._lock:
             self._client = None
 
+    @_store_errors
     def bump_version(self) -> Text:
         """Records that the chunks changed; returns the new version."""
         version = uuid.uuid4().hex
@@ -199,6 +225,7 @@ class MilvusKnowledgeStore:
 
     # --- reading -------------------------------------------------------------
 
+    @_store_errors
     def version(self) -> Text:
         """The knowledge base's version ("empty" before the first ingestion)."""
         rows = self.client.query(
@@ -206,11 +233,13 @@ class MilvusKnowledgeStore:
         )
         return rows[0]["version"] if rows else "empty"
 
+    @_store_errors
     def count(self) -> int:
         """Number of chunks."""
         rows = self.client.query(self.collection, filter="", output_fields=["count(*)"])
         return int(rows[0]["count(*)"]) if rows else 0
 
+    @_store_errors
     def dense_search(self, vector: Sequence[float], limit: int) -> List[Hit]:
         """Nearest chunks by cosine similarity."""
         results = self.client.search(
@@ -223,6 +252,7 @@ class MilvusKnowledgeStore:
         )
         return [Hit(_chunk(r["entity"], r["id"]), float(r["distance"])) for r in results[0]]
 
+    @_store_errors
     def bm25_search(self, query: Text, limit: int) -> List[Hit]:
         """Best chunks by BM25 over jieba tokens (Chinese and English)."""
         results = self.client.search(

@@ -37,7 +37,7 @@ class LLMError(RuntimeError):
     """The endpoint refused the request or gave an unusable answer."""
 
 
-class LLMUnavailable(LLMError):
+class LLMUnavailableError(LLMError):
     """The endpoint cannot be reached in time (down, overloaded, or circuit open)."""
 
 
@@ -167,14 +167,14 @@ class ChatClient:
             The completion.
 
         Raises:
-            LLMUnavailable: circuit open, time out, or retries exhausted.
+            LLMUnavailableError: circuit open, time out, or retries exhausted.
             LLMError: the endpoint refused the request (4xx other than 429) or
                 answered something that is not a completion.
         """
         request_id = request_id or uuid.uuid4().hex[:16]
         if not self.breaker.allow():
             logger.warning("llm.circuit_open", extra={"request_id": request_id})
-            raise LLMUnavailable("The language model is unavailable (circuit open).")
+            raise LLMUnavailableError("The language model is unavailable (circuit open).")
         payload: Dict[Text, Any] = {
             "model": self.settings.model,
             "messages": list(messages),
@@ -195,8 +195,8 @@ class ChatClient:
             retry_after: Optional[float] = None
             try:
                 status, body, retry_after = await self._post(payload, request_id, remaining)
-            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
-                last_error = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+            except (TimeoutError, aiohttp.ClientError, OSError) as error:
+                last_error = type(error).__name__ + (f": {error}" if str(error) else "")
                 status, body = None, None
             if status == 200:
                 text = _completion_text(body)
@@ -222,7 +222,8 @@ class ChatClient:
             )
             if attempt > self.settings.max_retries:
                 break
-            backoff = min(retry_after if retry_after is not None else 0.25 * 2 ** (attempt - 1), 8.0)
+            exponential = 0.25 * 2 ** (attempt - 1)
+            backoff = min(retry_after if retry_after is not None else exponential, 8.0)
             backoff *= 1 + random.uniform(0, 0.1)
             if time.monotonic() + backoff >= deadline:
                 break
@@ -233,11 +234,11 @@ class ChatClient:
             extra={"request_id": request_id, "attempts": attempt, "error": last_error,
                    "breaker": self.breaker.state},
         )
-        raise LLMUnavailable(f"The language model did not answer in time ({last_error}).")
+        raise LLMUnavailableError(f"The language model did not answer in time ({last_error}).")
 
     async def _post(
         self, payload: Dict[Text, Any], request_id: Text, timeout: float
-    ) -> "tuple[int, Any, Optional[float]]":
+    ) -> tuple[int, Any, Optional[float]]:
         session = self._get_session()
         async with session.post(
             self.url,

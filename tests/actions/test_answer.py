@@ -62,7 +62,8 @@ async def test_off_topic_question_says_it_does_not_know(sample_kb, fake_llm):
     events, sent = await run(ActionAnswerQuestion(make_service(sample_kb, fake_llm)),
                              tracker("question_zh_off_topic"))
     assert events == []
-    assert sent == ["抱歉，我在现有的文档里没有找到这个问题的答案。可以换个说法，或者联系相关部门。"]
+    assert sent == [
+        "抱歉，我在现有的文档里没有找到这个问题的答案。可以换个说法，或者联系相关部门。"]
     assert fake_llm.calls == 0
 
 

@@ -114,7 +114,7 @@ class FakeOpenAI:
         """Chat completion requests received."""
         return sum(1 for r in self.requests if r["path"] == "/v1/chat/completions")
 
-    def start(self) -> "FakeOpenAI":
+    def start(self) -> FakeOpenAI:
         """Starts serving."""
         self._thread.start()
         return self

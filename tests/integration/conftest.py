@@ -17,6 +17,19 @@ from tests.fakes.open_meteo import FakeOpenMeteo
 
 PROJECT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
+TOKEN = "integration-secret"
+
+
+def actions_python() -> Path:
+    """The action server environment's Python (`make test` passes it)."""
+    configured = os.environ.get("ACTIONS_PYTHON")
+    if not configured:
+        folder = subprocess.run(["make", "-s", "actions-env-path"], cwd=PROJECT,
+                                capture_output=True, text=True, check=True).stdout.strip()
+        configured = str(Path(folder) / "bin" / "python")
+    if not Path(configured).is_file():
+        pytest.fail(f"The action server environment is missing ({configured}): run `make setup`.")
+    return Path(configured)
 
 
 def rasa_env(**extra: Text) -> Dict[Text, Text]:
@@ -87,74 +100,102 @@ def trained_model(work_dir: Path) -> Path:
 
 
 class Servers:
-    """The Rasa server, the action server and a fake Open-Meteo, all local."""
+    """Rasa, the action server (Milvus Lite, sample knowledge base), the embedded
+    LLM and a fake Open-Meteo, all local."""
 
     def __init__(self, work_dir: Path, model: Path) -> None:
         self.weather = FakeOpenMeteo().start()
-        self.action_port, self.rasa_port = free_port(), free_port()
+        self.llm_port, self.action_port, self.rasa_port = free_port(), free_port(), free_port()
         self.rasa_url = f"http://127.0.0.1:{self.rasa_port}"
-        self.processes: List[subprocess.Popen] = []
+        self.processes: Dict[Text, subprocess.Popen] = {}
         self.log_files: List[Any] = []
         self.logs = work_dir
+        self.actions_python = actions_python()
         try:
             self._start_all(work_dir, model)
         except BaseException:
             self.stop()  # no server may outlive a failed start
             raise
 
-    def _start_all(self, work_dir: Path, model: Path) -> None:
-        self.actions = self._start(
-            "actions",
-            ["run", "actions", "--port", str(self.action_port)],
+    def _actions_env(self) -> Dict[Text, Text]:
+        return dict(
+            PYTHONPATH=str(PROJECT),
+            ACTION_SERVER_TOKEN=TOKEN,
+            MILVUS_LITE_PATH=str(self.logs / "knowledge.db"),
+            LLM_BASE_URL=f"http://127.0.0.1:{self.llm_port}/v1",
+            LLM_TIMEOUT_SECONDS="40",
             OPEN_METEO_GEOCODING_URL=self.weather.geocoding_url,
             OPEN_METEO_FORECAST_URL=self.weather.forecast_url,
         )
-        wait_until_up(
-            f"http://127.0.0.1:{self.action_port}/health",
-            self.actions,
-            work_dir / "actions.log",
-            120,
-        )
+
+    def _start_all(self, work_dir: Path, model: Path) -> None:
+        python = str(self.actions_python)
+        llm = self._start("llm", [python, "-m", "assistant.llm.local_server",
+                                  "--port", str(self.llm_port)])
+        subprocess.run([python, "-m", "assistant.knowledge.ingest", "knowledge"], cwd=PROJECT,
+                       env={**os.environ, **self._actions_env()}, check=True,
+                       capture_output=True, timeout=600)
+        wait_until_up(f"http://127.0.0.1:{self.llm_port}/v1/models", llm,
+                      work_dir / "llm.log", 180)
+        self.start_actions()
         credentials = work_dir / "credentials.yml"
         subprocess.run(
             [sys.executable, "-m", "assistant.credentials", "credentials.yml",
              str(credentials)],
             cwd=PROJECT, env=rasa_env(), check=True,
         )
-        self.rasa = self._start(
+        rasa = self._start(
             "rasa",
-            ["run", "--enable-api", "--model", str(model), "--port", str(self.rasa_port),
-             "--credentials", str(credentials)],
-            ACTION_SERVER_URL=f"http://127.0.0.1:{self.action_port}/webhook",
+            [str(BIN / "rasa"), "run", "--enable-api", "--model", str(model), "--port",
+             str(self.rasa_port), "--credentials", str(credentials)],
+            **rasa_env(ACTION_SERVER_URL=f"http://127.0.0.1:{self.action_port}/webhook",
+                       ACTION_SERVER_TOKEN=TOKEN),
         )
-        wait_until_up(f"{self.rasa_url}/status", self.rasa, work_dir / "rasa.log", 240)
+        wait_until_up(f"{self.rasa_url}/status", rasa, work_dir / "rasa.log", 240)
 
-    def _start(self, name: Text, args: List[Text], **env: Text) -> subprocess.Popen:
-        log = (self.logs / f"{name}.log").open("w")
+    def start_actions(self) -> None:
+        """Starts (or restarts) the action server and waits for its health check."""
+        actions = self._start(
+            "actions",
+            [str(self.actions_python), "-m", "assistant.action_server",
+             "--port", str(self.action_port)],
+            **{**os.environ, **self._actions_env()},
+        )
+        wait_until_up(f"http://127.0.0.1:{self.action_port}/health", actions,
+                      self.logs / "actions.log", 180)
+
+    def stop_actions(self) -> None:
+        """Stops the action server (to test Rasa without it)."""
+        process = self.processes.pop("actions")
+        process.terminate()
+        process.wait(timeout=20)
+
+    def _start(self, name: Text, command: List[Text], **env: Text) -> subprocess.Popen:
+        log = (self.logs / f"{name}.log").open("a")
         self.log_files.append(log)
         process = subprocess.Popen(
-            [str(BIN / "rasa"), *args],
+            command,
             cwd=PROJECT,
-            env=rasa_env(**env),
+            env=env or rasa_env(),
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        self.processes.append(process)
+        self.processes[name] = process
         return process
 
     def say(self, sender: Text, text: Text) -> List[Text]:
         response = requests.post(
             f"{self.rasa_url}/webhooks/rest/webhook",
             json={"sender": sender, "message": text},
-            timeout=60,
+            timeout=120,
         )
         assert response.status_code == 200, response.text
         return [m.get("text", "") for m in response.json()]
 
     def stop(self) -> None:
-        for process in self.processes:
+        for process in self.processes.values():
             process.terminate()
-        for process in self.processes:
+        for process in self.processes.values():
             try:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:

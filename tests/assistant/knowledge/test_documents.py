@@ -17,7 +17,8 @@ def write(tmp_path: Path, name: str, content) -> Path:
 
 
 def test_markdown_title_and_sections(tmp_path):
-    path = write(tmp_path, "zh/vpn.md", "# VPN 指南\n\n简介。\n\n## 安装\n下载客户端。\n\n## 故障\n重启。\n")
+    text = "# VPN 指南\n\n简介。\n\n## 安装\n下载客户端。\n\n## 故障\n重启。\n"
+    path = write(tmp_path, "zh/vpn.md", text)
     doc = read_document(path, tmp_path)
     assert doc.source == "zh/vpn.md"
     assert doc.title == "VPN 指南"
@@ -27,7 +28,8 @@ def test_markdown_title_and_sections(tmp_path):
 
 
 def test_text_file_title_is_its_first_line(tmp_path):
-    doc = read_document(write(tmp_path, "a.txt", "Password policy\n\nUse 14 characters.\n"), tmp_path)
+    path = write(tmp_path, "a.txt", "Password policy\n\nUse 14 characters.\n")
+    doc = read_document(path, tmp_path)
     assert doc.title == "Password policy"
     assert doc.sections[0].text == "Use 14 characters."
 

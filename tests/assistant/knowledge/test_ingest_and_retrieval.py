@@ -2,10 +2,10 @@ from pathlib import Path
 
 import pytest
 
+from assistant.knowledge.chunking import Chunk
 from assistant.knowledge.ingest import ingest, main
 from assistant.knowledge.retrieval import Retriever, rrf_fuse
 from assistant.knowledge.store import Hit, MilvusKnowledgeStore, StoreError
-from assistant.knowledge.chunking import Chunk
 from assistant.settings import KnowledgeSettings
 
 DOCS = {
@@ -98,7 +98,7 @@ def test_dimension_mismatch_is_explained(tmp_path, embedder):
 def test_command_line_reports_progress_and_errors(tmp_path, monkeypatch, capsys):
     folder = make_folder(tmp_path)
     (folder / "bad.txt").write_bytes("Café".encode("latin-1"))
-    monkeypatch.setenv("MILVUS_URI", str(tmp_path / "cli.db"))
+    monkeypatch.setenv("MILVUS_LITE_PATH", str(tmp_path / "cli.db"))
     assert main([str(folder)]) == 1
     out, err = capsys.readouterr()
     assert "[  4/4]" in out and "3 added" in out and "1 failed" in out

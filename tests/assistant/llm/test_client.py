@@ -3,7 +3,7 @@ import time
 
 import pytest
 
-from assistant.llm.client import ChatClient, CircuitBreaker, LLMError, LLMUnavailable
+from assistant.llm.client import ChatClient, CircuitBreaker, LLMError, LLMUnavailableError
 from assistant.settings import LLMSettings
 from tests.fakes.openai import FakeOpenAI
 
@@ -65,7 +65,7 @@ async def test_retries_429_and_5xx_then_succeeds(fake, status):
 async def test_gives_up_after_max_retries(fake):
     fake.statuses = [503] * 5
     client = client_for(fake, max_retries=1)
-    with pytest.raises(LLMUnavailable, match="HTTP 503"):
+    with pytest.raises(LLMUnavailableError, match="HTTP 503"):
         await client.complete(MESSAGES)
     await client.close()
     assert fake.calls == 2
@@ -77,7 +77,7 @@ async def test_client_errors_are_not_retried(fake):
     with pytest.raises(LLMError, match="HTTP 401") as raised:
         await client.complete(MESSAGES)
     await client.close()
-    assert not isinstance(raised.value, LLMUnavailable)
+    assert not isinstance(raised.value, LLMUnavailableError)
     assert fake.calls == 1
     assert client.breaker.state == "closed"
 
@@ -86,7 +86,7 @@ async def test_overall_deadline_is_kept(fake):
     fake.delay_seconds = 2.0
     client = client_for(fake, timeout_seconds=0.5)
     started = time.monotonic()
-    with pytest.raises(LLMUnavailable):
+    with pytest.raises(LLMUnavailableError):
         await client.complete(MESSAGES)
     await client.close()
     assert time.monotonic() - started < 1.5
@@ -95,7 +95,7 @@ async def test_overall_deadline_is_kept(fake):
 async def test_unreachable_endpoint_is_unavailable():
     settings = LLMSettings(base_url="http://127.0.0.1:9/v1", timeout_seconds=1.0, max_retries=1)
     client = ChatClient(settings)
-    with pytest.raises(LLMUnavailable):
+    with pytest.raises(LLMUnavailableError):
         await client.complete(MESSAGES)
     await client.close()
 
@@ -127,10 +127,10 @@ async def test_circuit_opens_after_repeated_failures_and_recovers(fake):
     client.breaker = breaker
     fake.statuses = [500, 500]
     for _ in range(2):
-        with pytest.raises(LLMUnavailable):
+        with pytest.raises(LLMUnavailableError):
             await client.complete(MESSAGES)
     assert breaker.state == "open"
-    with pytest.raises(LLMUnavailable, match="circuit open"):
+    with pytest.raises(LLMUnavailableError, match="circuit open"):
         await client.complete(MESSAGES)
     assert fake.calls == 2  # the open circuit made no request
     now[0] = 31.0

@@ -1,0 +1,70 @@
+"""Knowledge conversations end to end: Rasa 3.6 -> action server (rasa-sdk, shared
+secret) -> Milvus Lite + the embedded LLM, over Rasa's REST channel."""
+
+import re
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+SOURCES_ZH = re.compile(r"\n\n来源:\n\[\d\] .+ \((zh|en)/[\w.-]+\)")
+SOURCES_EN = re.compile(r"\n\nSources:\n\[\d\] .+ \((zh|en)/[\w.-]+\)")
+
+
+def test_chinese_question_follow_up_and_weather(servers):
+    say = lambda text: servers.say("kb-zh", text)  # noqa: E731
+    [answer] = say("IT服务台几点上班?")
+    assert SOURCES_ZH.search(answer), answer
+    assert "it-helpdesk-hours" in answer
+    [follow_up] = say("那周末呢?")
+    assert "it-helpdesk-hours" in follow_up, follow_up
+    assert follow_up.split("\n\n")[0] != answer.split("\n\n")[0]
+    [report] = say("明天北京天气怎么样")
+    assert report.startswith("北京明天："), report
+
+
+def test_english_question_follow_up_and_weather(servers):
+    say = lambda text: servers.say("kb-en", text)  # noqa: E731
+    [answer] = say("How many days of annual leave do I get?")
+    assert SOURCES_EN.search(answer), answer
+    assert "hr-annual-leave" in answer
+    [follow_up] = say("and for contractors?")
+    assert "hr-annual-leave" in follow_up, follow_up
+    [report] = say("what's the weather in London tomorrow?")
+    assert report.startswith("London, tomorrow:"), report
+
+
+def test_question_the_documents_do_not_answer(servers):
+    assert servers.say("kb-none", "How many moons does Jupiter have?") in (
+        ["Sorry, I couldn't find the answer to that in the documents I have. "
+         "Try rephrasing it, or contact the team in charge."],
+        ["Sorry, that's outside what I can help with right now. I can check the weather "
+         "or tell you what I can do."],
+    )
+
+
+def llm_calls(servers) -> int:
+    log = (servers.logs / "actions.log").read_text()
+    return log.count('"event": "llm.completion"')
+
+
+def test_repeated_question_is_served_from_the_cache(servers):
+    first = servers.say("kb-cache-1", "How do I book a meeting room?")
+    calls = llm_calls(servers)
+    assert calls >= 1
+    again = servers.say("kb-cache-2", "how do I book a meeting room")
+    assert again == first
+    assert llm_calls(servers) == calls  # answered from the cache
+
+
+def test_action_server_down_gives_a_polite_reply(servers):
+    servers.stop_actions()
+    try:
+        assert servers.say("kb-down", "VPN 怎么连接?") == [
+            "抱歉，我现在无法完成这个请求，服务暂时不可用。请稍后再试。"]
+        assert servers.say("kb-down-en", "How do I reset my password?") == [
+            "Sorry, I can't do that right now: a service I rely on is unavailable. "
+            "Please try again in a moment."]
+        assert servers.say("kb-down-en", "hello")[0].startswith("Hi!")  # Rasa still works
+    finally:
+        servers.start_actions()
