@@ -30,7 +30,7 @@ export ACTION_SERVER_URL ?= http://127.0.0.1:5055/webhook
 
 MODEL_INPUTS := config.yml domain.yml $(shell find data -type f 2>/dev/null)
 
-.PHONY: FORCE help setup index llm actions-env-path benchmark-retrieval train shell run actions test test-fast lint typecheck validate rasa-test benchmark env-path clean
+.PHONY: FORCE help setup index llm actions-env-path benchmark-retrieval benchmark-answers train shell run actions test test-fast lint typecheck validate rasa-test benchmark env-path clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -142,6 +142,9 @@ benchmark: setup ## NLU benchmark: make benchmark DATASETS=../shared/datasets
 
 benchmark-retrieval: setup ## Retrieval benchmark (recall@1/5, MRR: dense, BM25, hybrid)
 	@$(ACTIONS_PY) -m benchmarks.retrieval_benchmark
+
+benchmark-answers: setup ## Answer latency (cached, LLM, extractive), cache savings, memory
+	@$(ACTIONS_PY) -m benchmarks.answer_benchmark
 
 clean: ## Remove trained models, the local index and test results
 	rm -rf models/*.tar.gz models/.trained results .rasa .data

@@ -46,8 +46,15 @@ def configure_logging(service: Text, level: int = logging.INFO) -> None:
     """
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter(service))
+    handler.setLevel(level)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("jieba", "urllib3", "httpx", "filelock"):
+    for noisy in ("urllib3", "httpx", "filelock"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # jieba resets its logger's level and adds its own console handler on import;
+    # its messages are about building its dictionary cache.
+    logging.getLogger("jieba").disabled = True
+    # Milvus Lite does not implement some gRPC calls pymilvus makes; the errors
+    # grpc logs for them are harmless.
+    logging.getLogger("grpc._server").setLevel(logging.CRITICAL)

@@ -21,15 +21,16 @@ from assistant.llm.client import ChatClient, LLMError
 logger = logging.getLogger(__name__)
 
 _HAN = re.compile(r"[\u3400-\u9fff]")
+_LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 _CITATION = re.compile(r"\[(\d+)\]")
 VERSION_TTL_SECONDS = 2.0
 
 
 def _usable(text: Text, language: Text) -> bool:
     """Rejects empty, wrong-language or looping model output."""
-    if not text:
-        return False
-    if language == "zh" and len(_HAN.findall(text)) < 2:
+    if len(_CITATION.sub("", text).strip(" .。，,;；")) < 2:
+        return False  # empty, or only citations
+    if language == "zh" and not _HAN.search(text) and len(_LATIN_WORD.findall(text)) >= 3:
         return False
     if language == "en" and len(_HAN.findall(text)) > len(text) / 4:
         return False
@@ -152,7 +153,7 @@ class AnswerService:
                     used = sorted(cited) or [1]
                     sources = _sources(passages, used)
                     return Answer(text, sources, "llm", language, False, query)
-                logger.info("answers.llm_output_rejected", extra={"chars": len(text)})
+                logger.info("answers.llm_output_rejected", extra={"text": text[:200]})
         best = passages[0]
         text = extract_answer(query, best.chunk.passage)
         return Answer(

@@ -171,7 +171,8 @@ class ChatClient:
             LLMError: the endpoint refused the request (4xx other than 429) or
                 answered something that is not a completion.
         """
-        request_id = request_id or uuid.uuid4().hex[:16]
+        # A UUID: some servers (llama-cpp-python's) reject other X-Request-ID values.
+        request_id = request_id or str(uuid.uuid4())
         if not self.breaker.allow():
             logger.warning("llm.circuit_open", extra={"request_id": request_id})
             raise LLMUnavailableError("The language model is unavailable (circuit open).")

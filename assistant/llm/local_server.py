@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Text, Tuple
 
+from assistant.answers.prompts import answer_label
 from assistant.settings import load_settings
 
 logger = logging.getLogger(__name__)
@@ -127,7 +128,8 @@ def plain_prompt(messages: Sequence[Any]) -> Text:
         if isinstance(content, list):  # OpenAI content parts
             content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
         parts.append(str(content).strip())
-    return "\n\n".join(p for p in parts if p) + " "
+    prompt = "\n\n".join(p for p in parts if p)
+    return f"{prompt}\n{answer_label(prompt)}"
 
 
 def register_plain_format() -> None:

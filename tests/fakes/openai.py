@@ -19,8 +19,8 @@ from typing import Any, Callable, Dict, List, Optional, Text
 def _first_passage_sentence(messages: List[Dict[Text, Any]]) -> Text:
     """A grounded-looking default reply: the first passage's first line, cited."""
     content = messages[-1]["content"] if messages else ""
-    for block in content.split("[passage ")[1:]:
-        lines = block.split("\n")
+    if content.startswith("[1] "):
+        lines = content.split("\n")
         if len(lines) > 1 and lines[1].strip():
             return f"{lines[1].strip()} [1]"
     return "I don't know."

@@ -63,7 +63,7 @@ async def test_follow_up_is_answered_in_context(sample_kb, fake_llm):
     assert answer.query == "IT服务台几点上班? 那周末呢?"
     assert answer.sources[0].source == "zh/it-helpdesk-hours.md"
     content = fake_llm.requests[0]["body"]["messages"][1]["content"]
-    assert "- user: IT服务台几点上班?" in content and content.endswith("问题: 那周末呢?\n回答:")
+    assert "- user: IT服务台几点上班?" in content and content.endswith("Question: 那周末呢?")
 
 
 async def test_model_saying_it_does_not_know_gives_the_not_found_reply(sample_kb, fake_llm):
