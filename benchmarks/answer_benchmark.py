@@ -156,9 +156,8 @@ def main(argv: Sequence[Text] = ()) -> int:
             rng = random.Random(42)
             weights = [1 / (rank + 1) for rank in range(len(pool))]
             log = work / "replay.log"
-            replay_server = start_action_server(free_port(), extractive_env, log)
-            processes.append(replay_server)
-            replay_port = int(replay_server.args[-1])
+            replay_port = free_port()
+            processes.append(start_action_server(replay_port, extractive_env, log))
             for i in range(args.replay):
                 item = rng.choices(pool, weights)[0]
                 text = item["question"]
