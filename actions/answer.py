@@ -11,6 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from assistant.answers import AnswerService, Turn, format_reply
+from assistant.answers.service import strip_sources
 from assistant.answers.messages import message
 from assistant.knowledge.store import StoreError
 from assistant.language import detect_language
@@ -46,7 +47,7 @@ def history_from_events(events: List[Dict[Text, Any]], limit: int = HISTORY_TURN
         if event.get("event") == "user":
             turns.append(Turn("user", text))
         elif event.get("event") == "bot":
-            turns.append(Turn("assistant", text.split("\n\n")[0]))
+            turns.append(Turn("assistant", strip_sources(text)))
     if turns and turns[-1].role == "user":
         turns.pop()
     return turns[-limit:]

@@ -22,6 +22,7 @@ logger = logging.getLogger(__name__)
 
 _HAN = re.compile(r"[\u3400-\u9fff]")
 _LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+_BLANK_LINES = re.compile(r"\n\s*\n+")
 _CITATION = re.compile(r"\[(\d+)\]")
 VERSION_TTL_SECONDS = 2.0
 
@@ -44,7 +45,17 @@ def format_reply(answer: Answer) -> Text:
         return answer.text
     label = message("sources", answer.language)
     lines = [f"[{s.number}] {s.title} ({s.source})" for s in answer.sources]
-    return f"{answer.text}\n\n{label}:\n" + "\n".join(lines)
+    # One message: Rasa's output channels split a text at blank lines.
+    return f"{answer.text}\n{label}:\n" + "\n".join(lines)
+
+
+def strip_sources(reply: Text) -> Text:
+    """A reply without its sources (for the conversation history)."""
+    for language in ("zh", "en"):
+        marker = f"\n{message('sources', language)}:\n"
+        if marker in reply:
+            return reply.split(marker, 1)[0]
+    return reply
 
 
 class AnswerService:
@@ -143,7 +154,8 @@ class AnswerService:
             except LLMError as error:
                 logger.warning("answers.llm_failed", extra={"error": str(error)})
             else:
-                text = completion.text.strip()
+                # No blank lines: Rasa's channels would send each paragraph apart.
+                text = _BLANK_LINES.sub("\n", completion.text.strip())
                 if says_not_found(text):
                     return Answer(message("not_found", language), language=language, query=query)
                 if _usable(text, language):

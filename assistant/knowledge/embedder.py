@@ -61,7 +61,14 @@ class TransformerEmbedder:
         with self._lock:
             if self._model is not None:
                 return
-            from transformers import AutoModel, AutoTokenizer
+            try:
+                from transformers import AutoModel, AutoTokenizer
+            except ImportError as error:
+                raise EncoderLoadError(
+                    f"Embedder '{self.model_name}' needs PyTorch and transformers, which "
+                    "the action server's environment does not install by default: "
+                    "pip install torch==2.13.0 transformers (and its model's package)."
+                ) from error
 
             directory = check_model_dir(resolve_model(self.model_name))
             self._tokenizer = AutoTokenizer.from_pretrained(str(directory))

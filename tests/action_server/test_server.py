@@ -106,7 +106,7 @@ def test_a_call_with_the_secret_runs_the_action(server):
     assert status == 200
     assert body["events"] == []
     [message] = body["responses"]
-    assert message["text"].startswith("Open NorthConnect [1].\n\nSources:\n[1] ")
+    assert message["text"].startswith("Open NorthConnect [1].\nSources:\n[1] ")
     assert "it-vpn" in message["text"]
     assert llm.calls == 1
     lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]

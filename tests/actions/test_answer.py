@@ -41,7 +41,7 @@ async def test_answers_with_sources(sample_kb, fake_llm):
     events, sent = await run(ActionAnswerQuestion(make_service(sample_kb, fake_llm)),
                              tracker("question_en_annual_leave"))
     assert events == []
-    assert sent == ["Full-time employees get 15 days a year [1].\n\n"
+    assert sent == ["Full-time employees get 15 days a year [1].\n"
                     "Sources:\n[1] Annual Leave (en/hr-annual-leave.md)"]
 
 
@@ -50,7 +50,7 @@ async def test_follow_up_uses_the_conversation(sample_kb, fake_llm):
     events, sent = await run(ActionAnswerQuestion(make_service(sample_kb, fake_llm)),
                              tracker("follow_up_en_contractors"))
     assert events == []
-    assert sent == ["Contractors get no paid annual leave; they use UPL [1].\n\n"
+    assert sent == ["Contractors get no paid annual leave; they use UPL [1].\n"
                     "Sources:\n[1] Annual Leave (en/hr-annual-leave.md)"]
     prompt = fake_llm.requests[0]["body"]["messages"][1]["content"]
     assert "- user: How many days of annual leave do I get?" in prompt

@@ -29,7 +29,7 @@ async def test_llm_answer_with_numbered_sources(sample_kb, fake_llm):
     assert answer.text == "Employees get 15 days a year [1]."
     assert answer.sources[0].source in ("en/hr-annual-leave.md", "zh/hr-annual-leave.md")
     assert format_reply(answer) == (
-        f"Employees get 15 days a year [1].\n\nSources:\n[1] {answer.sources[0].title} "
+        f"Employees get 15 days a year [1].\nSources:\n[1] {answer.sources[0].title} "
         f"({answer.sources[0].source})")
     prompt = fake_llm.requests[0]["body"]["messages"]
     assert "annual leave" in prompt[1]["content"].lower()
