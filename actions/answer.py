@@ -11,8 +11,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from assistant.answers import AnswerService, Turn, format_reply
-from assistant.answers.service import strip_sources
 from assistant.answers.messages import message
+from assistant.answers.service import strip_sources
 from assistant.knowledge.store import StoreError
 from assistant.language import detect_language
 
