@@ -35,7 +35,9 @@ MODEL_INPUTS := config.yml domain.yml $(shell find data -type f 2>/dev/null)
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
 
-$(STAMP): requirements.txt requirements-dev.txt
+# The environments' folders are named by a hash of their requirements, so a stamp
+# only has to exist: a fresh clone (new file times) reuses a built environment.
+$(STAMP):
 	@echo "==> Creating the Rasa environment in $(RASA_ENV)"
 	@$(PYTHON) -m venv $(RASA_ENV)
 	@# Rasa 3.6.21 declares Python <3.11 but runs on 3.11: every package is pinned
@@ -55,7 +57,7 @@ $(RASA_ENV)/.defaults: Makefile | $(STAMP)
 		> $$($(RASA_PY) -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/assistant_env_defaults.pth
 	@touch $@
 
-$(ACTIONS_STAMP): $(ACTIONS_REQ)
+$(ACTIONS_STAMP):
 	@echo "==> Creating the action server's environment in $(ACTIONS_ENV)"
 	@$(PYTHON) -m venv $(ACTIONS_ENV)
 	@$(ACTIONS_PY) -m pip install --no-deps -r $(ACTIONS_REQ) > $(ACTIONS_ENV)/pip.log 2>&1 \
