@@ -25,9 +25,9 @@ class ActionFailurePolicy(Policy):
     When the action server is down or fails, Rasa logs the error, records the
     action as run with no events, and carries on: the user would get no reply at
     all. After one of the configured actions, if no bot message followed the
-    user's latest message, this policy predicts the apology response, then
-    `action_listen`. Its priority is above the Rule policy's so that it wins the
-    tie with the rule that would listen.
+    user's latest message (one that came through a channel), this policy predicts
+    the apology response, then `action_listen`. Its priority is above the Rule
+    policy's so that it wins the tie with the rule that would listen.
     """
 
     @staticmethod
@@ -62,13 +62,18 @@ class ActionFailurePolicy(Policy):
         return self._resource
 
     def _failed_silently(self, tracker: DialogueStateTracker) -> Optional[Text]:
-        """The last action's name if it is watched and nothing was said since the user."""
+        """The last action's name if it is watched and nothing was said since the user.
+
+        Only for messages that came through a channel (`input_channel` set): test
+        stories replay actions without their messages, so there is nothing to
+        apologise for.
+        """
         last_action: Optional[Text] = None
         for event in reversed(tracker.events):
             if isinstance(event, BotUttered):
                 return None
             if isinstance(event, UserUttered):
-                return last_action
+                return last_action if event.input_channel else None
             if isinstance(event, ActionExecuted) and last_action is None:
                 if event.action_name not in self.config["actions"]:
                     return None
