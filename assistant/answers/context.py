@@ -8,7 +8,8 @@ from typing import Optional, Sequence, Text
 from assistant.answers.models import Turn
 from assistant.knowledge.chunking import text_units
 
-_FOLLOW_UP_ZH = re.compile(r"^(那|那么|还有|另外|这个|那个|它|他们|她们)|(呢|吗)[？?]?$")
+_FOLLOW_UP_ZH_START = re.compile(r"^(那|那么|还有|另外|这个|那个|它|他们|她们)")
+_FOLLOW_UP_ZH_END = re.compile(r"呢[？?]?$")
 _FOLLOW_UP_EN = re.compile(
     r"^(and|but|also|what about|how about|what if|same|then|for|in|on|at|during|"
     r"does that|is that|do they|and if)\b",
@@ -27,9 +28,13 @@ def is_follow_up(question: Text) -> bool:
     units = text_units(stripped)
     if units == 0:
         return False
-    if _FOLLOW_UP_EN.match(stripped) and units <= 8:
+    # Short only: "那密码多久换一次?" or "and how do I reset my password?" start
+    # like follow-ups but name their own topic.
+    if _FOLLOW_UP_EN.match(stripped) and units <= 5:
         return True
-    if _FOLLOW_UP_ZH.search(stripped) and units <= 10:
+    if _FOLLOW_UP_ZH_END.search(stripped) and units <= 10:
+        return True
+    if _FOLLOW_UP_ZH_START.match(stripped) and units <= 6:
         return True
     return units <= SHORT_QUESTION_UNITS and not stripped.endswith(("吗", "吗?", "吗？"))
 

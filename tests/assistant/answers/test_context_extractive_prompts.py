@@ -15,7 +15,8 @@ def test_follow_ups(text):
 
 
 @pytest.mark.parametrize("text", ["How do I reset my password?", "IT服务台几点上班?",
-                                  "年假有多少天？", "Can contractors work from home?", ""])
+                                  "年假有多少天？", "Can contractors work from home?", "",
+                                  "那密码多久换一次?", "and how do I reset my password?"])
 def test_standalone_questions(text):
     assert not is_follow_up(text)
 
