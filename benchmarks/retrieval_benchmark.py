@@ -116,7 +116,6 @@ def main(argv: Sequence[Text] = ()) -> int:
     args = parser.parse_args(list(argv) or None)
 
     data = yaml.safe_load(args.questions.read_text(encoding="utf-8"))
-    questions = data["questions"]
     base = load_settings().knowledge
     threshold = base.min_score
     lines: List[Text] = []
@@ -137,7 +136,6 @@ def main(argv: Sequence[Text] = ()) -> int:
             for r in rows
         ]
         lines += ["", summary["threshold_line"], ""]
-    del questions
     table = "\n".join(lines)
     print("\n" + table)
     args.out.mkdir(parents=True, exist_ok=True)

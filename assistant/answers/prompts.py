@@ -39,10 +39,14 @@ def says_not_found(text: Text) -> bool:
     )
 
 
-_LABELS = {
-    "en": ("Passages", "Conversation so far", "Question", "Answer"),
-    "zh": ("段落", "之前的对话", "Question", "Answer"),
-}
+_HISTORY_LABELS = {"en": "Conversation so far", "zh": "之前的对话"}
+# Measured with the embedded model: an English "Question:" label gave the best
+# answers in both languages (a Chinese label made it echo the passages).
+QUESTION_LABEL = "Question:"
+# Base models without a chat template (served with the `plain` format) continue
+# the text; ending it with this label makes them answer.
+ANSWER_LABEL = "Answer:"
+
 
 # Chat-template tokens and markup a passage must not carry into the prompt.
 _FENCE = re.compile(r"</?documents>|<\|[^|>]*\|>|<{2,}|>{2,}", re.IGNORECASE)
@@ -72,38 +76,21 @@ def build_messages(
         the recent conversation and the question.
     """
     lang = language if language in _SYSTEM else "en"
-    history_label = _LABELS[lang][1]
-    # Measured with the embedded model: plain numbered passages and an English
-    # "Question:" label gave the best answers in both languages (a <documents>
-    # fence or a Chinese label made it echo the passages or only cite them).
+    # Plain numbered passages: a <documents> fence made the embedded model echo
+    # the passages or only cite them.
     parts = [
         f"[{n}] {sanitise_passage(p.chunk.text)}" for n, p in enumerate(passages, start=1)
     ]
     if history:
         lines = [f"- {turn.role}: {turn.text}" for turn in history]
-        parts.append(f"{history_label}:\n" + "\n".join(lines))
-    parts.append(f"Question: {question}")
+        parts.append(f"{_HISTORY_LABELS[lang]}:\n" + "\n".join(lines))
+    parts.append(f"{QUESTION_LABEL} {question}")
     return [
         {"role": "system", "content": _SYSTEM[lang]},
         {"role": "user", "content": "\n\n".join(parts)},
     ]
 
 
-def answer_label(prompt: Text) -> Text:
-    """The answer label matching the question label of a prompt's last line.
-
-    Base models without a chat template (served with the `plain` format) continue
-    the text; ending it with "Answer:" makes them answer.
-    """
-    for question_label, answer in ((v[2], v[3]) for v in _LABELS.values()):
-        if prompt.rstrip().splitlines()[-1:] and prompt.rstrip().splitlines()[-1].startswith(
-            f"{question_label}:"
-        ):
-            return f"{answer}:"
-    return "Answer:"
-
-
 def stop_sequences(language: Text) -> List[Text]:
-    """Where a base model's continuation should end."""
-    question_label = _LABELS.get(language, _LABELS["en"])[2]
-    return [f"\n{question_label}:", "\n\n\n"]
+    """Where a base model's continuation should end (the same in both languages)."""
+    return [f"\n{QUESTION_LABEL}", "\n\n\n"]

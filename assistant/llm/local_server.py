@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Text, Tuple
 
-from assistant.answers.prompts import answer_label
+from assistant.answers.prompts import ANSWER_LABEL
 from assistant.settings import load_settings
 
 logger = logging.getLogger(__name__)
@@ -129,7 +129,7 @@ def plain_prompt(messages: Sequence[Any]) -> Text:
             content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
         parts.append(str(content).strip())
     prompt = "\n\n".join(p for p in parts if p)
-    return f"{prompt}\n{answer_label(prompt)}"
+    return f"{prompt}\n{ANSWER_LABEL}"
 
 
 def register_plain_format() -> None:
