@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Optional, Text
 
 ZH = "zh"
@@ -33,3 +34,16 @@ def detect_language(text: Optional[Text]) -> Optional[Text]:
     if han == 0 and latin == 0:
         return None
     return ZH if han >= latin else EN
+
+
+def has_content(text: Optional[Text]) -> bool:
+    """Whether a text holds at least one letter or digit, in any script.
+
+    Args:
+        text: a message.
+
+    Returns:
+        False for empty text and for text made only of spaces, punctuation,
+        symbols and emoji ("!!!???", "😀😀", "…"), True otherwise.
+    """
+    return any(unicodedata.category(c)[0] in "LN" for c in text or "")

@@ -49,7 +49,8 @@ RASA_DEFAULT_PIPELINE: List[Dict[Text, Any]] = [
     {"name": "DIETClassifier", "epochs": 100, "constrain_similarities": True},
     {"name": "EntitySynonymMapper"},
 ]
-EXCLUDED = {"FallbackClassifier", "ResponseSelector"}
+EXCLUDED = {"FallbackClassifier", "ResponseSelector",
+            "components.no_content_classifier.NoContentClassifier"}
 
 
 @dataclass
@@ -324,8 +325,12 @@ def main(argv: Optional[List[Text]] = None) -> int:
     import logging
 
     from rasa.utils.log_utils import configure_structlog
+    from rasa.utils.tensorflow.environment import setup_tf_environment
 
     configure_structlog(logging.INFO)  # keeps Rasa's progress bars, drops debug lines
+    # As `rasa train` does: TF_INTRA_OP_PARALLELISM_THREADS and
+    # TF_INTER_OP_PARALLELISM_THREADS set TensorFlow's thread pools.
+    setup_tf_environment()
     configs = pipelines(args.epochs, args.encoders)
     names = [n for n in configs if n.split(":")[0] in args.pipelines]
     args.out.mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,7 @@ from typing import Optional, Sequence, Text
 
 from assistant.answers.models import Turn
 from assistant.knowledge.chunking import text_units
+from assistant.language import has_content
 
 _FOLLOW_UP_ZH_START = re.compile(r"^(那|那么|还有|另外|这个|那个|它|他们|她们)")
 _FOLLOW_UP_ZH_END = re.compile(r"呢[？?]?$")
@@ -55,8 +56,11 @@ def resolve_question(question: Text, history: Sequence[Turn]) -> Text:
         history: earlier turns, oldest first (the latest message not included).
 
     Returns:
-        The question, or "earlier question + follow-up" for a follow-up.
+        The question, "earlier question + follow-up" for a follow-up, or "" when
+        the message holds no word or number ("???", "😀"): nothing to search for.
     """
+    if not has_content(question):
+        return ""
     if not is_follow_up(question):
         return question.strip()
     earlier = previous_question(history)

@@ -1,6 +1,6 @@
 import pytest
 
-from assistant.language import detect_language
+from assistant.language import detect_language, has_content
 
 
 @pytest.mark.parametrize(
@@ -19,3 +19,24 @@ from assistant.language import detect_language
 )
 def test_detect_language(text, expected):
     assert detect_language(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("hi", True),
+        ("你好", True),
+        ("42", True),
+        ("١٢٣", True),
+        ("?! 3", True),
+        ("Привет", True),
+        ("!!!???", False),
+        ("😀👍🏽", False),
+        ("……。！", False),
+        ("\u200b \t\n", False),
+        ("", False),
+        (None, False),
+    ],
+)
+def test_has_content(text, expected):
+    assert has_content(text) is expected

@@ -62,6 +62,19 @@ def test_bad_input_gets_a_reply_not_an_error(servers, text):
 
 
 @pytest.mark.parametrize(
+    "text, reply",
+    [("!!!???", "What would you like to know?"), ("😀😀😀", "What would you like to know?"),
+     ("？？", "What would you like to know?")],
+)
+def test_message_without_words_is_asked_what_the_user_wants(servers, text, reply):
+    sender = f"no-words-{text}"
+    assert servers.say(sender, text) == [reply]
+    # the conversation's language, once known, is kept
+    servers.say(sender, "你好")
+    assert servers.say(sender, text) == ["请问您想了解什么？"]
+
+
+@pytest.mark.parametrize(
     "body, status, explanation",
     [
         (b"{not json", 400, "json"),

@@ -116,3 +116,10 @@ async def test_unusable_model_output_falls_back_to_extraction(sample_kb, fake_ll
 async def test_empty_question(sample_kb):
     answer = await service(sample_kb).answer("   ", [], "zh")
     assert answer.text == "请问您想了解什么？" and answer.mode == "not_found"
+
+
+@pytest.mark.parametrize("text", ["!!!???", "😀😀😀", "\u200b", "……"])
+async def test_message_without_words_asks_what_the_user_wants(sample_kb, fake_llm, text):
+    answer = await service(sample_kb, fake_llm).answer(text, [], None)
+    assert answer.text == "What would you like to know?" and answer.sources == []
+    assert fake_llm.calls == 0
