@@ -139,8 +139,8 @@ test-fast: setup ## Unit tests only (no model training, no servers)
 	@$(ACTIONS_PY) -m pytest -ra -m "not slow" $(ACTIONS_TESTS)
 	@$(RASA_PY) -m pytest -ra -m "not slow" $(addprefix --ignore=,$(ACTIONS_TESTS))
 
-benchmark: setup ## NLU benchmark: make benchmark DATASETS=../shared/datasets
-	@$(RASA_PY) -m benchmarks.nlu_benchmark $(or $(DATASETS),../shared/datasets)
+benchmark: setup ## NLU benchmark: make benchmark DATASETS=../shared/datasets [ARGS="--only hwu64 --epochs 20"]
+	@$(RASA_PY) -m benchmarks.nlu_benchmark $(or $(DATASETS),../shared/datasets) $(ARGS)
 
 benchmark-retrieval: setup ## Retrieval benchmark (recall@1/5, MRR: dense, BM25, hybrid)
 	@$(ACTIONS_PY) -m benchmarks.retrieval_benchmark

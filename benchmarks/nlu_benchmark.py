@@ -24,6 +24,7 @@ import datetime as dt
 import json
 import os
 import random
+import re
 import sys
 import tempfile
 import time
@@ -116,7 +117,7 @@ def pipelines(epochs: Optional[int], encoders: List[Text]) -> Dict[Text, Dict[Te
     ours = yaml.safe_load((PROJECT / "config.yml").read_text())["pipeline"]
     configs: Dict[Text, List[Dict[Text, Any]]] = {}
     for encoder in encoders:
-        name = "ours" if len(encoders) == 1 else f"ours:{encoder}"
+        name = f"ours: {Path(encoder).name}"  # a packaged name or a model folder
         configs[name] = [
             {**c, "model": encoder} if c["name"].endswith("BertFeaturizer") else dict(c)
             for c in ours
@@ -145,6 +146,11 @@ def pipelines(epochs: Optional[int], encoders: List[Text]) -> Dict[Text, Dict[Te
 
 def entity_spans(entities: List[Dict[Text, Any]]) -> Set[Tuple[Text, int, int]]:
     return {(e["entity"], int(e["start"]), int(e["end"])) for e in entities}
+
+
+def slug(name: Text) -> Text:
+    """A file-name-safe form of a pipeline name ("ours: m3e-small" → "ours-m3e-small")."""
+    return re.sub(r"[^\w.-]+", "-", name)
 
 
 def percentile(values: List[float], q: float) -> float:
@@ -233,14 +239,14 @@ def run_one(dataset: Dataset, name: Text, config: Dict, work: Path,
     test = dataset.test
     data_file = work / f"{dataset.name}-train.yml"
     data_file.write_text(dataset.train.nlu_as_yaml(), encoding="utf-8")
-    config_file = work / f"{dataset.name}-{name.replace(':', '-')}.yml"
+    config_file = work / f"{dataset.name}-{slug(name)}.yml"
     config_file.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
 
     size = len(dataset.train.intent_examples)
     log(f"{dataset.name} / {name}: training on {size} examples")
     start = time.perf_counter()
     model = train_nlu(str(config_file), str(data_file), str(work / "models"),
-                      fixed_model_name=f"{dataset.name}-{name.replace(':', '-')}")
+                      fixed_model_name=f"{dataset.name}-{slug(name)}")
     train_seconds = time.perf_counter() - start
     if not model:
         raise RuntimeError(f"training failed for {dataset.name} / {name}")

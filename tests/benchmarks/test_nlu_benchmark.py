@@ -1,0 +1,62 @@
+"""The NLU benchmark script, end to end on a toy dataset laid out like ../shared/datasets."""
+
+import csv
+import json
+import re
+
+import pytest
+
+from benchmarks import nlu_benchmark
+
+pytestmark = pytest.mark.slow
+
+ROWS = {
+    "greet": ["hello there", "hi", "good morning", "hey you", "hello friend", "hi hi"],
+    "weather": ["weather in [paris](city)", "is it raining in [rome](city)",
+                "forecast for [oslo](city)", "how hot is [cairo](city)",
+                "rain in [lima](city) tomorrow", "weather for [kyiv](city) please"],
+}
+
+
+def write_split(path, rows):
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["text", "intent", "annotated"])
+        for intent, annotated in rows:
+            text = re.sub(r"\[([^\]]+)\]\([^)]+\)", r"\1", annotated)  # [paris](city) -> paris
+            writer.writerow([text, intent, annotated])
+
+
+def test_benchmark_trains_both_pipelines_and_writes_the_table(tmp_path, capsys):
+    folder = tmp_path / "datasets" / "toy"
+    folder.mkdir(parents=True)
+    train = [(i, t) for i, texts in ROWS.items() for t in texts[:4]]
+    test = [(i, t) for i, texts in ROWS.items() for t in texts[4:]]
+    write_split(folder / "train.csv", train)
+    write_split(folder / "test.csv", test)
+    (tmp_path / "datasets" / "notes").mkdir()  # a folder without train.csv is skipped
+
+    out = tmp_path / "results"
+    code = nlu_benchmark.main([str(tmp_path / "datasets"), "--epochs", "2", "--out", str(out)])
+
+    assert code == 0
+    [result_file] = out.glob("nlu-*.json")
+    results = json.loads(result_file.read_text())
+    assert [r["pipeline"] for r in results] == ["ours: m3e-small", "rasa-default"]
+    for r in results:
+        assert (r["dataset"], r["train_examples"], r["test_examples"]) == ("toy", 8, 4)
+        assert 0.0 <= r["intent_accuracy"] <= 1.0 and 0.0 <= r["intent_macro_f1"] <= 1.0
+        assert r["entity_f1"] is not None  # the test split is annotated
+        assert r["train_seconds"] > 0 and 0 < r["parse_p50_ms"] <= r["parse_p95_ms"]
+    ours, default = results
+    assert 0 < ours["encoder_p50_ms"] <= ours["encoder_p95_ms"]
+    assert default["encoder_p50_ms"] is None
+    table = (out / result_file.name.replace(".json", ".md")).read_text()
+    assert table.splitlines()[2].startswith("| toy | ours: m3e-small | 8 / 4 |")
+    assert table.strip() in capsys.readouterr().out
+
+
+def test_missing_folder_is_a_usage_error(tmp_path):
+    with pytest.raises(SystemExit) as exit_info:
+        nlu_benchmark.main([str(tmp_path / "nowhere")])
+    assert exit_info.value.code == 2
