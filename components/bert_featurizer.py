@@ -33,6 +33,20 @@ logger = logging.getLogger(__name__)
 SETTINGS_FILE = "bert_featurizer.json"
 
 
+def use_threads(count: Optional[int]) -> None:
+    """Sets torch's CPU thread count (process-wide) unless it is None or already set.
+
+    Args:
+        count: the number of threads, or None to leave torch's setting alone.
+    """
+    if count is None:
+        return
+    import torch
+
+    if torch.get_num_threads() != count:
+        torch.set_num_threads(count)
+
+
 @DefaultV1Recipe.register(
     DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=True
 )
@@ -74,8 +88,16 @@ class BertFeaturizer(DenseFeaturizer, GraphComponent):
             "max_length": None,
             # Messages per forward pass while featurizing training data.
             "batch_size": 64,
-            # Torch CPU threads; null keeps torch's default.
+            # Torch CPU threads while featurizing training data in batches;
+            # null keeps torch's default (one per core).
             "num_threads": None,
+            # Torch CPU threads when parsing messages (one at a time); null keeps
+            # torch's default. One short message gains little from more threads,
+            # while idle OpenMP threads keep spinning on cores that DIET's
+            # TensorFlow and other processes (the LLM server) need: with the CPU
+            # busy, a parse was 13x slower with 2 threads than with 1
+            # (benchmarks/parse_breakdown.py).
+            "inference_threads": 1,
         }
 
     @classmethod
@@ -95,7 +117,9 @@ class BertFeaturizer(DenseFeaturizer, GraphComponent):
             fail(f"'token_pooling' must be one of {list(TOKEN_POOLINGS)}.")
         if config.get("lowercase") not in ("auto", True, False):
             fail("'lowercase' must be 'auto', true or false.")
-        for key, minimum in (("batch_size", 1), ("max_length", 8), ("num_threads", 1)):
+        limits = (("batch_size", 1), ("max_length", 8), ("num_threads", 1),
+                  ("inference_threads", 1))
+        for key, minimum in limits:
             value = config.get(key)
             if value is None and key != "batch_size":
                 continue
@@ -115,10 +139,6 @@ class BertFeaturizer(DenseFeaturizer, GraphComponent):
         self._model_storage = model_storage
         self._resource = resource
         self._encoder = encoder
-        if config.get("num_threads"):
-            import torch
-
-            torch.set_num_threads(int(config["num_threads"]))
 
     @classmethod
     def create(
@@ -233,6 +253,7 @@ class BertFeaturizer(DenseFeaturizer, GraphComponent):
     def _featurize(
         self, messages: List[Message], attribute: Text, training: bool
     ) -> None:
+        use_threads(self._config["num_threads" if training else "inference_threads"])
         words = [[t.text for t in m.get(TOKENS_NAMES[attribute])] for m in messages]
         encoded = self.encoder.encode(words)
         for message, sentence, sequence, cut in zip(

@@ -129,13 +129,22 @@ def test_cls_pooling_differs_from_mean(tmp_path, tiny_bert):
     np.testing.assert_allclose(dense(a)[0], dense(b)[0], atol=1e-6)
 
 
-def test_num_threads_is_applied(tmp_path, tiny_bert):
+def test_training_and_inference_use_their_own_thread_counts(tmp_path, tiny_bert):
     import torch
 
     before = torch.get_num_threads()
     try:
-        create_featurizer(tmp_path, tiny_bert, num_threads=1)
+        featurizer = create_featurizer(tmp_path, tiny_bert, num_threads=2,
+                                       inference_threads=1)
+        torch.set_num_threads(3)
+        assert torch.get_num_threads() == 3  # creating the component changes nothing
+        featurizer.process_training_data(TrainingData(tokenized(["明天北京天气"])))
+        assert torch.get_num_threads() == 2
+        featurizer.process(tokenized(["what is the weather"]))
         assert torch.get_num_threads() == 1
+        unset = create_featurizer(tmp_path / "u", tiny_bert, inference_threads=None)
+        unset.process(tokenized(["hello"]))
+        assert torch.get_num_threads() == 1  # None leaves torch's setting alone
     finally:
         torch.set_num_threads(before)
 
@@ -148,6 +157,8 @@ def test_num_threads_is_applied(tmp_path, tiny_bert):
         ({"batch_size": 0}, "'batch_size' must be an integer >= 1"),
         ({"batch_size": "8"}, "'batch_size' must be an integer >= 1"),
         ({"num_threads": -2}, "'num_threads' must be an integer >= 1"),
+        ({"inference_threads": 0}, "'inference_threads' must be an integer >= 1"),
+        ({"inference_threads": 1.5}, "'inference_threads' must be an integer >= 1"),
         ({"max_length": 2}, "'max_length' must be an integer >= 8"),
         ({"lowercase": "yes"}, "'lowercase' must be 'auto', true or false"),
         ({"model": ""}, "'model' must be"),
