@@ -2,14 +2,15 @@
 
 Usage:
     python -m benchmarks.parse_breakdown MODEL.tar.gz MESSAGES [--limit 500]
-        [--out benchmarks/results]
+        [--inference-threads 1 2] [--out benchmarks/results]
 
 MESSAGES is a CSV file with a `text` column (a dataset's test.csv) or a Rasa NLU
 YAML file (tests/nlu/held_out.yml). Every message is parsed once through
 `Agent.parse_message`, as the NLU benchmark does, with Rasa's graph nodes timed from
 inside; "outside the graph" is the rest of `parse_message` (Rasa's processor). The
-script prints a table (p50 and mean per node, share of the mean parse) and writes it
-to the output folder.
+script prints a table (p50 and mean per node, share of the mean parse) for each
+`--inference-threads` setting of our featurizer, alternating the settings message by
+message, and writes them to the output folder.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 PROJECT = Path(__file__).resolve().parents[1]
 OUTSIDE = "(outside the graph)"
+TOTAL = "parse (total)"
 
 
 def read_messages(path: Path, limit: int) -> List[Text]:
@@ -50,12 +52,25 @@ def median(values: List[float]) -> float:
     return ordered[len(ordered) // 2]
 
 
-async def measure(model: Text, texts: List[Text]) -> Dict[Text, List[float]]:
-    """Milliseconds per graph node and per whole parse, one list entry per message."""
+def featurizers(agent: object) -> List[object]:
+    """Our BERT featurizers among the loaded model's graph components."""
+    from components.bert_featurizer import BertFeaturizer
+
+    nodes = agent.processor.graph_runner._instantiated_nodes.values()  # type: ignore
+    return [n._component for n in nodes if isinstance(n._component, BertFeaturizer)]
+
+
+async def measure(
+    model: Text, texts: List[Text], threads: List[Optional[int]]
+) -> Dict[Optional[int], Dict[Text, List[float]]]:
+    """Milliseconds per graph node and per whole parse, one entry per message, for
+    each setting of the featurizer's `inference_threads` (settings alternate
+    message by message, so they see the same machine load)."""
     from rasa.core.agent import Agent
     from rasa.engine.graph import GraphNode
 
     agent = Agent.load(model)
+    components = featurizers(agent)
     await agent.parse_message("warm up")  # first call builds TensorFlow's graph
     per_node: Dict[Text, float] = defaultdict(float)
     original = GraphNode.__call__
@@ -67,18 +82,23 @@ async def measure(model: Text, texts: List[Text]) -> Dict[Text, List[float]]:
         finally:
             per_node[self._node_name] += (time.perf_counter() - start) * 1000
 
-    samples: Dict[Text, List[float]] = defaultdict(list)
+    samples: Dict[Optional[int], Dict[Text, List[float]]] = {
+        t: defaultdict(list) for t in threads
+    }
     GraphNode.__call__ = timed  # type: ignore[method-assign]
     try:
         for i, text in enumerate(texts):
-            per_node.clear()
-            start = time.perf_counter()
-            await agent.parse_message(text)
-            total = (time.perf_counter() - start) * 1000
-            for node, ms in per_node.items():
-                samples[node].append(ms)
-            samples[OUTSIDE].append(total - sum(per_node.values()))
-            samples["parse (total)"].append(total)
+            for setting in threads:
+                for component in components:
+                    component._config["inference_threads"] = setting  # type: ignore
+                per_node.clear()
+                start = time.perf_counter()
+                await agent.parse_message(text)
+                total = (time.perf_counter() - start) * 1000
+                for node, ms in per_node.items():
+                    samples[setting][node].append(ms)
+                samples[setting][OUTSIDE].append(total - sum(per_node.values()))
+                samples[setting][TOTAL].append(total)
             if (i + 1) % 200 == 0:
                 print(f"  parsed {i + 1}/{len(texts)}", flush=True)
     finally:
@@ -87,12 +107,12 @@ async def measure(model: Text, texts: List[Text]) -> Dict[Text, List[float]]:
 
 
 def table(samples: Dict[Text, List[float]]) -> Text:
-    total = sum(samples["parse (total)"]) / len(samples["parse (total)"])
+    total = sum(samples[TOTAL]) / len(samples[TOTAL])
     lines = ["| node | p50 ms | mean ms | share of mean parse |", "|---|---|---|---|"]
     ordered = sorted(samples.items(), key=lambda kv: -sum(kv[1]) / len(kv[1]))
     for node, values in ordered:
         mean = sum(values) / len(values)
-        share = "" if node == "parse (total)" else f"{100 * mean / total:.0f} %"
+        share = "" if node == TOTAL else f"{100 * mean / total:.0f} %"
         lines.append(f"| {node} | {median(values):.2f} | {mean:.2f} | {share} |")
     return "\n".join(lines)
 
@@ -102,6 +122,9 @@ def main(argv: Optional[List[Text]] = None) -> int:
     parser.add_argument("model", type=Path, help="a trained model (.tar.gz)")
     parser.add_argument("messages", type=Path, help="CSV with a text column, or NLU YAML")
     parser.add_argument("--limit", type=int, default=500, help="messages to parse (0: all)")
+    parser.add_argument("--inference-threads", type=int, nargs="+", default=[1],
+                        help="BertFeaturizer inference_threads settings to compare "
+                             "side by side (the first is the baseline)")
     parser.add_argument("--out", type=Path, default=PROJECT / "benchmarks" / "results")
     args = parser.parse_args(argv)
     for path in (args.model, args.messages):
@@ -114,12 +137,20 @@ def main(argv: Optional[List[Text]] = None) -> int:
 
     setup_tf_environment()  # honours TF_INTRA_OP_PARALLELISM_THREADS, as `rasa` does
     print(f"parsing {len(texts)} messages with {args.model}", flush=True)
-    result = table(asyncio.run(measure(str(args.model), texts)))
-    print(result)
+    samples = asyncio.run(measure(str(args.model), texts, args.inference_threads))
+    sections = []
+    baseline = samples[args.inference_threads[0]][TOTAL]
+    for setting, result in samples.items():
+        ratio = (sum(result[TOTAL]) / sum(baseline)) if baseline else 0.0
+        sections.append(f"inference_threads={setting}: mean parse {ratio:.2f} x "
+                        f"inference_threads={args.inference_threads[0]}\n\n"
+                        f"{table(result)}")
+    report = "\n\n".join(sections)
+    print(report)
     args.out.mkdir(parents=True, exist_ok=True)
     out = args.out / f"parse-breakdown-{dt.datetime.now():%Y%m%d-%H%M%S}.md"
     out.write_text(f"{args.model.name} on {args.messages} ({len(texts)} messages)\n\n"
-                   f"{result}\n", encoding="utf-8")
+                   f"{report}\n", encoding="utf-8")
     print(f"written to {out}")
     return 0
 
