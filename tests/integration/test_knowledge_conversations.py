@@ -45,18 +45,23 @@ def test_question_the_documents_do_not_answer(servers):
     )
 
 
-def llm_calls(servers) -> int:
+def logged(servers, event_prefix) -> int:
+    """How many events of the action server's JSON log start with `event_prefix`."""
     log = (servers.logs / "actions.log").read_text()
-    return log.count('"event": "llm.completion"')
+    return log.count(f'"event": "{event_prefix}')
 
 
 def test_repeated_question_is_served_from_the_cache(servers):
     first = servers.say("kb-cache-1", "How do I book a meeting room?")
-    calls = llm_calls(servers)
-    assert calls >= 1
+    assert first and "Sources:" in first[0]
+    hits, answered = logged(servers, "answers.cache_hit"), logged(servers, "answers.answered")
+    llm = logged(servers, "llm.")  # completions, failures, retries
     again = servers.say("kb-cache-2", "how do I book a meeting room")
     assert again == first
-    assert llm_calls(servers) == calls  # answered from the cache
+    assert logged(servers, "answers.cache_hit") == hits + 1
+    # nothing was retrieved or generated again, and the LLM was not asked
+    assert logged(servers, "answers.answered") == answered
+    assert logged(servers, "llm.") == llm
 
 
 def test_action_server_down_gives_a_polite_reply(servers):
