@@ -95,8 +95,8 @@ class BertFeaturizer(DenseFeaturizer, GraphComponent):
             # torch's default. One short message gains little from more threads,
             # while idle OpenMP threads keep spinning on cores that DIET's
             # TensorFlow and other processes (the LLM server) need: with the CPU
-            # busy, a parse was 13x slower with 2 threads than with 1
-            # (benchmarks/parse_breakdown.py).
+            # busy, a parse took 11x as long with 2 threads as with 1; idle, 0.81x
+            # (benchmarks/parse_breakdown.py, side by side).
             "inference_threads": 1,
         }
 
