@@ -4,9 +4,11 @@ Usage:
     python -m benchmarks.nlu_benchmark ../shared/datasets [--only hwu64 snips]
         [--epochs 100] [--max-train 0] [--project] [--out benchmarks/results]
         [--encoders m3e-small all-minilm-l6-v2] [--pipelines ours rasa-default]
+        [--featurizer fine_tune_epochs=0 fine_tune_epochs=3]
 
 `--project` adds the project's own data (train on data/nlu, test on
-tests/nlu/held_out.yml); `--encoders` runs our pipeline once per encoder.
+tests/nlu/held_out.yml); `--encoders` runs our pipeline once per encoder, and
+`--featurizer` once per set of featurizer options (for each encoder).
 
 Each dataset folder holds train.csv and test.csv with columns text,intent and
 optionally annotated (Rasa's [value](entity) markup). For every dataset and
@@ -110,18 +112,41 @@ def subsample(rows: List[Dict[Text, Text]], per_intent: int, seed: int = 0) -> L
     return kept
 
 
-def pipelines(epochs: Optional[int], encoders: List[Text]) -> Dict[Text, Dict[Text, Any]]:
-    """Our pipeline (from config.yml, once per encoder) and Rasa's default."""
+def featurizer_variants(settings: List[Text]) -> List[Dict[Text, Any]]:
+    """Parses `--featurizer` arguments: each is one variant, "k=v[,k=v...]"."""
+    import yaml
+
+    variants = []
+    for setting in settings:
+        variant: Dict[Text, Any] = {}
+        for pair in filter(None, setting.split(",")):
+            key, sep, value = pair.partition("=")
+            if not sep or not key.strip():
+                raise ValueError(f"'{pair}' is not key=value")
+            variant[key.strip()] = yaml.safe_load(value)
+        variants.append(variant)
+    return variants or [{}]
+
+
+def pipelines(epochs: Optional[int], encoders: List[Text],
+              variants: Optional[List[Dict[Text, Any]]] = None,
+              ) -> Dict[Text, Dict[Text, Any]]:
+    """Our pipeline (from config.yml, once per encoder and featurizer variant) and
+    Rasa's default."""
     import yaml
 
     ours = yaml.safe_load((PROJECT / "config.yml").read_text())["pipeline"]
     configs: Dict[Text, List[Dict[Text, Any]]] = {}
     for encoder in encoders:
-        name = f"ours: {Path(encoder).name}"  # a packaged name or a model folder
-        configs[name] = [
-            {**c, "model": encoder} if c["name"].endswith("BertFeaturizer") else dict(c)
-            for c in ours
-        ]
+        for variant in variants or [{}]:
+            # a packaged name or a model folder, then the options that differ
+            name = f"ours: {Path(encoder).name}" + "".join(
+                f", {k}={v}" for k, v in variant.items())
+            overrides = {"model": encoder, **variant}
+            configs[name] = [
+                {**c, **overrides} if c["name"].endswith("BertFeaturizer") else dict(c)
+                for c in ours
+            ]
     configs["rasa-default"] = [dict(c) for c in RASA_DEFAULT_PIPELINE]
     result: Dict[Text, Dict[Text, Any]] = {}
     for name, pipeline in configs.items():
@@ -312,6 +337,9 @@ def main(argv: Optional[List[Text]] = None) -> int:
                         help="ours and/or rasa-default")
     parser.add_argument("--encoders", nargs="*", default=["m3e-small"],
                         help="encoders for our pipeline (one run each)")
+    parser.add_argument("--featurizer", nargs="*", default=[],
+                        help="featurizer variants, one run each: "
+                             "'fine_tune_epochs=0' 'fine_tune_epochs=3,batch_size=32'")
     parser.add_argument("--project", action="store_true",
                         help="also run on the project's own data (held-out test file)")
     parser.add_argument("--epochs", type=int, default=None,
@@ -337,7 +365,11 @@ def main(argv: Optional[List[Text]] = None) -> int:
     # As `rasa train` does: TF_INTRA_OP_PARALLELISM_THREADS and
     # TF_INTER_OP_PARALLELISM_THREADS set TensorFlow's thread pools.
     setup_tf_environment()
-    configs = pipelines(args.epochs, args.encoders)
+    try:
+        variants = featurizer_variants(args.featurizer)
+    except ValueError as e:
+        parser.error(f"--featurizer: {e}")
+    configs = pipelines(args.epochs, args.encoders, variants)
     names = [n for n in configs if n.split(":")[0] in args.pipelines]
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = f"{dt.datetime.now():%Y%m%d-%H%M%S}"

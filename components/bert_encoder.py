@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Text, Tuple
+from typing import Any, List, Optional, Sequence, Text, Tuple
 
 import numpy as np
 
@@ -40,6 +40,27 @@ class EncodedBatch:
 
     sentence: List[np.ndarray]
     sequence: List[np.ndarray]
+    truncated: List[bool]
+
+
+@dataclass
+class PreparedBatch:
+    """Model inputs for a batch of pre-tokenized texts.
+
+    Attributes:
+        input_ids: word-piece ids with [CLS] and [SEP], padded (texts, pieces).
+        attention: 1 for real pieces, 0 for padding (texts, pieces).
+        word_weights: pools pieces into words (texts, words, pieces).
+        sentence_weights: pools pieces into the sentence vector (texts, pieces).
+        word_counts: the number of words of each text.
+        truncated: for each text, True if it was cut to the model's maximum length.
+    """
+
+    input_ids: Any
+    attention: Any
+    word_weights: Any
+    sentence_weights: Any
+    word_counts: List[int]
     truncated: List[bool]
 
 
@@ -151,15 +172,15 @@ class BertEncoder:
         unk = self.tokenizer.unk_token_id
         return [ids if ids else [unk] for ids in pieces]
 
-    def encode(self, batch: Sequence[Sequence[Text]]) -> EncodedBatch:
-        """Runs one forward pass over a batch of pre-tokenized texts.
+    def prepare(self, batch: Sequence[Sequence[Text]]) -> PreparedBatch:
+        """Turns pre-tokenized texts into model inputs and pooling weights.
 
         Args:
             batch: for each text, its words (as the Rasa tokenizer split them).
 
         Returns:
-            Sentence and per-word features; words beyond the model's maximum length
-            get zero vectors and the text is flagged as truncated.
+            Padded word-piece ids, the attention mask and the weights that pool
+            word pieces into words and into the sentence.
         """
         import torch
 
@@ -183,38 +204,73 @@ class BertEncoder:
             spans.append(word_spans)
 
         width = max(len(r) for r in rows)
+        most_words = max((len(s) for s in spans), default=0)
         pad = self.tokenizer.pad_token_id or 0
         input_ids = torch.full((len(rows), width), pad, dtype=torch.long)
         attention = torch.zeros((len(rows), width), dtype=torch.long)
+        word_weights = torch.zeros((len(rows), most_words, width))
+        sentence_weights = torch.zeros((len(rows), width))
         for i, r in enumerate(rows):
             input_ids[i, : len(r)] = torch.tensor(r, dtype=torch.long)
             attention[i, : len(r)] = 1
-        with torch.inference_mode():
-            hidden = self.model(input_ids=input_ids, attention_mask=attention)[0]
-        states = hidden.float().numpy()
-
-        sentence, sequence = [], []
-        for i, r in enumerate(rows):
-            text_states = states[i, : len(r)]
             if self.sentence_pooling == "cls":
-                sentence.append(text_states[:1].copy())
+                sentence_weights[i, 0] = 1.0
             else:
-                sentence.append(text_states.mean(axis=0, keepdims=True))
-            pieces = text_states[1:-1]  # drop [CLS] and [SEP]
-            sequence.append(self._pool_words(pieces, spans[i]))
-        return EncodedBatch(sentence, sequence, truncated)
+                sentence_weights[i, : len(r)] = 1.0 / len(r)
+            for w, (start, end) in enumerate(spans[i]):
+                # +1 skips [CLS]; pieces past the budget were cut off
+                start, end = start + 1, min(end, budget) + 1
+                if start >= end:
+                    continue  # the word was cut off: a zero vector
+                if self.token_pooling == "first":
+                    word_weights[i, w, start] = 1.0
+                else:
+                    word_weights[i, w, start:end] = 1.0 / (end - start)
+        word_counts = [len(s) for s in spans]
+        return PreparedBatch(
+            input_ids, attention, word_weights, sentence_weights, word_counts, truncated
+        )
 
-    def _pool_words(
-        self, pieces: np.ndarray, spans: List[Tuple[int, int]]
-    ) -> np.ndarray:
-        """One vector per word from its pieces; zeros for words cut off."""
-        out = np.zeros((len(spans), self.dim), dtype=np.float32)
-        for w, (start, end) in enumerate(spans):
-            end = min(end, len(pieces))
-            if start >= end:
-                continue
-            if self.token_pooling == "first":
-                out[w] = pieces[start]
-            else:
-                out[w] = pieces[start:end].mean(axis=0)
-        return out
+    def forward(
+        self, prepared: PreparedBatch
+    ) -> Tuple[torch.Tensor, torch.Tensor]:  # type: ignore[name-defined] # noqa: F821
+        """Runs the model; differentiable, so fine-tuning uses it too.
+
+        Args:
+            prepared: the output of `prepare`.
+
+        Returns:
+            Sentence vectors (texts, dim) and word vectors (texts, words, dim);
+            rows past a text's last word are zero.
+        """
+        import torch
+
+        hidden = self.model(
+            input_ids=prepared.input_ids, attention_mask=prepared.attention
+        )[0]
+        sentence = torch.bmm(prepared.sentence_weights.unsqueeze(1), hidden).squeeze(1)
+        words = torch.bmm(prepared.word_weights, hidden)
+        return sentence, words
+
+    def encode(self, batch: Sequence[Sequence[Text]]) -> EncodedBatch:
+        """Runs one forward pass, without gradients, over pre-tokenized texts.
+
+        Args:
+            batch: for each text, its words (as the Rasa tokenizer split them).
+
+        Returns:
+            Sentence and per-word features; words beyond the model's maximum length
+            get zero vectors and the text is flagged as truncated.
+        """
+        import torch
+
+        prepared = self.prepare(batch)
+        with torch.inference_mode():
+            sentence, words = self.forward(prepared)
+        sentences = sentence.float().numpy()
+        word_vectors = words.float().numpy()
+        return EncodedBatch(
+            [sentences[i : i + 1].copy() for i in range(len(batch))],
+            [word_vectors[i, :count].copy() for i, count in enumerate(prepared.word_counts)],
+            prepared.truncated,
+        )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Text, Type
 
@@ -15,7 +16,7 @@ from rasa.nlu.constants import DENSE_FEATURIZABLE_ATTRIBUTES, TOKENS_NAMES
 from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturizer
 from rasa.nlu.tokenizers.tokenizer import Tokenizer
 from rasa.shared.exceptions import InvalidConfigException
-from rasa.shared.nlu.constants import ACTION_TEXT, TEXT
+from rasa.shared.nlu.constants import ACTION_TEXT, ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
@@ -26,6 +27,13 @@ from components.bert_encoder import (
     EncoderLoadError,
     check_model_dir,
     resolve_model,
+)
+from components.encoder_fine_tuning import (
+    NO_ENTITY,
+    TuningExample,
+    TuningOptions,
+    TuningReport,
+    fine_tune,
 )
 
 logger = logging.getLogger(__name__)
@@ -98,6 +106,20 @@ class BertFeaturizer(DenseFeaturizer, GraphComponent):
             # busy, a parse took 11x as long with 2 threads as with 1; idle, 0.81x
             # (benchmarks/parse_breakdown.py, side by side).
             "inference_threads": 1,
+            # Fine-tune the encoder on the training data's intents (and entities)
+            # for this many epochs before featurizing; 0 keeps the pre-trained
+            # weights. The fine-tuned encoder is what the model stores.
+            "fine_tune_epochs": 0,
+            # AdamW learning rate (linear warm-up over the first 10 % of steps,
+            # then linear decay to zero).
+            "fine_tune_learning_rate": 5e-5,
+            # Messages per optimisation step while fine-tuning.
+            "fine_tune_batch_size": 32,
+            # Also learn each token's entity type, so word features separate
+            # entities for DIET's tagger; false: intents only.
+            "fine_tune_entities": True,
+            # Seed for the heads' initialisation, dropout and example order.
+            "random_seed": 42,
         }
 
     @classmethod
@@ -118,13 +140,21 @@ class BertFeaturizer(DenseFeaturizer, GraphComponent):
         if config.get("lowercase") not in ("auto", True, False):
             fail("'lowercase' must be 'auto', true or false.")
         limits = (("batch_size", 1), ("max_length", 8), ("num_threads", 1),
-                  ("inference_threads", 1))
+                  ("inference_threads", 1), ("fine_tune_epochs", 0),
+                  ("fine_tune_batch_size", 1), ("random_seed", 0))
+        optional = ("max_length", "num_threads", "inference_threads")
         for key, minimum in limits:
             value = config.get(key)
-            if value is None and key != "batch_size":
+            if value is None and key in optional:
                 continue
             if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
                 fail(f"'{key}' must be an integer >= {minimum}, got {value!r}.")
+        rate = config.get("fine_tune_learning_rate")
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate < 1:
+            fail(f"'fine_tune_learning_rate' must be a number between 0 and 1 "
+                 f"(for example 5e-5), got {rate!r}.")
+        if not isinstance(config.get("fine_tune_entities"), bool):
+            fail("'fine_tune_entities' must be true or false.")
 
     def __init__(
         self,
@@ -177,24 +207,86 @@ class BertFeaturizer(DenseFeaturizer, GraphComponent):
         return self._encoder
 
     def train(self, training_data: TrainingData) -> Resource:
-        """Copies the encoder and its settings into the model storage.
+        """Fine-tunes the encoder if configured, then stores it in the model.
 
         Args:
-            training_data: unused; the encoder is pre-trained.
+            training_data: tokenized training examples; their intents and entities
+                are what fine-tuning learns (with `fine_tune_epochs` > 0).
 
         Returns:
-            The resource holding the encoder.
+            The resource holding the encoder and its settings.
+
+        Raises:
+            InvalidConfigException: if fine-tuning meets a training example longer
+                than the encoder allows.
         """
         encoder = self.encoder
+        report = self._fine_tune(training_data) if self._config["fine_tune_epochs"] else None
         with self._model_storage.write_to(self._resource) as directory:
             encoder.save(str(directory))
             settings = {
                 "lowercase": encoder.lowercase,
                 "max_length": encoder.max_length,
                 "source": self._config["model"],
+                "fine_tuned": asdict(report) if report else None,
             }
             (Path(directory) / SETTINGS_FILE).write_text(json.dumps(settings))
         return self._resource
+
+    def _fine_tune(self, training_data: TrainingData) -> Optional[TuningReport]:
+        """Fine-tunes the encoder on the training data's intents and entities."""
+        examples = []
+        for message in training_data.intent_examples:
+            tokens = message.get(TOKENS_NAMES[TEXT])
+            if not tokens:
+                continue
+            words = [t.text for t in tokens]
+            if self._piece_count(words) > self.encoder.max_length - 2:
+                self._reject_long_example(message.get(TEXT))
+            examples.append(
+                TuningExample(words, message.get("intent"),
+                              entity_tags(tokens, message.get(ENTITIES) or []))
+            )
+        options = TuningOptions(
+            epochs=self._config["fine_tune_epochs"],
+            learning_rate=float(self._config["fine_tune_learning_rate"]),
+            batch_size=self._config["fine_tune_batch_size"],
+            entities=self._config["fine_tune_entities"],
+            seed=self._config["random_seed"],
+        )
+        use_threads(self._config["num_threads"])
+        from rasa.shared.utils.io import is_logging_disabled
+        from tqdm import tqdm
+
+        with tqdm(desc="Fine-tuning the encoder", unit="batch",
+                  disable=is_logging_disabled()) as bar:
+
+            def progress(epoch: int, epochs: int, batch: int, batches: int,
+                         loss: float) -> None:
+                bar.total = epochs * batches
+                bar.set_postfix(epoch=f"{epoch}/{epochs}", loss=f"{loss:.3f}",
+                                refresh=False)
+                bar.update(1)
+
+            report = fine_tune(self.encoder, examples, options, progress)
+        if report:
+            logger.info(
+                f"Fine-tuned the encoder on {report.examples} examples "
+                f"({report.intents} intents, {report.entity_types} entity types) in "
+                f"{report.seconds:.0f}s: loss {report.first_epoch_loss:.3f} → "
+                f"{report.last_epoch_loss:.3f}."
+            )
+        return report
+
+    def _piece_count(self, words: List[Text]) -> int:
+        return sum(len(p) for p in self.encoder.word_piece_ids(words))
+
+    def _reject_long_example(self, text: Text) -> None:
+        raise InvalidConfigException(
+            f"{self.__class__.__name__}: training example '{text[:40]}...' "
+            f"({len(text)} characters) is longer than the encoder's limit of "
+            f"{self.encoder.max_length} word pieces. Shorten it or raise 'max_length'."
+        )
 
     @classmethod
     def load(
@@ -261,14 +353,32 @@ class BertFeaturizer(DenseFeaturizer, GraphComponent):
         ):
             if cut:
                 text = message.get(attribute)
-                note = (
-                    f"'{text[:40]}...' ({len(text)} characters) is longer than the "
-                    f"encoder's limit of {self.encoder.max_length} word pieces"
-                )
                 if training:
-                    raise InvalidConfigException(
-                        f"{self.__class__.__name__}: training example {note}. "
-                        f"Shorten it or raise 'max_length'."
-                    )
-                logger.warning(f"{note}; tokens past the limit get zero features.")
+                    self._reject_long_example(text)
+                logger.warning(
+                    f"'{text[:40]}...' ({len(text)} characters) is longer than the "
+                    f"encoder's limit of {self.encoder.max_length} word pieces; "
+                    f"tokens past the limit get zero features."
+                )
             self.add_features_to_message(sequence, sentence, attribute, message)
+
+
+def entity_tags(tokens: List[Any], entities: List[Dict[Text, Any]]) -> List[Text]:
+    """The entity type of each token (`NO_ENTITY` outside entities).
+
+    Args:
+        tokens: Rasa tokens with character offsets.
+        entities: the message's entity annotations (`start`, `end`, `entity`).
+
+    Returns:
+        One tag per token; a token overlapping an entity's span takes its type.
+    """
+    tags = []
+    for token in tokens:
+        tag = NO_ENTITY
+        for entity in entities:
+            if token.start < entity["end"] and token.end > entity["start"]:
+                tag = entity["entity"]
+                break
+        tags.append(tag)
+    return tags
