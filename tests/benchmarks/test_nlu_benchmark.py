@@ -8,8 +8,6 @@ import pytest
 
 from benchmarks import nlu_benchmark
 
-pytestmark = pytest.mark.slow
-
 ROWS = {
     "greet": ["hello there", "hi", "good morning", "hey you", "hello friend", "hi hi"],
     "weather": ["weather in [paris](city)", "is it raining in [rome](city)",
@@ -27,6 +25,7 @@ def write_split(path, rows):
             writer.writerow([text, intent, annotated])
 
 
+@pytest.mark.slow
 def test_benchmark_trains_both_pipelines_and_writes_the_table(tmp_path, capsys):
     folder = tmp_path / "datasets" / "toy"
     folder.mkdir(parents=True)
@@ -37,19 +36,22 @@ def test_benchmark_trains_both_pipelines_and_writes_the_table(tmp_path, capsys):
     (tmp_path / "datasets" / "notes").mkdir()  # a folder without train.csv is skipped
 
     out = tmp_path / "results"
-    code = nlu_benchmark.main([str(tmp_path / "datasets"), "--epochs", "2", "--out", str(out)])
+    code = nlu_benchmark.main([str(tmp_path / "datasets"), "--epochs", "2", "--out", str(out),
+                               "--featurizer", "", "fine_tune_epochs=1"])
 
     assert code == 0
     [result_file] = out.glob("nlu-*.json")
     results = json.loads(result_file.read_text())
-    assert [r["pipeline"] for r in results] == ["ours: m3e-small", "rasa-default"]
+    assert [r["pipeline"] for r in results] == [
+        "ours: m3e-small", "ours: m3e-small, fine_tune_epochs=1", "rasa-default"]
     for r in results:
         assert (r["dataset"], r["train_examples"], r["test_examples"]) == ("toy", 8, 4)
         assert 0.0 <= r["intent_accuracy"] <= 1.0 and 0.0 <= r["intent_macro_f1"] <= 1.0
         assert r["entity_f1"] is not None  # the test split is annotated
         assert r["train_seconds"] > 0 and 0 < r["parse_p50_ms"] <= r["parse_p95_ms"]
-    ours, default = results
+    ours, tuned, default = results
     assert 0 < ours["encoder_p50_ms"] <= ours["encoder_p95_ms"]
+    assert tuned["train_seconds"] > 0 and tuned["encoder_p50_ms"] > 0
     assert default["encoder_p50_ms"] is None
     table = (out / result_file.name.replace(".json", ".md")).read_text()
     assert table.splitlines()[2].startswith("| toy | ours: m3e-small | 8 / 4 |")
@@ -60,3 +62,29 @@ def test_missing_folder_is_a_usage_error(tmp_path):
     with pytest.raises(SystemExit) as exit_info:
         nlu_benchmark.main([str(tmp_path / "nowhere")])
     assert exit_info.value.code == 2
+
+
+def test_featurizer_variants_name_the_pipelines():
+    variants = nlu_benchmark.featurizer_variants(
+        ["", "fine_tune_epochs=3", "fine_tune_epochs=2,fine_tune_learning_rate=1e-4"])
+    assert variants == [{}, {"fine_tune_epochs": 3},
+                        {"fine_tune_epochs": 2, "fine_tune_learning_rate": 1e-4}]
+    configs = nlu_benchmark.pipelines(5, ["m3e-small"], variants)
+    assert list(configs) == [
+        "ours: m3e-small",
+        "ours: m3e-small, fine_tune_epochs=3",
+        "ours: m3e-small, fine_tune_epochs=2, fine_tune_learning_rate=0.0001",
+        "rasa-default",
+    ]
+    pipeline = configs["ours: m3e-small, fine_tune_epochs=3"]["config"]["pipeline"]
+    [featurizer] = [c for c in pipeline if c["name"].endswith("BertFeaturizer")]
+    assert featurizer["fine_tune_epochs"] == 3 and featurizer["model"] == "m3e-small"
+    [diet] = [c for c in pipeline if c["name"] == "DIETClassifier"]
+    assert diet["epochs"] == 5
+
+
+def test_featurizer_variant_without_value_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="'fine_tune_epochs' is not key=value"):
+        nlu_benchmark.featurizer_variants(["fine_tune_epochs"])
+    with pytest.raises(SystemExit):
+        nlu_benchmark.main([str(tmp_path), "--featurizer", "epochs"])
