@@ -16,7 +16,7 @@ from rasa.nlu.constants import DENSE_FEATURIZABLE_ATTRIBUTES, TOKENS_NAMES
 from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturizer
 from rasa.nlu.tokenizers.tokenizer import Tokenizer
 from rasa.shared.exceptions import InvalidConfigException
-from rasa.shared.nlu.constants import ACTION_TEXT, ENTITIES, TEXT
+from rasa.shared.nlu.constants import ACTION_TEXT, ENTITIES, INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
@@ -244,7 +244,7 @@ class BertFeaturizer(DenseFeaturizer, GraphComponent):
             if self._piece_count(words) > self.encoder.max_length - 2:
                 self._reject_long_example(message.get(TEXT))
             examples.append(
-                TuningExample(words, message.get("intent"),
+                TuningExample(words, message.get(INTENT),
                               entity_tags(tokens, message.get(ENTITIES) or []))
             )
         options = TuningOptions(

