@@ -3,7 +3,7 @@
 Usage:
     python -m benchmarks.nlu_benchmark ../shared/datasets [--only hwu64 snips]
         [--epochs 100] [--max-train 0] [--project] [--out benchmarks/results]
-        [--encoders m3e-small all-minilm-l6-v2] [--pipelines ours rasa-default]
+        [--encoders multilingual-e5-small m3e-small] [--pipelines ours rasa-default]
         [--featurizer fine_tune_epochs=0 fine_tune_epochs=3]
 
 `--project` adds the project's own data (train on data/nlu, test on
@@ -124,9 +124,18 @@ def featurizer_variants(settings: List[Text]) -> List[Dict[Text, Any]]:
             key, sep, value = pair.partition("=")
             if not sep or not key.strip():
                 raise ValueError(f"'{pair}' is not key=value")
-            variant[key.strip()] = read_yaml(value)
+            variant[key.strip()] = read_yaml(f"value: {value}")["value"]
         variants.append(variant)
     return variants or [{}]
+
+
+def configured_encoder() -> Text:
+    """The encoder config.yml's featurizer uses."""
+    import yaml
+
+    pipeline = yaml.safe_load((PROJECT / "config.yml").read_text())["pipeline"]
+    [featurizer] = [c for c in pipeline if c["name"].endswith("BertFeaturizer")]
+    return str(featurizer["model"])
 
 
 def pipelines(epochs: Optional[int], encoders: List[Text],
@@ -336,8 +345,9 @@ def main(argv: Optional[List[Text]] = None) -> int:
     parser.add_argument("--only", nargs="*", help="dataset folder names to run")
     parser.add_argument("--pipelines", nargs="*", default=["ours", "rasa-default"],
                         help="ours and/or rasa-default")
-    parser.add_argument("--encoders", nargs="*", default=["m3e-small"],
-                        help="encoders for our pipeline (one run each)")
+    parser.add_argument("--encoders", nargs="*", default=None,
+                        help="encoders for our pipeline, one run each "
+                             "(default: config.yml's)")
     parser.add_argument("--featurizer", nargs="*", default=[],
                         help="featurizer variants, one run each: "
                              "'fine_tune_epochs=0' 'fine_tune_epochs=3,batch_size=32'")
@@ -370,7 +380,7 @@ def main(argv: Optional[List[Text]] = None) -> int:
         variants = featurizer_variants(args.featurizer)
     except ValueError as e:
         parser.error(f"--featurizer: {e}")
-    configs = pipelines(args.epochs, args.encoders, variants)
+    configs = pipelines(args.epochs, args.encoders or [configured_encoder()], variants)
     names = [n for n in configs if n.split(":")[0] in args.pipelines]
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = f"{dt.datetime.now():%Y%m%d-%H%M%S}"

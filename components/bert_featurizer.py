@@ -81,9 +81,10 @@ class BertFeaturizer(DenseFeaturizer, GraphComponent):
         """Returns the default config; every key is documented here."""
         return {
             **DenseFeaturizer.get_default_config(),
-            # A packaged encoder's short name ("m3e-small", "all-minilm-l6-v2") or
-            # the path of a local Hugging Face BERT-family model directory.
-            "model": "m3e-small",
+            # A packaged encoder's short name ("multilingual-e5-small", "m3e-small",
+            # "all-minilm-l6-v2") or the path of a local Hugging Face BERT-family
+            # model directory.
+            "model": "multilingual-e5-small",
             # Sentence features: "mean" of all word pieces or the "cls" vector.
             "sentence_pooling": "mean",
             # A Rasa token's vector from its word pieces: "mean" or "first".

@@ -37,13 +37,15 @@ def test_benchmark_trains_both_pipelines_and_writes_the_table(tmp_path, capsys):
 
     out = tmp_path / "results"
     code = nlu_benchmark.main([str(tmp_path / "datasets"), "--epochs", "2", "--out", str(out),
-                               "--featurizer", "", "fine_tune_epochs=1"])
+                               "--encoders", "m3e-small",
+                               "--featurizer", "fine_tune_epochs=0", "fine_tune_epochs=1"])
 
     assert code == 0
     [result_file] = out.glob("nlu-*.json")
     results = json.loads(result_file.read_text())
     assert [r["pipeline"] for r in results] == [
-        "ours: m3e-small", "ours: m3e-small, fine_tune_epochs=1", "rasa-default"]
+        "ours: m3e-small, fine_tune_epochs=0", "ours: m3e-small, fine_tune_epochs=1",
+        "rasa-default"]
     for r in results:
         assert (r["dataset"], r["train_examples"], r["test_examples"]) == ("toy", 8, 4)
         assert 0.0 <= r["intent_accuracy"] <= 1.0 and 0.0 <= r["intent_macro_f1"] <= 1.0
@@ -54,7 +56,7 @@ def test_benchmark_trains_both_pipelines_and_writes_the_table(tmp_path, capsys):
     assert tuned["train_seconds"] > 0 and tuned["encoder_p50_ms"] > 0
     assert default["encoder_p50_ms"] is None
     table = (out / result_file.name.replace(".json", ".md")).read_text()
-    assert table.splitlines()[2].startswith("| toy | ours: m3e-small | 8 / 4 |")
+    assert table.splitlines()[2].startswith("| toy | ours: m3e-small, fine_tune_epochs=0 | 8 / 4 |")
     assert table.strip() in capsys.readouterr().out
 
 
@@ -66,9 +68,12 @@ def test_missing_folder_is_a_usage_error(tmp_path):
 
 def test_featurizer_variants_name_the_pipelines():
     variants = nlu_benchmark.featurizer_variants(
-        ["", "fine_tune_epochs=3", "fine_tune_epochs=2,fine_tune_learning_rate=1e-4"])
+        ["", "fine_tune_epochs=3", "fine_tune_epochs=2,fine_tune_learning_rate=1e-4",
+         "fine_tune_epochs=0,fine_tune_entities=false"])
     assert variants == [{}, {"fine_tune_epochs": 3},
-                        {"fine_tune_epochs": 2, "fine_tune_learning_rate": 1e-4}]
+                        {"fine_tune_epochs": 2, "fine_tune_learning_rate": 1e-4},
+                        {"fine_tune_epochs": 0, "fine_tune_entities": False}]
+    variants = variants[:3]
     configs = nlu_benchmark.pipelines(5, ["m3e-small"], variants)
     assert list(configs) == [
         "ours: m3e-small",
@@ -88,3 +93,11 @@ def test_featurizer_variant_without_value_is_refused(tmp_path):
         nlu_benchmark.featurizer_variants(["fine_tune_epochs"])
     with pytest.raises(SystemExit):
         nlu_benchmark.main([str(tmp_path), "--featurizer", "epochs"])
+
+
+def test_default_encoder_is_config_ymls():
+    import yaml
+
+    config = yaml.safe_load((nlu_benchmark.PROJECT / "config.yml").read_text())
+    [featurizer] = [c for c in config["pipeline"] if c["name"].endswith("BertFeaturizer")]
+    assert nlu_benchmark.configured_encoder() == featurizer["model"]
