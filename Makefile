@@ -93,7 +93,7 @@ actions-env-path: ## Print the action server environment's folder
 	@echo $(ACTIONS_ENV)
 
 models/.trained: $(MODEL_INPUTS) | $(STAMP)
-	@echo "==> Training the model (about 2 minutes on 2 CPU cores)"
+	@echo "==> Training the model (about 3 minutes on 2 CPU cores)"
 	@$(RASA) train --fixed-model-name current
 	@touch $@
 
