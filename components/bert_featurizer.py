@@ -114,6 +114,10 @@ class BertFeaturizer(DenseFeaturizer, GraphComponent):
             # AdamW learning rate (linear warm-up over the first 10 % of steps,
             # then linear decay to zero).
             "fine_tune_learning_rate": 5e-5,
+            # Learning rate of the two linear heads trained beside the encoder
+            # (intent, entity type). They start from random weights and need a
+            # larger rate than the pre-trained encoder; same schedule.
+            "fine_tune_head_learning_rate": 1e-3,
             # Messages per optimisation step while fine-tuning.
             "fine_tune_batch_size": 32,
             # Also learn each token's entity type, so word features separate
@@ -150,10 +154,12 @@ class BertFeaturizer(DenseFeaturizer, GraphComponent):
                 continue
             if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
                 fail(f"'{key}' must be an integer >= {minimum}, got {value!r}.")
-        rate = config.get("fine_tune_learning_rate")
-        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate < 1:
-            fail(f"'fine_tune_learning_rate' must be a number between 0 and 1 "
-                 f"(for example 5e-5), got {rate!r}.")
+        for key, example in (("fine_tune_learning_rate", "5e-5"),
+                             ("fine_tune_head_learning_rate", "1e-3")):
+            rate = config.get(key)
+            if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate < 1:
+                fail(f"'{key}' must be a number between 0 and 1 "
+                     f"(for example {example}), got {rate!r}.")
         if not isinstance(config.get("fine_tune_entities"), bool):
             fail("'fine_tune_entities' must be true or false.")
 
@@ -251,6 +257,7 @@ class BertFeaturizer(DenseFeaturizer, GraphComponent):
         options = TuningOptions(
             epochs=self._config["fine_tune_epochs"],
             learning_rate=float(self._config["fine_tune_learning_rate"]),
+            head_learning_rate=float(self._config["fine_tune_head_learning_rate"]),
             batch_size=self._config["fine_tune_batch_size"],
             entities=self._config["fine_tune_entities"],
             seed=self._config["random_seed"],

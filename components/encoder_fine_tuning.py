@@ -48,6 +48,7 @@ class TuningOptions:
     learning_rate: float
     batch_size: int
     entities: bool = True
+    head_learning_rate: Optional[float] = None
     warmup_fraction: float = 0.1
     seed: int = 42
 
@@ -115,9 +116,18 @@ def fine_tune(
     # a fifth of the time of a step (m3e-small: 10.8 of 24 million weights).
     table = model.get_input_embeddings().weight
     table.requires_grad_(False)
-    parameters = [p for p in model.parameters() if p.requires_grad]
-    parameters += [*intent_head.parameters(), *tag_head.parameters()]
-    optimizer = torch.optim.AdamW(parameters, lr=options.learning_rate, weight_decay=0.01)
+    encoder_parameters = [p for p in model.parameters() if p.requires_grad]
+    head_parameters = [*intent_head.parameters(), *tag_head.parameters()]
+    parameters = encoder_parameters + head_parameters
+    # The heads start from random weights: at the encoder's rate, Adam moves a
+    # weight by at most that rate per step, so a head could not leave its
+    # near-zero start in a few hundred steps and the loss hardly fell.
+    head_rate = options.head_learning_rate or options.learning_rate
+    optimizer = torch.optim.AdamW(
+        [{"params": encoder_parameters, "lr": options.learning_rate},
+         {"params": head_parameters, "lr": head_rate}],
+        weight_decay=0.01,
+    )
     batches_per_epoch = math.ceil(len(examples) / options.batch_size)
     total = batches_per_epoch * options.epochs
     warmup = max(1, int(total * options.warmup_fraction))

@@ -107,6 +107,19 @@ def test_nothing_to_learn_leaves_the_encoder_unchanged(tiny_bert):
         np.testing.assert_array_equal(got, want)
 
 
+def test_heads_learn_at_their_own_rate(tiny_bert):
+    # With the encoder almost frozen (1e-6), only the heads can lower the loss:
+    # at the encoder's rate they hardly move, at their own rate they fit.
+    data = examples()
+    same = fine_tune(BertEncoder.from_directory(tiny_bert), data,
+                     options(epochs=30, learning_rate=1e-6))
+    own = fine_tune(BertEncoder.from_directory(tiny_bert), data,
+                    options(epochs=30, learning_rate=1e-6, head_learning_rate=3e-2))
+    assert same is not None and own is not None
+    assert same.last_epoch_loss > 0.9 * same.first_epoch_loss
+    assert own.last_epoch_loss < 0.5 * own.first_epoch_loss
+
+
 def test_same_seed_same_weights(tiny_bert):
     results = []
     for _ in range(2):
@@ -208,6 +221,8 @@ def test_long_example_is_rejected_before_fine_tuning(tmp_path, tiny_bert):
         ({"fine_tune_learning_rate": 0}, "'fine_tune_learning_rate' must be a number"),
         ({"fine_tune_learning_rate": "fast"}, "'fine_tune_learning_rate' must be"),
         ({"fine_tune_learning_rate": 3}, "'fine_tune_learning_rate' must be"),
+        ({"fine_tune_head_learning_rate": 0}, "'fine_tune_head_learning_rate' must be a"),
+        ({"fine_tune_head_learning_rate": None}, "'fine_tune_head_learning_rate' must"),
         ({"fine_tune_entities": "yes"}, "'fine_tune_entities' must be true or false"),
         ({"random_seed": None}, "'random_seed' must be an integer >= 0"),
     ],
