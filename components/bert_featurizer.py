@@ -117,7 +117,7 @@ class BertFeaturizer(DenseFeaturizer, GraphComponent):
             # Learning rate of the two linear heads trained beside the encoder
             # (intent, entity type). They start from random weights and need a
             # larger rate than the pre-trained encoder; same schedule.
-            "fine_tune_head_learning_rate": 1e-3,
+            "fine_tune_head_learning_rate": 3e-3,
             # Messages per optimisation step while fine-tuning.
             "fine_tune_batch_size": 32,
             # Also learn each token's entity type, so word features separate
@@ -155,7 +155,7 @@ class BertFeaturizer(DenseFeaturizer, GraphComponent):
             if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
                 fail(f"'{key}' must be an integer >= {minimum}, got {value!r}.")
         for key, example in (("fine_tune_learning_rate", "5e-5"),
-                             ("fine_tune_head_learning_rate", "1e-3")):
+                             ("fine_tune_head_learning_rate", "3e-3")):
             rate = config.get(key)
             if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate < 1:
                 fail(f"'{key}' must be a number between 0 and 1 "
