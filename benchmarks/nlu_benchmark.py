@@ -129,25 +129,27 @@ def featurizer_variants(settings: List[Text]) -> List[Dict[Text, Any]]:
     return variants or [{}]
 
 
-def configured_encoder() -> Text:
-    """The encoder config.yml's featurizer uses."""
+def project_pipeline() -> List[Dict[Text, Any]]:
+    """config.yml's NLU pipeline."""
     import yaml
 
-    pipeline = yaml.safe_load((PROJECT / "config.yml").read_text())["pipeline"]
+    return yaml.safe_load((PROJECT / "config.yml").read_text())["pipeline"]
+
+
+def configured_encoder(pipeline: List[Dict[Text, Any]]) -> Text:
+    """The encoder the pipeline's BertFeaturizer uses."""
     [featurizer] = [c for c in pipeline if c["name"].endswith("BertFeaturizer")]
     return str(featurizer["model"])
 
 
-def pipelines(epochs: Optional[int], encoders: List[Text],
+def pipelines(epochs: Optional[int], encoders: Optional[List[Text]] = None,
               variants: Optional[List[Dict[Text, Any]]] = None,
               ) -> Dict[Text, Dict[Text, Any]]:
-    """Our pipeline (from config.yml, once per encoder and featurizer variant) and
-    Rasa's default."""
-    import yaml
-
-    ours = yaml.safe_load((PROJECT / "config.yml").read_text())["pipeline"]
+    """Our pipeline (from config.yml, once per encoder, default config.yml's, and
+    featurizer variant) and Rasa's default."""
+    ours = project_pipeline()
     configs: Dict[Text, List[Dict[Text, Any]]] = {}
-    for encoder in encoders:
+    for encoder in encoders or [configured_encoder(ours)]:
         for variant in variants or [{}]:
             # a packaged name or a model folder, then the options that differ
             name = f"ours: {Path(encoder).name}" + "".join(
@@ -380,7 +382,7 @@ def main(argv: Optional[List[Text]] = None) -> int:
         variants = featurizer_variants(args.featurizer)
     except ValueError as e:
         parser.error(f"--featurizer: {e}")
-    configs = pipelines(args.epochs, args.encoders or [configured_encoder()], variants)
+    configs = pipelines(args.epochs, args.encoders, variants)
     names = [n for n in configs if n.split(":")[0] in args.pipelines]
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = f"{dt.datetime.now():%Y%m%d-%H%M%S}"

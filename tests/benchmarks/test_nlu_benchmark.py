@@ -96,8 +96,9 @@ def test_featurizer_variant_without_value_is_refused(tmp_path):
 
 
 def test_default_encoder_is_config_ymls():
-    import yaml
-
-    config = yaml.safe_load((nlu_benchmark.PROJECT / "config.yml").read_text())
-    [featurizer] = [c for c in config["pipeline"] if c["name"].endswith("BertFeaturizer")]
-    assert nlu_benchmark.configured_encoder() == featurizer["model"]
+    pipeline = [{"name": "components.bilingual_tokenizer.BilingualJiebaTokenizer"},
+                {"name": "components.bert_featurizer.BertFeaturizer", "model": "/m/x"},
+                {"name": "DIETClassifier"}]
+    assert nlu_benchmark.configured_encoder(pipeline) == "/m/x"
+    configured = nlu_benchmark.configured_encoder(nlu_benchmark.project_pipeline())
+    assert list(nlu_benchmark.pipelines(5)) == [f"ours: {configured}", "rasa-default"]
