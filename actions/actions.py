@@ -1,4 +1,4 @@
-"""Thin rasa-sdk actions; the work is done by plain functions in `assistant`."""
+"""The weather actions: thin rasa-sdk adapters over `assistant.weather`."""
 
 from __future__ import annotations
 
@@ -10,19 +10,10 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from assistant.settings import load_settings
-from assistant.weather import OpenMeteoClient, WeatherProvider
+from actions.conversation import language_of
 from assistant.weather.messages import message
+from assistant.weather.models import WeatherProvider
 from assistant.weather.service import Reply, check_city, weather_reply
-
-
-def default_weather_provider() -> WeatherProvider:
-    """Open-Meteo, configured from the environment (built on first use)."""
-    return OpenMeteoClient(load_settings().weather)
-
-
-def _language(tracker: Tracker) -> Text:
-    return tracker.get_slot("language") or "en"
 
 
 def _send(dispatcher: CollectingDispatcher, reply: Optional[Reply]) -> None:
@@ -33,8 +24,8 @@ def _send(dispatcher: CollectingDispatcher, reply: Optional[Reply]) -> None:
 class ValidateWeatherForm(FormValidationAction):
     """Checks the city against the weather service's geocoder."""
 
-    def __init__(self, provider: Optional[WeatherProvider] = None) -> None:
-        """`provider` defaults to Open-Meteo, created when first needed."""
+    def __init__(self, provider: WeatherProvider) -> None:
+        """`provider` is the weather service (Open-Meteo, built by the wiring)."""
         self._provider = provider
 
     def name(self) -> Text:
@@ -49,8 +40,7 @@ class ValidateWeatherForm(FormValidationAction):
         domain: DomainDict,
     ) -> Dict[Text, Any]:
         """Keeps a city the geocoder knows; asks again for one it doesn't."""
-        self._provider = self._provider or default_weather_provider()
-        city, reply = await check_city(self._provider, slot_value, _language(tracker))
+        city, reply = await check_city(self._provider, slot_value, language_of(tracker))
         _send(dispatcher, reply)
         return {"city": city}
 
@@ -69,7 +59,7 @@ class ActionAskCity(Action):
         domain: DomainDict,
     ) -> List[EventType]:
         """Sends the question; changes no slot."""
-        dispatcher.utter_message(text=message("ask_city", _language(tracker)))
+        dispatcher.utter_message(text=message("ask_city", language_of(tracker)))
         return []
 
 
@@ -78,10 +68,10 @@ class ActionWeather(Action):
 
     def __init__(
         self,
-        provider: Optional[WeatherProvider] = None,
+        provider: WeatherProvider,
         clock: Callable[[], dt.date] = dt.date.today,
     ) -> None:
-        """`provider` defaults to Open-Meteo; `clock` gives today's date."""
+        """`provider` is the weather service; `clock` gives today's date."""
         self._provider = provider
         self._clock = clock
 
@@ -96,12 +86,11 @@ class ActionWeather(Action):
         domain: DomainDict,
     ) -> List[EventType]:
         """Replies with the forecast and clears the date for the next question."""
-        self._provider = self._provider or default_weather_provider()
         reply = await weather_reply(
             self._provider,
             tracker.get_slot("city"),
             tracker.get_slot("date"),
-            _language(tracker),
+            language_of(tracker),
             self._clock(),
         )
         _send(dispatcher, reply)

@@ -1,5 +1,7 @@
-"""The assistant's shared library: settings, language, dates and service clients.
+"""The assistant's shared library: what it knows and decides, without a process.
 
-Pure Python with no Rasa import, so that the Rasa process, the action server and the
-benchmarks can all use it.
+Pure: no web framework, no Rasa or rasa-sdk, no `print`; `config` is the only
+module that reads the environment, and `errors` holds the one exception tree.
+Processes (`apps/`), Rasa's components (`components/`, `channels/`) and the
+actions (`actions/`) import it; it imports none of them (`make lint` checks).
 """

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import socket
 import subprocess
@@ -26,6 +25,8 @@ from pathlib import Path
 from typing import Any, Dict, List, Sequence, Text
 
 import yaml
+
+from assistant.config import environment
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "benchmark-secret"
@@ -71,9 +72,9 @@ def ask(port: int, question: Text, language: Text, sender: Text) -> float:
     with urllib.request.urlopen(request, timeout=120) as response:
         body = json.loads(response.read())
     elapsed = time.perf_counter() - started
-    text = body["responses"][0]["text"]
-    if "unavailable" in text or "暂时无法使用" in text:
-        raise RuntimeError(f"the action server could not answer: {text}")
+    answer = body["responses"][0]["answer"]
+    if answer["mode"] == "unavailable":
+        raise RuntimeError(f"the action server could not answer: {answer['text']}")
     return elapsed
 
 
@@ -104,7 +105,7 @@ def percentiles(values: Sequence[float]) -> Dict[Text, float]:
 
 def start_action_server(port: int, env: Dict[Text, Text], log: Path) -> subprocess.Popen:
     process = subprocess.Popen(
-        [sys.executable, "-m", "assistant.action_server", "--port", str(port)],
+        [sys.executable, "-m", "apps.action_server", "--port", str(port)],
         cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
     wait_for(f"http://127.0.0.1:{port}/health", process)
     return process
@@ -117,6 +118,9 @@ def main(argv: Sequence[Text] = ()) -> int:
                         help="distinct questions answered by the LLM (half zh, half en)")
     parser.add_argument("--replay", type=int, default=200, help="requests in the replay")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument("--llm-python", required=True,
+                        help="the LLM server environment's Python (make benchmark-answers "
+                             "passes it)")
     args = parser.parse_args(list(argv) or None)
 
     data = yaml.safe_load((ROOT / "benchmarks/data/retrieval_questions.yml").read_text("utf-8"))
@@ -129,17 +133,17 @@ def main(argv: Sequence[Text] = ()) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         llm_port, port, extractive_port = free_port(), free_port(), free_port()
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "ACTION_SERVER_TOKEN": TOKEN,
+        env = {**environment(), "PYTHONPATH": str(ROOT), "ACTION_SERVER_TOKEN": TOKEN,
                "MILVUS_LITE_PATH": str(work / "kb.db"),
                "LLM_BASE_URL": f"http://127.0.0.1:{llm_port}/v1", "LLM_TIMEOUT_SECONDS": "60"}
         try:
             print("Starting the embedded LLM and indexing the knowledge base ...", flush=True)
             llm = subprocess.Popen(
-                [sys.executable, "-m", "assistant.llm.local_server", "--port", str(llm_port)],
+                [args.llm_python, "-m", "apps.llm_server", "--port", str(llm_port)],
                 cwd=ROOT, env=env, stdout=(work / "llm.log").open("w"),
                 stderr=subprocess.STDOUT)
             processes.append(llm)
-            subprocess.run([sys.executable, "-m", "assistant.knowledge.ingest", "knowledge"],
+            subprocess.run([sys.executable, "-m", "apps.cli.ingest", "knowledge"],
                            cwd=ROOT, env=env, check=True, capture_output=True)
             wait_for(f"http://127.0.0.1:{llm_port}/v1/models", llm)
             server = start_action_server(port, env, work / "actions.log")

@@ -24,7 +24,6 @@ import asyncio
 import csv
 import datetime as dt
 import json
-import os
 import random
 import re
 import sys
@@ -34,9 +33,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Set, Text, Tuple
 
-os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from assistant.config import apply_process_defaults  # noqa: E402
+
+apply_process_defaults()  # before Rasa, TensorFlow or transformers are imported
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -201,10 +200,11 @@ class EncoderTimer:
     def __init__(self, encoder_name: Text) -> None:
         from rasa.engine.storage.resource import Resource
 
-        from components.bert_encoder import BertEncoder, resolve_model
+        from assistant.encoders.torch_encoder import BertEncoder
+        from components.bert_featurizer import source_model
         from components.bilingual_tokenizer import BilingualJiebaTokenizer
 
-        self.encoder = BertEncoder.from_directory(resolve_model(encoder_name))
+        self.encoder = BertEncoder.from_directory(source_model(encoder_name))
         config = BilingualJiebaTokenizer.get_default_config()
         self.tokenizer = BilingualJiebaTokenizer(config, None, Resource("t"))  # type: ignore
 

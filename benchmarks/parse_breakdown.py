@@ -19,16 +19,15 @@ import argparse
 import asyncio
 import csv
 import datetime as dt
-import os
 import sys
 import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Dict, List, Optional, Text
 
-os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from assistant.config import apply_process_defaults  # noqa: E402
+
+apply_process_defaults()  # before Rasa, TensorFlow or transformers are imported
 
 PROJECT = Path(__file__).resolve().parents[1]
 OUTSIDE = "(outside the graph)"

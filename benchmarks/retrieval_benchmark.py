@@ -21,11 +21,11 @@ from typing import Any, Dict, List, Sequence, Text
 
 import yaml
 
+from assistant.adapters.milvus_store import MilvusKnowledgeStore
+from assistant.config import RetrievalSettings, Settings, load_settings
 from assistant.knowledge.embedder import make_embedder
 from assistant.knowledge.ingest import ingest
 from assistant.knowledge.retrieval import MODES, Retriever
-from assistant.knowledge.store import MilvusKnowledgeStore
-from assistant.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_QUESTIONS = ROOT / "benchmarks" / "data" / "retrieval_questions.yml"
@@ -64,20 +64,21 @@ def best_similarity(retriever: Retriever, question: Text) -> float:
 
 
 def run_embedder(
-    name: Text, base: Any, knowledge: Path, data: Dict[Text, Any], threshold: float
+    name: Text, base: Settings, knowledge: Path, data: Dict[Text, Any], threshold: float
 ) -> tuple[List[Dict[Text, Any]], Dict[Text, Any]]:
     """Indexes the knowledge folder with one embedder and evaluates every mode."""
     questions = data["questions"]
-    embedder = make_embedder(name)
+    embedder = make_embedder(name, base.paths.encoders_dir)
     with tempfile.TemporaryDirectory() as tmp:
-        settings = replace(base, milvus_uri=str(Path(tmp) / "bench.db"), embedding_model=name)
+        settings = replace(base.knowledge, milvus_uri="",
+                           milvus_lite_path=str(Path(tmp) / "bench.db"), embedding_model=name)
         store = MilvusKnowledgeStore(settings, embedder.dim)
         print(f"Indexing {knowledge} with {name} ...", flush=True)
         started = time.perf_counter()
         report = ingest(knowledge, store, embedder, settings.chunk_size, settings.chunk_overlap,
                         progress=lambda d, t, s, st: print(f"  [{d}/{t}] {s}: {st}", flush=True))
         index_seconds = time.perf_counter() - started
-        retriever = Retriever(store, embedder, top_k=10, min_score=-1.0)
+        retriever = Retriever(store, embedder, RetrievalSettings(top_k=10, min_score=-1.0))
         rows = []
         for mode in MODES:
             for language in ("zh", "en", "all"):
@@ -116,11 +117,11 @@ def main(argv: Sequence[Text] = ()) -> int:
     args = parser.parse_args(list(argv) or None)
 
     data = yaml.safe_load(args.questions.read_text(encoding="utf-8"))
-    base = load_settings().knowledge
-    threshold = base.min_score
+    base = load_settings()
+    threshold = base.retrieval.min_score
     lines: List[Text] = []
     results = []
-    for name in args.embedders or [base.embedding_model]:
+    for name in args.embedders or [base.knowledge.embedding_model]:
         rows, summary = run_embedder(name, base, args.knowledge, data, threshold)
         results.append({"embedder": name, "rows": rows, **summary})
         lines += [

@@ -6,7 +6,7 @@ import json
 import logging
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Text, Type
+from typing import Any, Dict, List, NamedTuple, Optional, Text, Tuple, Type
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -20,25 +20,135 @@ from rasa.shared.nlu.constants import ACTION_TEXT, ENTITIES, INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from components.bert_encoder import (
-    SENTENCE_POOLINGS,
-    TOKEN_POOLINGS,
-    BertEncoder,
-    EncoderLoadError,
-    check_model_dir,
-    resolve_model,
-)
-from components.encoder_fine_tuning import (
+from assistant.config import PathSettings, load
+from assistant.encoders.fine_tuning import (
     NO_ENTITY,
     TuningExample,
     TuningOptions,
     TuningReport,
     fine_tune,
 )
+from assistant.encoders.registry import check_model_dir, resolve_model
+from assistant.encoders.torch_encoder import SENTENCE_POOLINGS, TOKEN_POOLINGS, BertEncoder
+from assistant.errors import EncoderLoadError
 
 logger = logging.getLogger(__name__)
 
 SETTINGS_FILE = "bert_featurizer.json"
+
+
+class Option(NamedTuple):
+    """One option of the featurizer, declared once: `get_default_config` and the
+    README's table (`options_table`, written by cog) come from it."""
+
+    name: Text
+    default: Any
+    doc: Text
+    shown: Optional[Text] = None
+
+    def shown_default(self) -> Text:
+        """The default as the README shows it (YAML spelling)."""
+        if self.shown is not None:
+            return self.shown
+        if isinstance(self.default, bool):
+            return f"`{str(self.default).lower()}`"
+        return f"`{self.default}`"
+
+
+OPTIONS: Tuple[Option, ...] = (
+    Option(
+        "model", "multilingual-e5-small",
+        "a packaged encoder's name (`multilingual-e5-small`, `m3e-small`, "
+        "`all-minilm-l6-v2`) or a local model directory",
+    ),
+    Option(
+        "sentence_pooling", "mean",
+        "sentence features: `mean` of the word pieces or `cls`",
+    ),
+    Option(
+        "token_pooling", "mean",
+        "a Rasa token's vector from its word pieces: `mean` or `first`",
+    ),
+    Option(
+        "lowercase", "auto",
+        "lower-case text when the vocabulary is lower-case but the tokenizer does not "
+        "lower-case (m3e-small's quirk)",
+    ),
+    Option(
+        "max_length", None,
+        "word pieces per message; longer messages are truncated with a warning at "
+        "inference and rejected with a clear error in training",
+        shown="model's limit",
+    ),
+    Option(
+        "batch_size", 64,
+        "messages per forward pass during training",
+    ),
+    Option(
+        "num_threads", None,
+        "torch CPU threads while featurizing training data",
+        shown="torch default",
+    ),
+    Option(
+        "inference_threads", 1,
+        "torch CPU threads when parsing a message. Measured side by side with "
+        "`benchmarks/parse_breakdown.py` (2 cores): on an idle CPU (300 SNIPS messages) "
+        "2 threads parse in 0.81 × the time of 1; while two other processes kept both "
+        "cores busy (as the LLM server does next to Rasa in `make run`; 30 held-out "
+        "messages), 2 threads took 11 × as long, their idle threads spinning on the "
+        "cores TensorFlow needed. 1 is the safe default; set 2 when Rasa has the "
+        "machine to itself",
+    ),
+    Option(
+        "fine_tune_epochs", 0,
+        "fine-tune the encoder on the training data's intents (and entity types) for "
+        "this many epochs before featurizing; `0` keeps the pre-trained weights. "
+        "Progress and loss are shown per batch",
+    ),
+    Option(
+        "fine_tune_learning_rate", 5e-5,
+        "AdamW learning rate (linear warm-up over the first 10 % of steps, then linear "
+        "decay)",
+        shown="`5e-5`",
+    ),
+    Option(
+        "fine_tune_head_learning_rate", 3e-3,
+        "learning rate of the two linear heads trained beside the encoder (same "
+        "schedule). They start from random weights: at the encoder's 5e-5, Adam moves a "
+        "weight by at most 5e-5 a step and they hardly learnt. Measured side by side "
+        "(multilingual-e5-small): SMP-ECDT, 3 epochs, heads at 5e-5 / 1e-3 / 3e-3: "
+        "training loss 2.99 → 1.86 / 2.64 → 0.93 / 2.34 → 0.47, accuracy 91.8 / 92.2 / "
+        "93.0 %; the project, 5 epochs: 93.8 / 96.2 / 96.2 %, entity F1 94.7 / 94.7 / "
+        "97.3",
+        shown="`3e-3`",
+    ),
+    Option(
+        "fine_tune_batch_size", 32,
+        "messages per optimisation step",
+    ),
+    Option(
+        "fine_tune_entities", True,
+        "also learn each token's entity type, so word features separate entities for "
+        "DIET's tagger",
+    ),
+    Option(
+        "random_seed", 42,
+        "seed of the fine-tuning (heads, dropout, example order): the same data gives "
+        "the same model",
+    ),
+)
+
+
+def options_table() -> Text:
+    """The README's table of the featurizer's options."""
+    rows = [f"| `{o.name}` | {o.shown_default()} | {o.doc} |" for o in OPTIONS]
+    return "\n".join(["| option | default | meaning |", "|---|---|---|", *rows]) + "\n"
+
+
+def source_model(name_or_path: Text) -> Text:
+    """The folder of the configured encoder (converted encoders under
+    `ASSISTANT_CACHE_DIR`)."""
+    return resolve_model(name_or_path, load(PathSettings).encoders_dir)
 
 
 def use_threads(count: Optional[int]) -> None:
@@ -63,7 +173,9 @@ class BertFeaturizer(DenseFeaturizer, GraphComponent):
 
     Training copies the encoder (weights as safetensors, tokenizer and the settings
     it was trained with) into the model, so a trained model is self-contained and
-    does not need the encoder's package where it is served.
+    does not need the encoder's package where it is served. The encoder itself is
+    `assistant.encoders.torch_encoder.BertEncoder`; errors of the library become
+    Rasa's `InvalidConfigException` here, with the library's message.
     """
 
     @classmethod
@@ -78,53 +190,10 @@ class BertFeaturizer(DenseFeaturizer, GraphComponent):
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        """Returns the default config; every key is documented here."""
+        """Returns the default config: Rasa's dense featurizer options and `OPTIONS`."""
         return {
             **DenseFeaturizer.get_default_config(),
-            # A packaged encoder's short name ("multilingual-e5-small", "m3e-small",
-            # "all-minilm-l6-v2") or the path of a local Hugging Face BERT-family
-            # model directory.
-            "model": "multilingual-e5-small",
-            # Sentence features: "mean" of all word pieces or the "cls" vector.
-            "sentence_pooling": "mean",
-            # A Rasa token's vector from its word pieces: "mean" or "first".
-            "token_pooling": "mean",
-            # "auto" lower-cases text when the vocabulary is lower-case but the
-            # tokenizer does not lower-case itself; or true / false.
-            "lowercase": "auto",
-            # Maximum word pieces per message including [CLS]/[SEP];
-            # null takes the model's own limit (512 for BERT).
-            "max_length": None,
-            # Messages per forward pass while featurizing training data.
-            "batch_size": 64,
-            # Torch CPU threads while featurizing training data in batches;
-            # null keeps torch's default (one per core).
-            "num_threads": None,
-            # Torch CPU threads when parsing messages (one at a time); null keeps
-            # torch's default. One short message gains little from more threads,
-            # while idle OpenMP threads keep spinning on cores that DIET's
-            # TensorFlow and other processes (the LLM server) need: with the CPU
-            # busy, a parse took 11x as long with 2 threads as with 1; idle, 0.81x
-            # (benchmarks/parse_breakdown.py, side by side).
-            "inference_threads": 1,
-            # Fine-tune the encoder on the training data's intents (and entities)
-            # for this many epochs before featurizing; 0 keeps the pre-trained
-            # weights. The fine-tuned encoder is what the model stores.
-            "fine_tune_epochs": 0,
-            # AdamW learning rate (linear warm-up over the first 10 % of steps,
-            # then linear decay to zero).
-            "fine_tune_learning_rate": 5e-5,
-            # Learning rate of the two linear heads trained beside the encoder
-            # (intent, entity type). They start from random weights and need a
-            # larger rate than the pre-trained encoder; same schedule.
-            "fine_tune_head_learning_rate": 3e-3,
-            # Messages per optimisation step while fine-tuning.
-            "fine_tune_batch_size": 32,
-            # Also learn each token's entity type, so word features separate
-            # entities for DIET's tagger; false: intents only.
-            "fine_tune_entities": True,
-            # Seed for the heads' initialisation, dropout and example order.
-            "random_seed": 42,
+            **{option.name: option.default for option in OPTIONS},
         }
 
     @classmethod
@@ -188,7 +257,7 @@ class BertFeaturizer(DenseFeaturizer, GraphComponent):
         """Creates an untrained featurizer; fails early if the model is missing."""
         cls.validate_config(config)
         try:
-            check_model_dir(resolve_model(config["model"]))
+            check_model_dir(source_model(config["model"]))
         except EncoderLoadError as e:
             raise InvalidConfigException(f"{cls.__name__}: {e}") from e
         return cls(config, model_storage, resource, execution_context)
@@ -197,7 +266,7 @@ class BertFeaturizer(DenseFeaturizer, GraphComponent):
         lowercase = self._config["lowercase"]
         try:
             return BertEncoder.from_directory(
-                resolve_model(self._config["model"]),
+                source_model(self._config["model"]),
                 lowercase=None if lowercase == "auto" else bool(lowercase),
                 max_length=self._config["max_length"],
                 sentence_pooling=self._config["sentence_pooling"],
@@ -316,7 +385,7 @@ class BertFeaturizer(DenseFeaturizer, GraphComponent):
                     sentence_pooling=config["sentence_pooling"],
                     token_pooling=config["token_pooling"],
                 )
-        except (ValueError, FileNotFoundError, KeyError) as e:
+        except (EncoderLoadError, ValueError, FileNotFoundError, KeyError) as e:
             raise InvalidConfigException(
                 f"{cls.__name__}: the trained model holds no usable encoder "
                 f"(resource '{resource.name}'): {e}. Retrain the model."

@@ -13,7 +13,7 @@ from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.exceptions import InvalidConfigException
 
-from assistant.language import detect_language
+from assistant.text import detect_language
 
 
 @DefaultV1Recipe.register(

@@ -20,7 +20,7 @@ from rasa.shared.nlu.constants import (
 )
 from rasa.shared.nlu.training_data.message import Message
 
-from assistant.language import has_content
+from assistant.text import has_content
 
 
 @DefaultV1Recipe.register(

@@ -3,14 +3,16 @@
 # server, waits until both answer their health checks, runs the given command
 # (rasa shell or rasa run) in the foreground, and stops both when it exits.
 #
-#   scripts/with-services.sh ACTIONS_PYTHON COMMAND [ARGS...]
+#   scripts/with-services.sh ACTIONS_PYTHON LLM_PYTHON COMMAND [ARGS...]
 set -euo pipefail
 
-actions_py="$1"; shift
+actions_py="$1"; llm_py="$2"; shift 2
 mkdir -p .run
 # The shared secret between Rasa and the action server: a fresh one per run
 # unless one is configured.
 export ACTION_SERVER_TOKEN="${ACTION_SERVER_TOKEN:-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')}"
+# Ports as assistant/config.py resolves them (defaults and the environment).
+eval "$("$actions_py" -m apps.cli.settings get LOCAL_LLM_PORT ACTION_SERVER_PORT)"
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -30,16 +32,16 @@ wait_for() {  # name url seconds log
 }
 
 if [[ -z "${LLM_BASE_URL:-}" ]]; then
-  port="${LOCAL_LLM_PORT:-8088}"
-  echo "==> Starting the embedded LLM on :$port (log: .run/llm.log)"
-  "$actions_py" -m assistant.llm.local_server --port "$port" > .run/llm.log 2>&1 &
+  export LLM_BASE_URL="http://127.0.0.1:$LOCAL_LLM_PORT/v1"
+  echo "==> Starting the embedded LLM on :$LOCAL_LLM_PORT (log: .run/llm.log)"
+  "$llm_py" -m apps.llm_server > .run/llm.log 2>&1 &
   pids+=($!)
-  wait_for "The embedded LLM" "http://127.0.0.1:$port/v1/models" 120 .run/llm.log
+  wait_for "The embedded LLM" "http://127.0.0.1:$LOCAL_LLM_PORT/v1/models" 120 .run/llm.log
 fi
 
-echo "==> Starting the action server on :5055 (log: .run/actions.log)"
-"$actions_py" -m assistant.action_server --port 5055 > .run/actions.log 2>&1 &
+echo "==> Starting the action server on :$ACTION_SERVER_PORT (log: .run/actions.log)"
+"$actions_py" -m apps.action_server > .run/actions.log 2>&1 &
 pids+=($!)
-wait_for "The action server" "http://127.0.0.1:5055/health" 120 .run/actions.log
+wait_for "The action server" "http://127.0.0.1:$ACTION_SERVER_PORT/health" 120 .run/actions.log
 
 "$@"

@@ -1,15 +1,13 @@
-"""Shared test set-up: no network, no telemetry, and a fake Open-Meteo."""
+"""Shared test set-up: no network, no telemetry, and local fakes of the services
+that cannot be reached from here (Open-Meteo, a hosted LLM)."""
 
-import os
+from assistant.config import apply_process_defaults
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+apply_process_defaults()  # before Rasa, TensorFlow or transformers are imported
 
 import pytest  # noqa: E402
 
-from assistant.settings import WeatherSettings  # noqa: E402
+from assistant.config import WeatherSettings  # noqa: E402
 from tests.fakes.open_meteo import FakeOpenMeteo  # noqa: E402
 
 
@@ -31,29 +29,6 @@ def weather_settings(open_meteo) -> WeatherSettings:
     )
 
 
-@pytest.fixture(scope="session")
-def sample_kb(tmp_path_factory):
-    """The project's sample knowledge base indexed into a fresh Milvus Lite file.
-
-    Returns a retriever over it (the default embedder and settings).
-    """
-    from pathlib import Path
-
-    from assistant.knowledge import Retriever, build_embedder
-    from assistant.knowledge.ingest import ingest
-    from assistant.knowledge.store import MilvusKnowledgeStore
-    from assistant.settings import KnowledgeSettings
-
-    settings = KnowledgeSettings(
-        milvus_uri=str(tmp_path_factory.mktemp("kb") / "knowledge.db")
-    )
-    embedder = build_embedder(settings)
-    store = MilvusKnowledgeStore(settings, embedder.dim)
-    ingest(Path(__file__).parents[1] / "knowledge", store, embedder)
-    yield Retriever(store, embedder, settings.top_k, settings.min_score)
-    store.close()
-
-
 @pytest.fixture
 def fake_llm():
     """A local server speaking OpenAI's chat completions API; counts its calls."""
@@ -62,3 +37,11 @@ def fake_llm():
     server = FakeOpenAI().start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Path of a tiny, randomly initialised BERT model folder (needs PyTorch)."""
+    from tests.fakes.tiny_bert import build_tiny_bert
+
+    return build_tiny_bert(tmp_path_factory.mktemp("tiny_bert"))

@@ -6,8 +6,7 @@ import re
 from typing import Optional, Sequence, Text
 
 from assistant.answers.models import Turn
-from assistant.knowledge.chunking import text_units
-from assistant.language import has_content
+from assistant.text import has_content, text_units
 
 _FOLLOW_UP_ZH_START = re.compile(r"^(那|那么|还有|另外|这个|那个|它|他们|她们)")
 _FOLLOW_UP_ZH_END = re.compile(r"呢[？?]?$")

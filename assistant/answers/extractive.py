@@ -5,22 +5,16 @@ from __future__ import annotations
 import re
 from typing import List, Set, Text
 
-from assistant.knowledge.chunking import split_sentences, text_units
+from assistant.text import HAN, STOP_WORDS, join_sentences, split_sentences, text_units
 
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'_.@-]*")
-_HAN = re.compile(r"[\u3400-\u9fff]")
-_STOP_EN = {
-    "a", "an", "the", "is", "are", "do", "does", "i", "my", "me", "we", "you", "to", "of",
-    "in", "on", "for", "and", "or", "what", "how", "when", "where", "can", "it", "be",
-    "with", "at", "get", "much", "many", "there", "any", "about",
-}
 
 
 def terms(text: Text) -> Set[Text]:
     """English words (minus stop words) and Chinese character bigrams."""
     lowered = text.lower()
-    words = {w.strip(".") for w in _WORD.findall(lowered)} - _STOP_EN
-    han = "".join(_HAN.findall(lowered))
+    words = {w.strip(".") for w in _WORD.findall(lowered)} - STOP_WORDS
+    han = "".join(HAN.findall(lowered))
     bigrams = {han[i : i + 2] for i in range(len(han) - 1)}
     return {t for t in words | bigrams if t}
 
@@ -55,10 +49,4 @@ def extract_answer(question: Text, passage: Text, max_units: int = 90) -> Text:
         units += size
         if units >= max_units * 0.6:
             break
-    text = ""
-    for index in sorted(chosen):
-        sentence = sentences[index]
-        if text and (text[-1].isascii() or sentence[0].isascii()):
-            text += " "
-        text += sentence
-    return text
+    return join_sentences([sentences[index] for index in sorted(chosen)])

@@ -1,11 +1,14 @@
-"""Answer-side data: conversation turns, sources and answers."""
+"""Answer-side data: conversation turns, sources, answers and their wire shape."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any, Dict, List, Text
+from dataclasses import dataclass, field
+from typing import List, Text, TypedDict
 
-MODES = ("llm", "extractive", "not_found")
+# `llm`: generated from the passages; `extractive`: the best passage's sentences;
+# `not_found`: nothing relevant (or nothing asked); `unavailable`: the knowledge
+# store could not be searched.
+MODES = ("llm", "extractive", "not_found", "unavailable")
 
 
 @dataclass(frozen=True)
@@ -14,6 +17,26 @@ class Turn:
 
     role: Text
     text: Text
+
+
+class SourcePayload(TypedDict):
+    """A source as it travels in JSON."""
+
+    number: int
+    title: Text
+    source: Text
+
+
+class AnswerPayload(TypedDict):
+    """An answer as it travels in JSON: in the cache, and next to the reply's text in
+    the bot event, where the next turn reads it back."""
+
+    text: Text
+    sources: List[SourcePayload]
+    mode: Text
+    language: Text
+    cached: bool
+    query: Text
 
 
 @dataclass(frozen=True)
@@ -32,7 +55,7 @@ class Answer:
     Attributes:
         text: the answer without the sources.
         sources: the numbered sources (empty when not found).
-        mode: `llm`, `extractive` or `not_found`.
+        mode: one of `MODES`.
         language: `zh` or `en`.
         cached: True if it came from the answer cache.
         query: what was searched (the question, resolved against earlier turns).
@@ -45,16 +68,25 @@ class Answer:
     cached: bool = False
     query: Text = ""
 
-    def to_dict(self) -> Dict[Text, Any]:
-        """JSON-ready form (for the cache and the channel's custom payload)."""
-        return asdict(self)
+    def to_payload(self) -> AnswerPayload:
+        """The JSON-ready form."""
+        return AnswerPayload(
+            text=self.text,
+            sources=[SourcePayload(number=s.number, title=s.title, source=s.source)
+                     for s in self.sources],
+            mode=self.mode,
+            language=self.language,
+            cached=self.cached,
+            query=self.query,
+        )
 
     @classmethod
-    def from_dict(cls, data: Dict[Text, Any]) -> Answer:
-        """Inverse of `to_dict`."""
+    def from_payload(cls, data: AnswerPayload) -> Answer:
+        """Inverse of `to_payload`."""
         return cls(
             text=data["text"],
-            sources=[Source(**s) for s in data.get("sources", [])],
+            sources=[Source(s["number"], s["title"], s["source"])
+                     for s in data.get("sources", [])],
             mode=data.get("mode", "not_found"),
             language=data.get("language", "en"),
             cached=bool(data.get("cached", False)),

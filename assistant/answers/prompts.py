@@ -11,7 +11,7 @@ from typing import List, Sequence, Text
 
 from assistant.answers.models import Turn
 from assistant.knowledge.retrieval import Passage
-from assistant.llm.client import ChatMessage
+from assistant.llm.chat import ChatMessage
 
 # What the model is told to reply when the passages do not hold the answer.
 NOT_FOUND_REPLIES = {"en": "I don't know.", "zh": "我不知道。"}
@@ -41,11 +41,9 @@ def says_not_found(text: Text) -> bool:
 
 _HISTORY_LABELS = {"en": "Conversation so far", "zh": "之前的对话"}
 # Measured with the embedded model: an English "Question:" label gave the best
-# answers in both languages (a Chinese label made it echo the passages).
+# answers in both languages (a Chinese label made it echo the passages). Base
+# models (the `plain` format, `assistant/llm/plain_format.py`) stop before the next.
 QUESTION_LABEL = "Question:"
-# Base models without a chat template (served with the `plain` format) continue
-# the text; ending it with this label makes them answer.
-ANSWER_LABEL = "Answer:"
 
 
 # Chat-template tokens and markup a passage must not carry into the prompt.

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import re
 import time
-from typing import Callable, List, Optional, Sequence, Text
+from typing import Callable, List, Optional, Protocol, Sequence, Text
 
 from assistant.answers.cache import AnswerCache, cache_key
 from assistant.answers.context import resolve_question
@@ -14,26 +14,41 @@ from assistant.answers.extractive import extract_answer
 from assistant.answers.messages import message
 from assistant.answers.models import Answer, Source, Turn
 from assistant.answers.prompts import build_messages, says_not_found, stop_sequences
-from assistant.knowledge.retrieval import Passage, Retriever
-from assistant.language import detect_language
-from assistant.llm.client import ChatClient, LLMError
+from assistant.errors import LLMError, StoreError
+from assistant.knowledge.retrieval import Passage
+from assistant.llm.chat import ChatModel
+from assistant.text import HAN, LANGUAGES
 
 logger = logging.getLogger(__name__)
 
-_HAN = re.compile(r"[\u3400-\u9fff]")
 _LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 _BLANK_LINES = re.compile(r"\n\s*\n+")
 _CITATION = re.compile(r"\[(\d+)\]")
 VERSION_TTL_SECONDS = 2.0
+# Passages given to the model, and earlier turns shown to it.
+MAX_PASSAGES = 2
+HISTORY_TURNS_IN_PROMPT = 4
+
+
+class PassageSearch(Protocol):
+    """What answers need from retrieval (`Retriever` in production)."""
+
+    def search(self, query: Text) -> List[Passage]:
+        """The best passages, best first; empty when nothing is relevant.
+
+        Raises:
+            StoreError: if the knowledge store cannot be searched.
+        """
+        ...
 
 
 def _usable(text: Text, language: Text) -> bool:
     """Rejects empty, wrong-language or looping model output."""
     if len(_CITATION.sub("", text).strip(" .。，,;；")) < 2:
         return False  # empty, or only citations
-    if language == "zh" and not _HAN.search(text) and len(_LATIN_WORD.findall(text)) >= 3:
+    if language == "zh" and not HAN.search(text) and len(_LATIN_WORD.findall(text)) >= 3:
         return False
-    if language == "en" and len(_HAN.findall(text)) > len(text) / 4:
+    if language == "en" and len(HAN.findall(text)) > len(text) / 4:
         return False
     words = text.split()
     return not (len(words) > 12 and len(set(words)) < len(words) / 3)
@@ -49,32 +64,24 @@ def format_reply(answer: Answer) -> Text:
     return f"{answer.text}\n{label}:\n" + "\n".join(lines)
 
 
-def strip_sources(reply: Text) -> Text:
-    """A reply without its sources (for the conversation history)."""
-    for language in ("zh", "en"):
-        marker = f"\n{message('sources', language)}:\n"
-        if marker in reply:
-            return reply.split(marker, 1)[0]
-    return reply
-
-
 class AnswerService:
     """Answers questions from the knowledge base."""
 
     def __init__(
         self,
-        retriever: Retriever,
+        retriever: PassageSearch,
         cache: AnswerCache,
         version: Callable[[], Text],
-        llm: Optional[ChatClient] = None,
-        llm_languages: Sequence[Text] = ("zh", "en"),
-        max_passages: int = 2,
+        llm: Optional[ChatModel] = None,
+        llm_languages: Sequence[Text] = LANGUAGES,
+        max_passages: int = MAX_PASSAGES,
     ) -> None:
         """Args:
         retriever: finds passages.
         cache: the answer cache.
-        version: returns the knowledge base's current version (cache keys use it).
-        llm: the chat client; None answers extractively only.
+        version: returns the knowledge base's current version (cache keys use it);
+            may raise `StoreError`.
+        llm: the chat model; None answers extractively only.
         llm_languages: languages the model answers well; others are extractive.
         max_passages: passages given to the model.
         """
@@ -101,29 +108,37 @@ class AnswerService:
             self._cached_version, self._version_checked = version, now
         return self._cached_version
 
-    async def answer(
-        self, question: Text, history: Sequence[Turn] = (), language: Optional[Text] = None
-    ) -> Answer:
-        """Answers a question.
+    async def answer(self, question: Text, history: Sequence[Turn], language: Text) -> Answer:
+        """Answers a question; never raises for a service that is down.
 
         Args:
             question: the user's latest message.
             history: earlier turns, oldest first.
-            language: `zh` or `en` (detected from the question if None).
+            language: `zh` or `en`, decided once per turn by the caller.
 
         Returns:
-            The answer, with sources unless nothing relevant was found.
+            The answer, with sources unless nothing relevant was found; mode
+            `unavailable` (and a polite text) when the knowledge store failed.
         """
-        language = language or detect_language(question) or "en"
         query = resolve_question(question, history)
         if not query:
             return Answer(message("empty", language), language=language, query=query)
+        try:
+            return await self._answer(question, query, history, language)
+        except StoreError as error:
+            logger.error("answers.store_unavailable", extra={"error": str(error)})
+            return Answer(message("unavailable", language), mode="unavailable",
+                          language=language, query=query)
+
+    async def _answer(
+        self, question: Text, query: Text, history: Sequence[Turn], language: Text
+    ) -> Answer:
         version = await self.version()
         key = cache_key(query, language, version)
         cached = await self.cache.get(key)
         if cached is not None:
             logger.info("answers.cache_hit", extra={"language": language})
-            answer = Answer.from_dict(cached)
+            answer = Answer.from_payload(cached)
             return Answer(answer.text, answer.sources, answer.mode, language, True, query)
         passages = await asyncio.to_thread(self.retriever.search, query)
         passages = passages[: self.max_passages]
@@ -131,7 +146,7 @@ class AnswerService:
             answer = Answer(message("not_found", language), language=language, query=query)
         else:
             answer = await self._grounded(question, query, passages, history, language)
-        await self.cache.set(key, answer.to_dict())
+        await self.cache.set(key, answer.to_payload())
         logger.info(
             "answers.answered",
             extra={"mode": answer.mode, "language": language, "passages": len(passages),
@@ -148,7 +163,9 @@ class AnswerService:
         language: Text,
     ) -> Answer:
         if self.llm is not None and language in self.llm_languages:
-            messages = build_messages(question, passages, history[-4:], language)
+            messages = build_messages(
+                question, passages, history[-HISTORY_TURNS_IN_PROMPT:], language
+            )
             try:
                 completion = await self.llm.complete(messages, stop=stop_sequences(language))
             except LLMError as error:

@@ -12,14 +12,9 @@ from __future__ import annotations
 import re
 from typing import Text
 
+from assistant.text import STOP_WORDS
+
 _WORD = re.compile(r"[A-Za-z][A-Za-z']*")
-STOP_WORDS = frozenset(
-    """a an the and or but if of to in on at by for with from as is are was were be been
-    being do does did i me my we our you your he she it its they them their this that
-    these those there here what which who whom how when where why can could should would
-    will shall may might must have has had not no so than then too very just about
-    into over any some all each more most such only own same s t don doesn isn aren""".split()
-)
 
 
 def stem(word: Text) -> Text:

@@ -3,21 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass
 from typing import List, Text
 
+from assistant.config import KnowledgeSettings
+from assistant.errors import ConfigurationError
 from assistant.knowledge.documents import Document
-
-# Sentence ends: Chinese full stops (no space follows them) and Latin ones
-# followed by a space, plus line breaks.
-_SENTENCE_END = re.compile(r"(?<=[。！？；!?;])|(?<=[.:])\s+|\n+")
-_UNIT = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]|[A-Za-z0-9][A-Za-z0-9'’_.@-]*")
-
-
-def text_units(text: Text) -> int:
-    """Length in units: a Chinese character or a Latin word counts one."""
-    return len(_UNIT.findall(text))
+from assistant.text import join_sentences, split_sentences, text_units, unit_matches
 
 
 @dataclass(frozen=True)
@@ -48,15 +40,10 @@ class Chunk:
         return self.text.split("\n", 1)[1] if "\n" in self.text else self.text
 
 
-def split_sentences(text: Text) -> List[Text]:
-    """Splits text into sentences, keeping their punctuation."""
-    return [s.strip() for s in _SENTENCE_END.split(text) if s and s.strip()]
-
-
 def _hard_split(sentence: Text, size: int) -> List[Text]:
     """Cuts a sentence longer than `size` units into pieces of `size` units."""
     pieces: List[Text] = []
-    matches = list(_UNIT.finditer(sentence))
+    matches = unit_matches(sentence)
     start = 0
     for i in range(size, len(matches), size):
         cut = matches[i].start()
@@ -66,16 +53,11 @@ def _hard_split(sentence: Text, size: int) -> List[Text]:
     return [p for p in pieces if p]
 
 
-def _join(sentences: List[Text]) -> Text:
-    out = ""
-    for s in sentences:
-        if out and (out[-1].isascii() or s[0].isascii()):
-            out += " "
-        out += s
-    return out
-
-
-def chunk_document(document: Document, size: int = 200, overlap: int = 40) -> List[Chunk]:
+def chunk_document(
+    document: Document,
+    size: int = KnowledgeSettings.chunk_size,
+    overlap: int = KnowledgeSettings.chunk_overlap,
+) -> List[Chunk]:
     """Splits a document into passages of about `size` units, sections kept apart.
 
     Args:
@@ -89,7 +71,10 @@ def chunk_document(document: Document, size: int = 200, overlap: int = 40) -> Li
         its section heading.
     """
     if not 0 <= overlap < size:
-        raise ValueError(f"overlap ({overlap}) must be >= 0 and smaller than size ({size}).")
+        raise ConfigurationError(
+            f"Chunk overlap ({overlap}) must be >= 0 and smaller than the chunk size ({size}): "
+            "set CHUNK_OVERLAP below CHUNK_SIZE."
+        )
     passages: List[tuple] = []
     for section in document.sections:
         sentences: List[Text] = []
@@ -102,7 +87,7 @@ def chunk_document(document: Document, size: int = 200, overlap: int = 40) -> Li
         for sentence in sentences:
             units = text_units(sentence)
             if current and current_units + units > size:
-                passages.append((section.heading, _join(current)))
+                passages.append((section.heading, join_sentences(current)))
                 carried: List[Text] = []
                 carried_units = 0
                 for previous in reversed(current):
@@ -115,7 +100,7 @@ def chunk_document(document: Document, size: int = 200, overlap: int = 40) -> Li
             current.append(sentence)
             current_units += units
         if current:
-            passages.append((section.heading, _join(current)))
+            passages.append((section.heading, join_sentences(current)))
     chunks = []
     for index, (heading, passage) in enumerate(passages):
         titles = " — ".join(t for t in (document.title, heading) if t)

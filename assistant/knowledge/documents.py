@@ -9,11 +9,9 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import List, Optional, Text, Tuple
 
+from assistant.errors import DocumentError
+
 SUPPORTED_SUFFIXES = (".md", ".markdown", ".txt", ".html", ".htm", ".pdf")
-
-
-class DocumentError(ValueError):
-    """A document cannot be read; the message names the file and the reason."""
 
 
 @dataclass(frozen=True)

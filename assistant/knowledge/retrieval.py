@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Protocol, Sequence, Text
+from typing import Dict, List, Optional, Sequence, Text
 
+from assistant.config import RetrievalSettings
+from assistant.errors import InputError
 from assistant.knowledge.chunking import Chunk
 from assistant.knowledge.embedder import Embedder
-from assistant.knowledge.store import Hit
+from assistant.knowledge.store import Hit, SearchableStore
 
 MODES = ("dense", "bm25", "hybrid")
 RRF_K = 60
-
-
-class SearchableStore(Protocol):
-    """What retrieval needs from a store."""
-
-    def dense_search(self, vector: Sequence[float], limit: int) -> List[Hit]: ...
-
-    def bm25_search(self, query: Text, limit: int) -> List[Hit]: ...
+# Results taken from each search (dense, BM25) before fusion.
+CANDIDATES = 20
 
 
 @dataclass(frozen=True)
@@ -52,23 +48,22 @@ class Retriever:
         self,
         store: SearchableStore,
         embedder: Embedder,
-        top_k: int = 4,
-        min_score: float = 0.5,
-        candidates: int = 20,
+        settings: RetrievalSettings = RetrievalSettings(),
+        candidates: int = CANDIDATES,
     ) -> None:
         """Args:
         store: the knowledge store.
         embedder: the same embedder the documents were indexed with.
-        top_k: passages returned.
-        min_score: cosine similarity of the best dense match below which
-            `search` returns nothing ("not in the documents").
+        settings: `top_k`, the passages returned, and `min_score`, the cosine
+            similarity of the best dense match below which `search` returns
+            nothing ("not in the documents").
         candidates: results taken from each search before fusion.
         """
         self.store = store
         self.embedder = embedder
-        self.top_k = top_k
-        self.min_score = min_score
-        self.candidates = max(candidates, top_k)
+        self.top_k = settings.top_k
+        self.min_score = settings.min_score
+        self.candidates = max(candidates, settings.top_k)
 
     def search(
         self, query: Text, mode: Text = "hybrid", top_k: Optional[int] = None
@@ -84,7 +79,7 @@ class Retriever:
             The best passages, best first; empty when nothing is relevant enough.
         """
         if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, got {mode!r}.")
+            raise InputError(f"Search mode must be one of {', '.join(MODES)}, got {mode!r}.")
         top_k = top_k or self.top_k
         query = query.strip()
         if not query:

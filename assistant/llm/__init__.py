@@ -1,1 +1,2 @@
-"""Language models: the OpenAI-compatible client and the embedded local server."""
+"""Language models: the chat interface, the embedded models shipped on PyPI, and
+the plain prompt format for base models. The HTTP client is in `assistant/adapters/`."""

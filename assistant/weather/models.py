@@ -7,10 +7,6 @@ from dataclasses import dataclass
 from typing import Optional, Protocol, Text
 
 
-class WeatherError(Exception):
-    """The weather service failed, timed out or answered something unusable."""
-
-
 @dataclass(frozen=True)
 class Place:
     """A geocoded place."""

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from typing import Any, Optional, Text, Tuple
 
 from assistant.dates import resolve_date
+from assistant.errors import WeatherError
 from assistant.weather.messages import message
-from assistant.weather.models import Place, WeatherError, WeatherProvider
+from assistant.weather.models import Place, WeatherProvider
 from assistant.weather.wmo import describe
 
 logger = logging.getLogger(__name__)

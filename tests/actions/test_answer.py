@@ -1,6 +1,6 @@
-"""The answer action, run against trackers from JSON fixtures, the sample
-knowledge base in Milvus Lite and a local OpenAI-compatible server, asserting the
-exact events and messages."""
+"""The answer action, run against trackers from JSON fixtures and the answer
+service over in-memory fakes, asserting the exact events, messages and the
+structured answer each reply carries."""
 
 import json
 from pathlib import Path
@@ -9,90 +9,105 @@ import yaml
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.answer import ActionAnswerQuestion, history_from_events
-from assistant.answers import AnswerService, Turn
+from actions.answer import ActionAnswerQuestion
+from actions.conversation import ANSWER_KEY, history_from_events, language_of
 from assistant.answers.cache import LRUAnswerCache
-from assistant.knowledge import Retriever
-from assistant.knowledge.store import MilvusKnowledgeStore
-from assistant.llm.client import ChatClient
-from assistant.settings import KnowledgeSettings, LLMSettings
+from assistant.answers.models import Turn
+from assistant.answers.service import AnswerService
+from tests.fakes.in_memory import ScriptedChatModel, StaticSearch, chunk
 
 FIXTURES = Path(__file__).parent / "fixtures"
 DOMAIN = yaml.safe_load((Path(__file__).parents[2] / "domain.yml").read_text())
+LEAVE = chunk("en/hr-annual-leave.md", "Full-time employees get 15 days a year. Contractors "
+              "get no paid annual leave; they use unpaid leave (UPL).", "Annual Leave")
 
 
 def tracker(name: str) -> Tracker:
     return Tracker.from_dict(json.loads((FIXTURES / f"{name}.json").read_text("utf-8")))
 
 
-def make_service(sample_kb, fake_llm) -> AnswerService:
-    client = ChatClient(LLMSettings(base_url=fake_llm.base_url, timeout_seconds=5.0))
-    return AnswerService(sample_kb, LRUAnswerCache(), lambda: "v1", client)
+def make_service(llm, *chunks) -> AnswerService:
+    return AnswerService(StaticSearch(*chunks), LRUAnswerCache(), lambda: "v1", llm)
 
 
 async def run(action, state):
     dispatcher = CollectingDispatcher()
     events = await action.run(dispatcher, state, DOMAIN)
-    return events, [m["text"] for m in dispatcher.messages]
+    return events, dispatcher.messages
 
 
-async def test_answers_with_sources(sample_kb, fake_llm):
-    fake_llm.reply = lambda messages: "Full-time employees get 15 days a year [1]."
-    events, sent = await run(ActionAnswerQuestion(make_service(sample_kb, fake_llm)),
-                             tracker("question_en_annual_leave"))
+async def test_answers_with_sources_in_the_text_and_as_data():
+    llm = ScriptedChatModel(lambda m: "Full-time employees get 15 days a year [1].")
+    events, messages = await run(ActionAnswerQuestion(make_service(llm, LEAVE)),
+                                 tracker("question_en_annual_leave"))
+    assert events == [] and len(messages) == 1
+    assert messages[0]["text"] == ("Full-time employees get 15 days a year [1].\n"
+                                   "Sources:\n[1] Annual Leave (en/hr-annual-leave.md)")
+    assert messages[0][ANSWER_KEY] == {
+        "text": "Full-time employees get 15 days a year [1].",
+        "sources": [{"number": 1, "title": "Annual Leave", "source": "en/hr-annual-leave.md"}],
+        "mode": "llm", "language": "en", "cached": False,
+        "query": "How many days of annual leave do I get?",
+    }
+    assert not messages[0]["custom"]  # no channel shows the structured answer
+
+
+async def test_a_follow_up_reads_the_earlier_answer_from_its_event():
+    llm = ScriptedChatModel(lambda m: "Contractors get no paid annual leave; they use UPL [1].")
+    events, messages = await run(ActionAnswerQuestion(make_service(llm, LEAVE)),
+                                 tracker("follow_up_en_contractors"))
     assert events == []
-    assert sent == ["Full-time employees get 15 days a year [1].\n"
-                    "Sources:\n[1] Annual Leave (en/hr-annual-leave.md)"]
-
-
-async def test_follow_up_uses_the_conversation(sample_kb, fake_llm):
-    fake_llm.reply = lambda messages: "Contractors get no paid annual leave; they use UPL [1]."
-    events, sent = await run(ActionAnswerQuestion(make_service(sample_kb, fake_llm)),
-                             tracker("follow_up_en_contractors"))
-    assert events == []
-    assert sent == ["Contractors get no paid annual leave; they use UPL [1].\n"
-                    "Sources:\n[1] Annual Leave (en/hr-annual-leave.md)"]
-    prompt = fake_llm.requests[0]["body"]["messages"][1]["content"]
+    assert messages[0]["text"].startswith("Contractors get no paid annual leave")
+    assert messages[0][ANSWER_KEY]["query"] == (
+        "How many days of annual leave do I get? and for contractors?")
+    prompt = llm.requests[0][1]["content"]
     assert "- user: How many days of annual leave do I get?" in prompt
     assert "- assistant: Full-time employees get 15 days a year [1]." in prompt
-    assert "Sources:" not in prompt  # earlier answers go in without their source list
+    assert "Sources" not in prompt  # the earlier answer goes in without its sources
 
 
-async def test_off_topic_question_says_it_does_not_know(sample_kb, fake_llm):
-    events, sent = await run(ActionAnswerQuestion(make_service(sample_kb, fake_llm)),
-                             tracker("question_zh_off_topic"))
+async def test_nothing_found_says_so_in_the_conversations_language():
+    llm = ScriptedChatModel(lambda m: "x")
+    events, messages = await run(ActionAnswerQuestion(make_service(llm)),
+                                 tracker("question_zh_off_topic"))
     assert events == []
-    assert sent == [
+    assert [m["text"] for m in messages] == [
         "抱歉，我在现有的文档里没有找到这个问题的答案。可以换个说法，或者联系相关部门。"]
-    assert fake_llm.calls == 0
+    assert messages[0][ANSWER_KEY]["mode"] == "not_found" and llm.calls == 0
 
 
-async def test_unreachable_milvus_gives_a_polite_reply(sample_kb, fake_llm):
-    settings = KnowledgeSettings(milvus_uri="http://127.0.0.1:9", collection="kb")
-    retriever = Retriever(MilvusKnowledgeStore(settings, 512), sample_kb.embedder)
-    service = AnswerService(retriever, LRUAnswerCache(), lambda: "v1", None)
-    events, sent = await run(ActionAnswerQuestion(service), tracker("question_zh_off_topic"))
-    assert events == [] and sent == ["抱歉，知识库暂时无法使用，请稍后再试。"]
+async def test_an_unavailable_store_gives_a_polite_reply():
+    search = StaticSearch(LEAVE)
+    search.failing = True
+    service = AnswerService(search, LRUAnswerCache(), lambda: "v1", None)
+    events, messages = await run(ActionAnswerQuestion(service), tracker("question_zh_off_topic"))
+    assert events == []
+    assert [m["text"] for m in messages] == ["抱歉，知识库暂时无法使用，请稍后再试。"]
+    assert messages[0][ANSWER_KEY]["mode"] == "unavailable"
 
 
-async def test_service_is_built_on_first_use_only(sample_kb, fake_llm):
-    built = []
-
-    def factory():
-        built.append(1)
-        return make_service(sample_kb, fake_llm)
-
-    action = ActionAnswerQuestion(factory=factory)
-    assert built == [] and action.name() == "action_answer_question"
-    await run(action, tracker("question_en_annual_leave"))
-    await run(action, tracker("question_en_annual_leave"))
-    assert built == [1]
-
-
-def test_history_keeps_user_and_bot_texts_without_the_latest_question():
+def test_history_reads_answers_from_their_structured_data():
     events = tracker("follow_up_en_contractors").events
     assert history_from_events(events) == [
         Turn("user", "How many days of annual leave do I get?"),
         Turn("assistant", "Full-time employees get 15 days a year [1]."),
     ]
     assert len(history_from_events(events * 5, limit=3)) == 3
+
+
+def test_history_never_parses_display_text():
+    # A bot message without structured data is kept as it was shown, even if it
+    # looks like an answer with sources (a response, another action's message).
+    events = [{"event": "user", "text": "hi"},
+              {"event": "bot", "text": "Hello!\nSources:\n[1] A (a.md)"},
+              {"event": "user", "text": "next"}]
+    assert history_from_events(events) == [
+        Turn("user", "hi"), Turn("assistant", "Hello!\nSources:\n[1] A (a.md)")]
+
+
+def test_the_language_is_the_slot_policy_set():
+    assert language_of(tracker("question_zh_off_topic")) == "zh"
+    assert language_of(tracker("question_en_annual_leave")) == "en"
+    unset = Tracker.from_dict({**json.loads(
+        (FIXTURES / "question_zh_off_topic.json").read_text("utf-8")), "slots": {}})
+    assert language_of(unset) == "en"

@@ -20,15 +20,16 @@ BIN = Path(sys.executable).parent
 TOKEN = "integration-secret"
 
 
-def actions_python() -> Path:
-    """The action server environment's Python (`make test` passes it)."""
-    configured = os.environ.get("ACTIONS_PYTHON")
+def env_python(variable: Text, target: Text) -> Path:
+    """A process environment's Python: `make test` passes it in `variable`; else
+    `make -s <target>` names the folder."""
+    configured = os.environ.get(variable)
     if not configured:
-        folder = subprocess.run(["make", "-s", "actions-env-path"], cwd=PROJECT,
+        folder = subprocess.run(["make", "-s", target], cwd=PROJECT,
                                 capture_output=True, text=True, check=True).stdout.strip()
         configured = str(Path(folder) / "bin" / "python")
     if not Path(configured).is_file():
-        pytest.fail(f"The action server environment is missing ({configured}): run `make setup`.")
+        pytest.fail(f"An environment is missing ({configured}): run `make setup`.")
     return Path(configured)
 
 
@@ -110,7 +111,8 @@ class Servers:
         self.processes: Dict[Text, subprocess.Popen] = {}
         self.log_files: List[Any] = []
         self.logs = work_dir
-        self.actions_python = actions_python()
+        self.actions_python = env_python("ACTIONS_PYTHON", "actions-env-path")
+        self.llm_python = env_python("LLM_PYTHON", "llm-env-path")
         try:
             self._start_all(work_dir, model)
         except BaseException:
@@ -130,9 +132,9 @@ class Servers:
 
     def _start_all(self, work_dir: Path, model: Path) -> None:
         python = str(self.actions_python)
-        llm = self._start("llm", [python, "-m", "assistant.llm.local_server",
+        llm = self._start("llm", [str(self.llm_python), "-m", "apps.llm_server",
                                   "--port", str(self.llm_port)])
-        subprocess.run([python, "-m", "assistant.knowledge.ingest", "knowledge"], cwd=PROJECT,
+        subprocess.run([python, "-m", "apps.cli.ingest", "knowledge"], cwd=PROJECT,
                        env={**os.environ, **self._actions_env()}, check=True,
                        capture_output=True, timeout=600)
         wait_until_up(f"http://127.0.0.1:{self.llm_port}/v1/models", llm,
@@ -140,7 +142,7 @@ class Servers:
         self.start_actions()
         credentials = work_dir / "credentials.yml"
         subprocess.run(
-            [sys.executable, "-m", "assistant.credentials", "credentials.yml",
+            [sys.executable, "-m", "apps.cli.credentials", "credentials.yml",
              str(credentials)],
             cwd=PROJECT, env=rasa_env(), check=True,
         )
@@ -157,7 +159,7 @@ class Servers:
         """Starts (or restarts) the action server and waits for its health check."""
         actions = self._start(
             "actions",
-            [str(self.actions_python), "-m", "assistant.action_server",
+            [str(self.actions_python), "-m", "apps.action_server",
              "--port", str(self.action_port)],
             **{**os.environ, **self._actions_env()},
         )

@@ -1,17 +1,6 @@
-import os
-import uuid
+"""The answer cache's keys and the in-process LRU (Redis: tests/contract)."""
 
-import pytest
-
-from assistant.answers.cache import (
-    LRUAnswerCache,
-    RedisAnswerCache,
-    build_cache,
-    cache_key,
-    normalise_question,
-)
-
-REDIS_URL = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/15")
+from assistant.answers.cache import LRUAnswerCache, cache_key, normalise_question
 
 
 def test_normalisation_folds_width_case_spaces_and_trailing_punctuation():
@@ -45,52 +34,3 @@ async def test_lru_entries_expire():
     cache = LRUAnswerCache(ttl_seconds=-1)
     await cache.set("v:a", {"text": "A"})
     assert await cache.get("v:a") is None and len(cache) == 0
-
-
-def test_build_cache_picks_redis_only_when_configured():
-    assert isinstance(build_cache("", 10, 60), LRUAnswerCache)
-    assert isinstance(build_cache(REDIS_URL, 10, 60), RedisAnswerCache)
-
-
-@pytest.fixture
-async def redis_cache():
-    cache = RedisAnswerCache(REDIS_URL, 60, prefix=f"test:{uuid.uuid4().hex}")
-    try:
-        await cache._redis.ping()
-    except Exception as error:  # noqa: BLE001
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"Redis at {REDIS_URL} is not reachable: {error}")
-    yield cache
-    async for key in cache._redis.scan_iter(match=f"{cache.prefix}:*"):
-        await cache._redis.delete(key)
-    await cache.close()
-
-
-async def test_redis_cache_is_shared_between_instances(redis_cache):
-    other = RedisAnswerCache(REDIS_URL, 60, prefix=redis_cache.prefix)
-    await redis_cache.set("v1:q", {"text": "答案", "sources": []})
-    assert await other.get("v1:q") == {"text": "答案", "sources": []}
-    assert await other.get("v1:missing") is None
-    stats = await redis_cache.stats()
-    assert (stats.hits, stats.misses) == (1, 1)
-    await redis_cache.set("v2:q", {"text": "new"})
-    assert await other.drop_other_versions("v2") == 1
-    assert await redis_cache.get("v1:q") is None
-    assert await redis_cache.get("v2:q") == {"text": "new"}
-    await other.close()
-
-
-async def test_redis_entries_have_a_ttl(redis_cache):
-    await redis_cache.set("v1:q", {"text": "x"})
-    ttl = await redis_cache._redis.ttl(f"{redis_cache.prefix}:v1:q")
-    assert 0 < ttl <= 60
-
-
-async def test_unreachable_redis_is_a_miss_not_an_error():
-    cache = RedisAnswerCache("redis://127.0.0.1:9/0", 60)
-    await cache.set("v:a", {"text": "A"})
-    assert await cache.get("v:a") is None
-    assert await cache.drop_other_versions("v") == 0
-    assert (await cache.stats()).hits == 0
-    await cache.close()

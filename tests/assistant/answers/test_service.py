@@ -1,125 +1,160 @@
-"""The answer service over the sample knowledge base (real Milvus Lite and
-embedder) with a local OpenAI-compatible server that counts its calls."""
-
-import time
+"""The answer service's rules, through in-memory fakes of its Protocols (retrieval,
+cache, chat model). The same service over the real sample knowledge base, Milvus
+Lite and a server speaking OpenAI's API: tests/contract/test_answers_on_sample_kb.py."""
 
 import pytest
 
-from assistant.answers import AnswerService, Turn, format_reply
 from assistant.answers.cache import LRUAnswerCache
-from assistant.llm.client import ChatClient
-from assistant.settings import LLMSettings
+from assistant.answers.models import Answer, Source, Turn
+from assistant.answers.service import AnswerService, format_reply
+from tests.fakes.in_memory import ScriptedChatModel, StaticSearch, chunk
+
+LEAVE_EN = chunk("en/hr-annual-leave.md", "Full-time employees get 15 days of paid annual "
+                 "leave a year. Contractors get no paid annual leave.", "Annual Leave")
+LEAVE_ZH = chunk("zh/hr-annual-leave.md", "正式员工每年有15天带薪年假。外包人员没有带薪年假。",
+                 "年假制度")
+HELPDESK = chunk("en/it-helpdesk-hours.md", "The helpdesk is open 08:30 to 18:00. At the "
+                 "weekend call the on-call engineer on extension 7000.", "IT Helpdesk Hours")
 
 
-def service(sample_kb, fake_llm=None, languages=("zh", "en"), version=lambda: "v1",
-            timeout=5.0, base_url=None):
-    llm = None
-    if fake_llm is not None or base_url:
-        settings = LLMSettings(base_url=base_url or fake_llm.base_url, timeout_seconds=timeout,
-                               max_retries=0)
-        llm = ChatClient(settings)
-    return AnswerService(sample_kb, LRUAnswerCache(), version, llm, languages)
+def service(search=None, llm=None, languages=("zh", "en"), version=lambda: "v1", cache=None):
+    cache = LRUAnswerCache() if cache is None else cache  # an empty cache is falsy
+    return AnswerService(search or StaticSearch(LEAVE_EN, HELPDESK), cache,
+                         version, llm, languages)
 
 
-async def test_llm_answer_with_numbered_sources(sample_kb, fake_llm):
-    fake_llm.reply = lambda messages: "Employees get 15 days a year [1]."
-    answer = await service(sample_kb, fake_llm).answer(
-        "How many days of annual leave do I get?", [], "en")
-    assert answer.mode == "llm" and not answer.cached
-    assert answer.text == "Employees get 15 days a year [1]."
-    assert answer.sources[0].source in ("en/hr-annual-leave.md", "zh/hr-annual-leave.md")
-    assert format_reply(answer) == (
-        f"Employees get 15 days a year [1].\nSources:\n[1] {answer.sources[0].title} "
-        f"({answer.sources[0].source})")
-    prompt = fake_llm.requests[0]["body"]["messages"]
-    assert "annual leave" in prompt[1]["content"].lower()
+async def test_an_llm_answer_cites_the_passages_it_used():
+    llm = ScriptedChatModel(lambda m: "Call extension 7000 at the weekend [2].")
+    answer = await service(llm=llm).answer("Who do I call at the weekend?", [], "en")
+    assert (answer.mode, answer.language, answer.cached) == ("llm", "en", False)
+    assert answer.sources == [Source(2, "IT Helpdesk Hours", "en/it-helpdesk-hours.md")]
+    system, user = llm.requests[0]
+    assert "only the passages" in system["content"]
+    assert user["content"].startswith("[1] Annual Leave\nFull-time")
+    assert "[2] IT Helpdesk Hours" in user["content"]
+    assert user["content"].endswith("Question: Who do I call at the weekend?")
 
 
-async def test_a_repeated_question_does_not_reach_the_llm_again(sample_kb, fake_llm):
-    answers = service(sample_kb, fake_llm)
-    first = await answers.answer("How do I connect to the VPN?", [], "en")
-    again = await answers.answer("how do i connect to the vpn", [], "en")
-    assert fake_llm.calls == 1
-    assert again.cached and again.text == first.text and again.sources == first.sources
-    stats = await answers.cache.stats()
-    assert (stats.hits, stats.misses) == (1, 1)
+async def test_an_answer_without_citations_credits_the_best_passage():
+    llm = ScriptedChatModel(lambda m: "You get 15 days a year.")
+    answer = await service(llm=llm).answer("How much leave do I get?", [], "en")
+    assert [s.number for s in answer.sources] == [1]
 
 
-async def test_a_knowledge_base_change_invalidates_the_cache(sample_kb, fake_llm, monkeypatch):
-    version = ["v1"]
-    answers = service(sample_kb, fake_llm, version=lambda: version[0])
-    await answers.answer("How do I connect to the VPN?", [], "en")
-    version[0] = "v2"
+async def test_the_reply_shows_numbered_sources_in_one_message():
+    answer = Answer("Full-time employees get 15 days [1].",
+                    [Source(1, "Annual Leave", "en/hr-annual-leave.md")], "llm", "en")
+    assert format_reply(answer) == ("Full-time employees get 15 days [1].\nSources:\n"
+                                    "[1] Annual Leave (en/hr-annual-leave.md)")
+    assert "\n\n" not in format_reply(answer)  # Rasa's channels split at blank lines
+    assert format_reply(Answer("抱歉", [], "not_found", "zh")) == "抱歉"
+
+
+async def test_a_repeated_question_is_answered_from_the_cache():
+    llm = ScriptedChatModel(lambda m: "15 days [1].")
+    search = StaticSearch(LEAVE_EN)
+    answers = service(search, llm)
+    first = await answers.answer("How many days of leave?", [], "en")
+    again = await answers.answer("how many  days of leave", [], "en")
+    assert llm.calls == 1 and len(search.queries) == 1
+    assert again.cached and (again.text, again.sources) == (first.text, first.sources)
+
+
+async def test_a_new_knowledge_base_version_drops_old_answers(monkeypatch):
     monkeypatch.setattr("assistant.answers.service.VERSION_TTL_SECONDS", 0.0)
-    again = await answers.answer("How do I connect to the VPN?", [], "en")
-    assert not again.cached and fake_llm.calls == 2
-    assert len(answers.cache) == 1  # the v1 answer was dropped
+    version = ["v1"]
+    llm = ScriptedChatModel(lambda m: "15 days [1].")
+    cache = LRUAnswerCache()
+    answers = service(StaticSearch(LEAVE_EN), llm, version=lambda: version[0], cache=cache)
+    await answers.answer("How many days of leave?", [], "en")
+    version[0] = "v2"
+    again = await answers.answer("How many days of leave?", [], "en")
+    assert not again.cached and llm.calls == 2
+    assert len(cache) == 1  # the v1 answer was dropped
 
 
-async def test_follow_up_is_answered_in_context(sample_kb, fake_llm):
-    fake_llm.reply = lambda messages: "周末只有值班工程师，分机 7000 [1]。"
-    history = [Turn("user", "IT服务台几点上班?"), Turn("assistant", "周一到周五 08:30–18:00。")]
-    answer = await service(sample_kb, fake_llm).answer("那周末呢?", history, "zh")
-    assert answer.query == "IT服务台几点上班? 那周末呢?"
-    assert answer.sources[0].source == "zh/it-helpdesk-hours.md"
-    content = fake_llm.requests[0]["body"]["messages"][1]["content"]
-    assert "- user: IT服务台几点上班?" in content and content.endswith("Question: 那周末呢?")
+async def test_a_follow_up_is_searched_with_the_question_it_follows():
+    search = StaticSearch(LEAVE_ZH)
+    llm = ScriptedChatModel(lambda m: "外包人员没有带薪年假 [1]。")
+    history = [Turn("user", "年假有几天?"), Turn("assistant", "正式员工每年有15天。")]
+    answer = await service(search, llm).answer("那外包人员呢?", history, "zh")
+    assert search.queries == ["年假有几天? 那外包人员呢?"] and answer.query == search.queries[0]
+    prompt = llm.requests[0][1]["content"]
+    assert "- user: 年假有几天?" in prompt and "- assistant: 正式员工每年有15天。" in prompt
+    assert prompt.endswith("Question: 那外包人员呢?")
 
 
-async def test_model_saying_it_does_not_know_gives_the_not_found_reply(sample_kb, fake_llm):
-    fake_llm.reply = lambda messages: "I don't know."
-    answer = await service(sample_kb, fake_llm).answer("What is the VPN address?", [], "en")
+async def test_the_model_saying_it_does_not_know_gives_the_not_found_reply():
+    llm = ScriptedChatModel(lambda m: "I don't know.")
+    answer = await service(llm=llm).answer("What is the VPN address?", [], "en")
     assert answer.mode == "not_found" and answer.sources == []
     assert answer.text.startswith("Sorry, I couldn't find")
 
 
-async def test_unrelated_questions_are_not_answered(sample_kb, fake_llm):
-    answers = service(sample_kb, fake_llm)
-    for question, language in [("How tall is Mount Everest?", "en"), ("红烧肉怎么做？", "zh")]:
-        answer = await answers.answer(question, [], language)
-        assert answer.mode == "not_found", question
-    assert fake_llm.calls == 0
+async def test_nothing_found_never_reaches_the_model():
+    llm = ScriptedChatModel(lambda m: "made up [1]")
+    answer = await service(StaticSearch(), llm).answer("红烧肉怎么做？", [], "zh")
+    assert answer.mode == "not_found" and answer.text.startswith("抱歉")
+    assert llm.calls == 0
 
 
-async def test_languages_the_model_does_not_handle_are_extractive(sample_kb, fake_llm):
-    answer = await service(sample_kb, fake_llm, languages=("en",)).answer(
+async def test_languages_the_model_does_not_handle_are_answered_extractively():
+    llm = ScriptedChatModel(lambda m: "x")
+    answer = await service(StaticSearch(LEAVE_ZH), llm, languages=("en",)).answer(
         "外包人员有带薪年假吗?", [], "zh")
-    assert fake_llm.calls == 0 and answer.mode == "extractive"
+    assert llm.calls == 0 and answer.mode == "extractive"
     assert answer.text.startswith("根据文档：") and answer.text.endswith("[1]")
+    assert "外包人员没有带薪年假。" in answer.text
     assert answer.sources[0].source == "zh/hr-annual-leave.md"
 
 
-async def test_unreachable_llm_gives_an_extractive_answer_within_the_timeout(sample_kb):
-    answers = service(sample_kb, base_url="http://127.0.0.1:9/v1", timeout=2.0)
-    started = time.monotonic()
-    answer = await answers.answer("Who do I call at the weekend if the network is down?",
-                                  [], "en")
-    assert time.monotonic() - started < 4.0
+async def test_an_unavailable_model_gives_an_extractive_answer():
+    answer = await service(StaticSearch(HELPDESK), ScriptedChatModel(fail=True)).answer(
+        "Who do I call at the weekend?", [], "en")
     assert answer.mode == "extractive" and "7000" in answer.text
-    assert answer.sources[0].source == "en/it-helpdesk-hours.md"
+    assert answer.text.startswith("From the documents:") and answer.text.endswith("[1]")
 
 
-async def test_slow_llm_gives_an_extractive_answer(sample_kb, fake_llm):
-    fake_llm.delay_seconds = 3.0
-    answer = await service(sample_kb, fake_llm, timeout=1.0).answer(
-        "How long must my password be?", [], "en")
-    assert answer.mode == "extractive" and "14" in answer.text
-
-
-@pytest.mark.parametrize("reply", ["", "这是中文回答", "word " * 40])
-async def test_unusable_model_output_falls_back_to_extraction(sample_kb, fake_llm, reply):
-    fake_llm.reply = lambda messages: reply
-    answer = await service(sample_kb, fake_llm).answer("How long must my password be?", [], "en")
+@pytest.mark.parametrize("reply", ["", "[1]", "这是中文回答，没有英文", "word " * 40])
+async def test_unusable_model_output_falls_back_to_extraction(reply):
+    answer = await service(llm=ScriptedChatModel(lambda m: reply)).answer(
+        "How many days of annual leave?", [], "en")
     assert answer.mode == "extractive"
 
 
-async def test_empty_question(sample_kb):
-    answer = await service(sample_kb).answer("   ", [], "zh")
-    assert answer.text == "请问您想了解什么？" and answer.mode == "not_found"
+async def test_a_store_failure_is_a_polite_answer_and_is_not_cached():
+    search = StaticSearch(LEAVE_EN)
+    search.failing = True
+    answers = service(search, ScriptedChatModel(lambda m: "15 days [1]."))
+    answer = await answers.answer("年假有几天?", [], "zh")
+    assert answer.mode == "unavailable" and answer.text == "抱歉，知识库暂时无法使用，请稍后再试。"
+    search.failing = False
+    assert (await answers.answer("年假有几天?", [], "zh")).mode == "llm"
 
 
-@pytest.mark.parametrize("text", ["!!!???", "😀😀😀", "\u200b", "……"])
-async def test_message_without_words_asks_what_the_user_wants(sample_kb, fake_llm, text):
-    answer = await service(sample_kb, fake_llm).answer(text, [], None)
-    assert answer.text == "What would you like to know?" and answer.sources == []
-    assert fake_llm.calls == 0
+async def test_a_version_that_cannot_be_read_is_a_store_failure():
+    from assistant.errors import StoreError
+
+    def version():
+        raise StoreError("Milvus is down")
+
+    answer = await service(version=version).answer("How much leave?", [], "en")
+    assert answer.mode == "unavailable"
+
+
+@pytest.mark.parametrize("text", ["   ", "!!!???", "😀😀😀", "\u200b", "……"])
+async def test_a_message_without_words_asks_what_the_user_wants(text):
+    llm = ScriptedChatModel(lambda m: "x")
+    search = StaticSearch(LEAVE_EN)
+    zh = await service(search, llm).answer(text, [], "zh")
+    en = await service(search, llm).answer(text, [], "en")
+    assert zh.text == "请问您想了解什么？" and en.text == "What would you like to know?"
+    assert llm.calls == 0 and search.queries == []
+
+
+async def test_the_answer_travels_as_data_and_back():
+    answer = Answer("15 days [1].", [Source(1, "Annual Leave", "en/hr-annual-leave.md")],
+                    "llm", "en", False, "leave?")
+    assert Answer.from_payload(answer.to_payload()) == answer
+    assert answer.to_payload()["sources"] == [
+        {"number": 1, "title": "Annual Leave", "source": "en/hr-annual-leave.md"}]

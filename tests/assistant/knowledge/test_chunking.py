@@ -1,7 +1,9 @@
 import pytest
 
-from assistant.knowledge.chunking import chunk_document, split_sentences, text_units
+from assistant.errors import ConfigurationError
+from assistant.knowledge.chunking import chunk_document
 from assistant.knowledge.documents import Document, Section
+from assistant.text import split_sentences, text_units
 
 
 def doc(*sections, title="Guide"):
@@ -46,5 +48,5 @@ def test_a_sentence_longer_than_the_size_is_cut():
 
 
 def test_bad_overlap_is_rejected():
-    with pytest.raises(ValueError, match="overlap"):
+    with pytest.raises(ConfigurationError, match="CHUNK_OVERLAP below CHUNK_SIZE"):
         chunk_document(doc(("", "x")), size=10, overlap=10)

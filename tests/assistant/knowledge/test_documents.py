@@ -2,8 +2,9 @@ from pathlib import Path
 
 import pytest
 
-from assistant.knowledge.documents import DocumentError, find_documents, read_document
-from tests.assistant.knowledge.pdf import write_pdf
+from assistant.errors import DocumentError
+from assistant.knowledge.documents import find_documents, read_document
+from tests.fakes.pdf import write_pdf
 
 
 def write(tmp_path: Path, name: str, content) -> Path:

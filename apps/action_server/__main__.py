@@ -1,0 +1,35 @@
+"""Serves the actions: `python -m apps.action_server --help`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from typing import Optional, Sequence, Text
+
+from apps.action_server.http import create_app
+from apps.action_server.wiring import build_actions, build_services
+from apps.entrypoint import run
+from assistant.config import load_settings
+from assistant.logs import configure_logging
+
+logger = logging.getLogger("apps.action_server")
+
+
+def main(argv: Optional[Sequence[Text]] = None) -> int:
+    """Builds the services from the settings and serves until stopped."""
+    settings = load_settings()
+    parser = argparse.ArgumentParser(description="Serve the assistant's actions.")
+    parser.add_argument("--host", default=settings.action_server.host,
+                        help="default: ACTION_SERVER_HOST")
+    parser.add_argument("--port", type=int, default=settings.action_server.port,
+                        help="default: ACTION_SERVER_PORT")
+    args = parser.parse_args(argv)
+    configure_logging("actions")
+    app = create_app(build_actions(build_services(settings)), settings.action_server.token)
+    logger.info("action_server.start", extra={"host": args.host, "port": args.port})
+    app.run(host=args.host, port=args.port, single_process=True, access_log=False, motd=False)
+    return 0
+
+
+if __name__ == "__main__":
+    run(main)

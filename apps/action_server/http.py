@@ -1,0 +1,94 @@
+"""The action server's HTTP app: rasa-sdk's Sanic app with a shared secret, and
+the one place where errors become HTTP responses.
+
+Rasa sends the secret configured as `token` in `endpoints.yml` as `?token=...`;
+`ACTION_SERVER_TOKEN` holds it here. Error responses never echo the request
+(rasa-sdk's default handler returns the whole tracker).
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from typing import Any, Optional, Sequence, Text, Tuple
+
+from sanic import Request, Sanic, response
+from sanic.exceptions import SanicException
+
+from assistant.errors import AssistantError, ConfigurationError, InputError, ServiceError
+
+logger = logging.getLogger(__name__)
+
+PROTECTED_PATHS = ("/webhook", "/actions")
+
+# The library's errors as HTTP: (status, what the caller is told). The message
+# itself is logged, not returned: Rasa shows nothing of it, and it may name hosts.
+ERROR_RESPONSES: Tuple[Tuple[type, int, Text], ...] = (
+    (InputError, 400, "The action was given input it cannot use."),
+    (ServiceError, 503, "A service the action needs is unavailable."),
+    (ConfigurationError, 500, "The action server is misconfigured; see its log."),
+    (AssistantError, 500, "The action failed."),
+)
+
+
+def _token_of(request: Request) -> Text:
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip()
+    return request.args.get("token", "")
+
+
+def error_response(exception: Exception) -> Tuple[int, Text]:
+    """The status and message for an exception raised while serving a request."""
+    if isinstance(exception, SanicException):
+        return exception.status_code, str(exception.message or "error")
+    for kind, status, text in ERROR_RESPONSES:
+        if isinstance(exception, kind):
+            return status, text
+    return 500, "The action failed."
+
+
+def create_app(actions: Sequence[Any], token: Text) -> Sanic:
+    """The Sanic app serving `actions`.
+
+    Args:
+        actions: action instances.
+        token: the shared secret; empty accepts every call (a warning is logged).
+
+    Returns:
+        The app, with `/health`, `/webhook` and `/actions`.
+    """
+    from rasa_sdk.endpoint import create_app as create_sdk_app
+    from rasa_sdk.executor import ActionExecutor
+
+    executor = ActionExecutor()
+    for action in actions:
+        executor.register_action(action)
+    app = create_sdk_app(executor, cors_origins=None)
+    if not token:
+        logger.warning("action_server.no_token", extra={"hint": "set ACTION_SERVER_TOKEN"})
+
+    @app.on_request
+    async def check_token(request: Request) -> Optional[response.HTTPResponse]:
+        if token and request.path in PROTECTED_PATHS:
+            if not hmac.compare_digest(_token_of(request).encode(), token.encode()):
+                logger.warning("action_server.unauthorized", extra={"path": request.path})
+                return response.json({"error": "Unauthorized"}, status=401)
+        return None
+
+    async def safe_errors(request: Request, exception: Exception) -> response.HTTPResponse:
+        status, text = error_response(exception)
+        if status >= 500:
+            logger.error(
+                "action_server.error",
+                extra={"path": request.path, "error": type(exception).__name__,
+                       "status": status},
+                exc_info=exception,
+            )
+        return response.json({"error": text}, status=status)
+
+    # Replaces rasa-sdk's handler, which returns the request body (the tracker);
+    # tests/apps/action_server checks that it is gone.
+    app.error_handler.cached_handlers.pop((Exception, None), None)
+    app.error_handler.add(Exception, safe_errors)
+    return app

@@ -1,0 +1,58 @@
+"""The action server's composition root: settings in, actions out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, List
+
+from actions.actions import ActionAskCity, ActionWeather, ValidateWeatherForm
+from actions.answer import ActionAnswerQuestion
+from assistant.adapters.milvus_store import MilvusKnowledgeStore
+from assistant.adapters.open_meteo import OpenMeteoClient
+from assistant.adapters.openai_chat import ChatClient
+from assistant.adapters.redis_cache import RedisAnswerCache
+from assistant.answers.cache import AnswerCache, LRUAnswerCache
+from assistant.answers.service import AnswerService
+from assistant.config import Settings
+from assistant.knowledge.embedder import make_embedder
+from assistant.knowledge.retrieval import Retriever
+from assistant.weather.models import WeatherProvider
+
+
+@dataclass
+class Services:
+    """What the actions use, built once at start-up (models load on first use)."""
+
+    answers: AnswerService
+    weather: WeatherProvider
+
+
+def build_cache(settings: Settings) -> AnswerCache:
+    """Redis when `REDIS_URL` is set, otherwise the in-process LRU."""
+    if settings.cache.redis_url:
+        return RedisAnswerCache(settings.cache.redis_url, settings.cache.ttl_seconds)
+    return LRUAnswerCache(settings.cache.max_entries, settings.cache.ttl_seconds)
+
+
+def build_services(settings: Settings) -> Services:
+    """Embedder, Milvus store, retriever, LLM client, cache and weather client."""
+    embedder = make_embedder(settings.knowledge.embedding_model, settings.paths.encoders_dir)
+    store = MilvusKnowledgeStore(settings.knowledge, embedder.dim)
+    answers = AnswerService(
+        Retriever(store, embedder, settings.retrieval),
+        build_cache(settings),
+        version=store.version,
+        llm=ChatClient(settings.llm),
+        llm_languages=settings.llm_languages,
+    )
+    return Services(answers=answers, weather=OpenMeteoClient(settings.weather))
+
+
+def build_actions(services: Services) -> List[Any]:
+    """The actions of `domain.yml` that the action server runs."""
+    return [
+        ValidateWeatherForm(services.weather),
+        ActionAskCity(),
+        ActionWeather(services.weather),
+        ActionAnswerQuestion(services.answers),
+    ]

@@ -1,0 +1,8 @@
+"""Command-line tools, each `python -m apps.cli.<tool> --help`:
+
+- `ingest`: index a folder of documents into the knowledge store (`make index`);
+- `settings`: the settings as this environment sees them, checked (`make settings`);
+- `credentials`: Rasa's credentials file without the channels that are not set up.
+
+Errors of the library end a tool with one line on stderr (`apps/entrypoint.py`).
+"""

@@ -1,0 +1,65 @@
+"""Indexes a folder of documents into the knowledge store.
+
+    python -m apps.cli.ingest [FOLDER] [--prune] [--rebuild]
+
+Idempotent: unchanged documents are skipped, changed ones replaced, and documents
+no longer in the folder deleted with `--prune`. A file that cannot be read is
+reported and the others are still indexed (the exit status is then 1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Optional, Sequence, Text
+
+from apps.cli.wiring import build_index
+from apps.entrypoint import run
+from assistant.config import load_settings
+from assistant.knowledge.ingest import ingest
+from assistant.logs import configure_logging
+
+
+def _print_progress(done: int, total: int, source: Text, status: Text) -> None:
+    print(f"[{done:>3}/{total}] {source}: {status}", flush=True)
+
+
+def main(argv: Optional[Sequence[Text]] = None) -> int:
+    """Indexes the folder; 0 when every file was read, 1 when some were not."""
+    settings = load_settings()
+    knowledge = settings.knowledge
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("folder", nargs="?", default=knowledge.documents_dir,
+                        help="default: KNOWLEDGE_DIR")
+    parser.add_argument("--prune", action="store_true", help="delete removed documents")
+    parser.add_argument("--rebuild", action="store_true", help="drop the index first")
+    args = parser.parse_args(argv)
+    configure_logging("ingest", level=logging.WARNING)
+    embedder, store = build_index(settings)
+    try:
+        if args.rebuild:
+            store.drop()
+        started = time.perf_counter()
+        print(f"Indexing {args.folder} into {knowledge.uri} ({knowledge.collection})", flush=True)
+        report = ingest(
+            Path(args.folder),
+            store,
+            embedder,
+            knowledge.chunk_size,
+            knowledge.chunk_overlap,
+            prune=args.prune,
+            progress=_print_progress,
+        )
+    finally:
+        store.close()
+    print(f"{report.summary()} in {time.perf_counter() - started:.1f} s; version {report.version}")
+    for _, message in report.failed:
+        print(f"error: {message}", file=sys.stderr)
+    return 1 if report.failed else 0
+
+
+if __name__ == "__main__":
+    run(main)

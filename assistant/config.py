@@ -1,0 +1,563 @@
+"""Every setting, declared once; the only module that reads the environment.
+
+A setting is a field of one of the frozen dataclasses below, declared with
+`setting(ENV_VARIABLE, default, doc)`. From that one declaration come:
+- the default that library constructors use (`RetrievalSettings.top_k` is 4);
+- `load(Section)` / `load_settings()`, which read the environment and raise a
+  `ConfigurationError` naming the variable and what it accepts;
+- the README's configuration table (`markdown_table()`, written by cog and checked
+  by `make lint`).
+
+Standard library only: the Rasa environment (pydantic 1) and the action server's
+(pydantic 2) both import this module, so pydantic-settings cannot be used here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Iterator,
+    List,
+    Mapping,
+    MutableMapping,
+    Optional,
+    Text,
+    Tuple,
+    Type,
+    TypeVar,
+)
+
+from assistant.errors import ConfigurationError
+from assistant.text import LANGUAGES
+
+S = TypeVar("S")
+Parser = Callable[[Text], Any]
+
+# Embedded models (`LOCAL_LLM`); their files are described in assistant/llm/local_models.py.
+LOCAL_MODELS = ("qwen2.5-coder-1.5b", "gemma3-270m")
+# Embedded models whose Chinese answers are unreliable: answered extractively.
+ENGLISH_ONLY_MODELS = ("gemma3-270m",)
+
+# Variables of third-party libraries that every process of the project gets unless
+# they are set: no telemetry, no downloads from a model hub, quiet TensorFlow.
+PROCESS_DEFAULTS: Dict[Text, Text] = {
+    "RASA_TELEMETRY_ENABLED": "false",
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "TF_CPP_MIN_LOG_LEVEL": "2",
+    "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+}
+
+
+# --- value parsers: each raises ValueError with what the variable accepts ----------
+
+
+def text(raw: Text) -> Text:
+    """Any text."""
+    return raw
+
+
+def path(raw: Text) -> Text:
+    """A file or folder path; `~` is expanded."""
+    return str(Path(raw).expanduser())
+
+
+def url(raw: Text) -> Text:
+    """An http(s) URL without a trailing slash."""
+    if not re.match(r"^https?://[^/\s]+", raw):
+        raise ValueError(f"must be an http:// or https:// URL, got {raw!r}")
+    return raw.rstrip("/")
+
+
+def positive_number(raw: Text) -> float:
+    """A number above zero."""
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"must be a number, got {raw!r}") from None
+    if not value > 0:
+        raise ValueError(f"must be positive, got {raw!r}")
+    return value
+
+
+def whole_number(minimum: int) -> Parser:
+    """A whole number of at least `minimum`."""
+
+    def parse(raw: Text) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ValueError(f"must be a whole number, got {raw!r}") from None
+        if value < minimum:
+            raise ValueError(f"must be at least {minimum}, got {raw!r}")
+        return value
+
+    parse.__doc__ = f"A whole number >= {minimum}."
+    return parse
+
+
+def similarity(raw: Text) -> float:
+    """A cosine similarity between -1 and 1."""
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"must be a number, got {raw!r}") from None
+    if not -1.0 <= value <= 1.0:
+        raise ValueError(f"is a cosine similarity between -1 and 1, got {value}")
+    return value
+
+
+def one_of(*choices: Text) -> Parser:
+    """One of the given words."""
+
+    def parse(raw: Text) -> Text:
+        if raw not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}, got {raw!r}")
+        return raw
+
+    return parse
+
+
+def languages(raw: Text) -> Tuple[Text, ...]:
+    """A comma-separated list of `zh` and `en`."""
+    values = tuple(part.strip() for part in raw.split(",") if part.strip())
+    unknown = [value for value in values if value not in LANGUAGES]
+    if unknown:
+        raise ValueError(f"takes zh and/or en, got {', '.join(unknown)}")
+    return values
+
+
+# --- declarations ------------------------------------------------------------------
+
+
+def setting(
+    env: Text,
+    default: Any,
+    doc: Text,
+    parse: Parser = text,
+    secret: bool = False,
+    shown: Optional[Text] = None,
+) -> Any:
+    """Declares one setting (a dataclass field).
+
+    Args:
+        env: the environment variable that sets it.
+        default: its value when the variable is unset or empty.
+        doc: one line for the README's table.
+        parse: turns the variable's text into the value; raises ValueError.
+        secret: never shown in full (tokens, keys, URLs with passwords).
+        shown: how the README shows the default, when it is computed.
+    """
+    return field(
+        default=default,
+        metadata={"env": env, "doc": doc, "parse": parse, "secret": secret, "shown": shown},
+    )
+
+
+def _default_cache_dir() -> Text:
+    return str(Path.home() / ".cache" / "bilingual-assistant")
+
+
+@dataclass(frozen=True)
+class PathSettings:
+    """Files"""
+
+    cache_dir: Text = setting(
+        "ASSISTANT_CACHE_DIR", _default_cache_dir(),
+        "where converted encoders and the embedded LLM's model file are kept",
+        path, shown="`~/.cache/bilingual-assistant`",
+    )
+
+    @property
+    def encoders_dir(self) -> Path:
+        """Packaged encoders converted into model folders."""
+        return Path(self.cache_dir) / "encoders"
+
+    @property
+    def models_dir(self) -> Path:
+        """Model files (the embedded LLM's GGUF)."""
+        return Path(self.cache_dir) / "models"
+
+
+@dataclass(frozen=True)
+class KnowledgeSettings:
+    """Knowledge store and ingestion"""
+
+    documents_dir: Text = setting(
+        "KNOWLEDGE_DIR", "knowledge", "the folder `make index` reads documents from", path
+    )
+    milvus_uri: Text = setting(
+        "MILVUS_URI", "",
+        "a Milvus standalone or cluster (`http://host:19530`); unset: Milvus Lite in "
+        "`MILVUS_LITE_PATH`", url, shown="unset",
+    )
+    milvus_token: Text = setting(
+        "MILVUS_TOKEN", "", "the Milvus server's token (`user:password`)", secret=True
+    )
+    milvus_lite_path: Text = setting(
+        "MILVUS_LITE_PATH", ".data/knowledge.db",
+        "the Milvus Lite file (one process at a time)", path,
+    )
+    collection: Text = setting(
+        "MILVUS_COLLECTION", "knowledge", "the collection of chunks (versions in `<name>_meta`)"
+    )
+    embedding_model: Text = setting(
+        "EMBEDDING_MODEL", "use-multilingual",
+        "`use-multilingual`, `m3e-small`, `all-minilm-l6-v2` or a local model folder; "
+        "re-index after a change",
+    )
+    chunk_size: int = setting(
+        "CHUNK_SIZE", 200, "passage length in units (a Chinese character or an English word)",
+        whole_number(20),
+    )
+    chunk_overlap: int = setting(
+        "CHUNK_OVERLAP", 40, "units repeated at the start of the next passage; below "
+        "`CHUNK_SIZE`", whole_number(0),
+    )
+
+    def __post_init__(self) -> None:
+        if self.chunk_overlap >= self.chunk_size:
+            raise ConfigurationError(
+                f"CHUNK_OVERLAP ({self.chunk_overlap}) must be smaller than CHUNK_SIZE "
+                f"({self.chunk_size})."
+            )
+
+    @property
+    def uri(self) -> Text:
+        """Where pymilvus connects: the server if `MILVUS_URI` is set, else the Lite file."""
+        return self.milvus_uri or self.milvus_lite_path
+
+
+@dataclass(frozen=True)
+class RetrievalSettings:
+    """Retrieval"""
+
+    top_k: int = setting("RETRIEVAL_TOP_K", 4, "passages returned by a search", whole_number(1))
+    min_score: float = setting(
+        "RETRIEVAL_MIN_SCORE", 0.24,
+        "cosine similarity of the best passage below which the answer is \"not in the "
+        "documents\" (measured: see the retrieval benchmark)", similarity,
+    )
+
+
+@dataclass(frozen=True)
+class LLMSettings:
+    """LLM client"""
+
+    base_url: Text = setting(
+        "LLM_BASE_URL", "http://127.0.0.1:8088/v1",
+        "any OpenAI-compatible endpoint: OpenAI, DeepSeek (`https://api.deepseek.com/v1`), "
+        "Qwen/DashScope (`https://dashscope.aliyuncs.com/compatible-mode/v1`), vLLM, Ollama "
+        "(`http://localhost:11434/v1`); the default is the embedded server", url,
+    )
+    model: Text = setting("LLM_MODEL", "local", "the model name sent to the endpoint")
+    api_key: Text = setting("LLM_API_KEY", "", "sent as a bearer token; never logged",
+                            secret=True)
+    timeout_seconds: float = setting(
+        "LLM_TIMEOUT_SECONDS", 20.0,
+        "overall deadline of one answer, retries included (Rasa's action timeout is longer)",
+        positive_number,
+    )
+    max_retries: int = setting(
+        "LLM_MAX_RETRIES", 2, "retries after a 429, a 5xx or a connection error",
+        whole_number(0),
+    )
+    max_tokens: int = setting("LLM_MAX_TOKENS", 160, "the answer's length cap in tokens",
+                              whole_number(1))
+    breaker_failures: int = setting(
+        "LLM_BREAKER_FAILURES", 3, "failed calls in a row after which the circuit opens",
+        whole_number(1),
+    )
+    breaker_reset_seconds: float = setting(
+        "LLM_BREAKER_RESET_SECONDS", 30.0, "how long an open circuit waits before one try",
+        positive_number,
+    )
+
+
+@dataclass(frozen=True)
+class AnswerSettings:
+    """Answers"""
+
+    llm_languages: Optional[Tuple[Text, ...]] = setting(
+        "LLM_LANGUAGES", None,
+        "languages the LLM answers; questions in others get extractive answers",
+        languages, shown="`zh,en` (`en` with `LOCAL_LLM=gemma3-270m`)",
+    )
+
+    def languages_for(self, local_model: Text, hosted: bool) -> Tuple[Text, ...]:
+        """The configured languages, or those the LLM in use answers well."""
+        if self.llm_languages is not None:
+            return self.llm_languages
+        if local_model in ENGLISH_ONLY_MODELS and not hosted:
+            return ("en",)
+        return LANGUAGES
+
+
+@dataclass(frozen=True)
+class LocalLLMSettings:
+    """Embedded LLM server"""
+
+    model: Text = setting(
+        "LOCAL_LLM", "qwen2.5-coder-1.5b",
+        "`qwen2.5-coder-1.5b`, or `gemma3-270m` (English only, light)", one_of(*LOCAL_MODELS),
+    )
+    model_path: Text = setting(
+        "LOCAL_LLM_MODEL_PATH", "", "the GGUF file, written from its packages once", path,
+        shown="`$ASSISTANT_CACHE_DIR/models/<LOCAL_LLM>.gguf`",
+    )
+    host: Text = setting("LOCAL_LLM_HOST", "127.0.0.1", "the address it listens on")
+    port: int = setting("LOCAL_LLM_PORT", 8088, "its port", whole_number(1))
+    threads: int = setting("LOCAL_LLM_THREADS", 2, "CPU threads for generation",
+                           whole_number(1))
+
+    def file(self, paths: PathSettings) -> Path:
+        """The model file: `model_path`, or one named after the model in the cache."""
+        return Path(self.model_path) if self.model_path else (
+            paths.models_dir / f"{self.model}.gguf")
+
+
+@dataclass(frozen=True)
+class CacheSettings:
+    """Answer cache"""
+
+    redis_url: Text = setting(
+        "REDIS_URL", "",
+        "Redis, shared by every replica (`redis://host:6379/0`); unset: an in-process LRU",
+        secret=True, shown="unset",
+    )
+    max_entries: int = setting("ANSWER_CACHE_SIZE", 1024, "entries of the in-process LRU",
+                               whole_number(1))
+    ttl_seconds: int = setting("ANSWER_CACHE_TTL_SECONDS", 86400, "how long an answer is kept",
+                               whole_number(1))
+
+
+@dataclass(frozen=True)
+class WeatherSettings:
+    """Weather"""
+
+    geocoding_url: Text = setting(
+        "OPEN_METEO_GEOCODING_URL", "https://geocoding-api.open-meteo.com/v1/search",
+        "Open-Meteo's geocoding API (no key)", url,
+    )
+    forecast_url: Text = setting(
+        "OPEN_METEO_FORECAST_URL", "https://api.open-meteo.com/v1/forecast",
+        "Open-Meteo's forecast API (no key)", url,
+    )
+    timeout_seconds: float = setting("WEATHER_TIMEOUT_SECONDS", 5.0, "per request",
+                                     positive_number)
+
+
+@dataclass(frozen=True)
+class ActionServerSettings:
+    """Action server"""
+
+    token: Text = setting(
+        "ACTION_SERVER_TOKEN", "",
+        "the secret Rasa sends (`endpoints.yml`) and the action server checks; calls "
+        "without it get 401", secret=True,
+        shown="a random secret per `make run` / `make shell`",
+    )
+    host: Text = setting("ACTION_SERVER_HOST", "127.0.0.1", "the address it listens on")
+    port: int = setting("ACTION_SERVER_PORT", 5055, "its port", whole_number(1))
+
+
+@dataclass(frozen=True)
+class RasaSettings:
+    """Rasa, from `endpoints.yml` and `credentials.yml`"""
+
+    action_server_url: Text = setting(
+        "ACTION_SERVER_URL", "http://127.0.0.1:5055/webhook", "where Rasa calls the actions"
+    )
+    slack_bot_token: Text = setting("SLACK_BOT_TOKEN", "", "Slack channel: the bot token",
+                                    secret=True, shown="–")
+    slack_signing_secret: Text = setting(
+        "SLACK_SIGNING_SECRET", "", "Slack channel: the signing secret", secret=True, shown="–"
+    )
+    slack_channel: Text = setting("SLACK_CHANNEL", "", "Slack channel: where to answer",
+                                  shown="–")
+    telegram_access_token: Text = setting(
+        "TELEGRAM_ACCESS_TOKEN", "", "Telegram channel: the bot token", secret=True, shown="–"
+    )
+    telegram_bot_name: Text = setting("TELEGRAM_BOT_NAME", "", "Telegram channel: the bot's name",
+                                      shown="–")
+    telegram_webhook_url: Text = setting(
+        "TELEGRAM_WEBHOOK_URL", "", "Telegram channel: the public webhook URL", shown="–"
+    )
+
+
+SECTIONS: Tuple[Type[Any], ...] = (
+    PathSettings,
+    KnowledgeSettings,
+    RetrievalSettings,
+    LLMSettings,
+    AnswerSettings,
+    LocalLLMSettings,
+    CacheSettings,
+    WeatherSettings,
+    ActionServerSettings,
+    RasaSettings,
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every section, as one process sees them."""
+
+    paths: PathSettings = PathSettings()
+    knowledge: KnowledgeSettings = KnowledgeSettings()
+    retrieval: RetrievalSettings = RetrievalSettings()
+    llm: LLMSettings = LLMSettings()
+    answers: AnswerSettings = AnswerSettings()
+    local_llm: LocalLLMSettings = LocalLLMSettings()
+    cache: CacheSettings = CacheSettings()
+    weather: WeatherSettings = WeatherSettings()
+    action_server: ActionServerSettings = ActionServerSettings()
+    rasa: RasaSettings = RasaSettings()
+
+    @property
+    def llm_languages(self) -> Tuple[Text, ...]:
+        """Languages the configured LLM answers."""
+        hosted = self.llm.base_url != LLMSettings.base_url
+        return self.answers.languages_for(self.local_llm.model, hosted)
+
+
+# --- reading the environment ---------------------------------------------------------
+
+
+def environment() -> Mapping[Text, Text]:
+    """The process environment (the one place that reads it)."""
+    return os.environ
+
+
+def declarations(section: Type[Any]) -> Iterator[dataclasses.Field]:
+    """The declared settings of a section, in order."""
+    for item in dataclasses.fields(section):
+        if "env" in item.metadata:
+            yield item
+
+
+def load(section: Type[S], env: Optional[Mapping[Text, Text]] = None) -> S:
+    """One section's settings from the environment.
+
+    Args:
+        section: one of `SECTIONS`.
+        env: variables to read instead of the process environment (tests).
+
+    Returns:
+        The section, defaults filled in for unset or empty variables.
+
+    Raises:
+        ConfigurationError: naming the variable, what it accepts and its default.
+    """
+    env = environment() if env is None else env
+    values: Dict[Text, Any] = {}
+    for item in declarations(section):
+        raw = env.get(item.metadata["env"], "")
+        if raw.strip() == "":
+            continue
+        try:
+            values[item.name] = item.metadata["parse"](raw.strip())
+        except ValueError as error:
+            raise ConfigurationError(
+                f"{item.metadata['env']} {error}. Fix it or unset it to use the default "
+                f"({_shown_default(item)})."
+            ) from None
+    return section(**values)
+
+
+def load_settings(env: Optional[Mapping[Text, Text]] = None) -> Settings:
+    """Every section's settings from the environment (see `load`)."""
+    env = environment() if env is None else env
+    return Settings(
+        paths=load(PathSettings, env),
+        knowledge=load(KnowledgeSettings, env),
+        retrieval=load(RetrievalSettings, env),
+        llm=load(LLMSettings, env),
+        answers=load(AnswerSettings, env),
+        local_llm=load(LocalLLMSettings, env),
+        cache=load(CacheSettings, env),
+        weather=load(WeatherSettings, env),
+        action_server=load(ActionServerSettings, env),
+        rasa=load(RasaSettings, env),
+    )
+
+
+def is_set(name: Text, env: Optional[Mapping[Text, Text]] = None) -> bool:
+    """Whether an environment variable holds a non-empty value."""
+    env = environment() if env is None else env
+    return bool(env.get(name, "").strip())
+
+
+def apply_process_defaults(env: Optional[MutableMapping[Text, Text]] = None) -> None:
+    """Sets `PROCESS_DEFAULTS` in the environment where they are unset.
+
+    For processes started without the defaults their environment's `.pth` file
+    gives (benchmarks, tests); third-party libraries read them at import.
+    """
+    target = os.environ if env is None else env
+    for name, value in PROCESS_DEFAULTS.items():
+        target.setdefault(name, value)
+
+
+# --- documentation -------------------------------------------------------------------
+
+
+def _shown_default(item: dataclasses.Field) -> Text:
+    if item.metadata["shown"] is not None:
+        return item.metadata["shown"]
+    if item.default in ("", None):
+        return "unset"
+    return f"`{item.default}`"
+
+
+def described(section: Type[Any]) -> List[Tuple[Text, Text, Text]]:
+    """(variable, default as shown, doc) for each setting of a section."""
+    return [(f.metadata["env"], _shown_default(f), f.metadata["doc"])
+            for f in declarations(section)]
+
+
+def markdown_table() -> Text:
+    """The README's table of environment variables, one row per setting."""
+    lines = ["| variable | used by | default | what it sets |", "|---|---|---|---|"]
+    for section in SECTIONS:
+        title = (section.__doc__ or section.__name__).strip()
+        for env, default, doc in described(section):
+            lines.append(f"| `{env}` | {title} | {default} | {doc} |")
+    return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One setting's effective value, for display."""
+
+    env: Text
+    value: Any
+    default: Text
+    secret: bool
+    doc: Text
+
+
+def entries(settings: Settings) -> List[Entry]:
+    """Every declared setting with its value in `settings`, in the README's order."""
+    found: List[Entry] = []
+    for holder in dataclasses.fields(Settings):
+        section = getattr(settings, holder.name)
+        for item in declarations(type(section)):
+            found.append(Entry(item.metadata["env"], getattr(section, item.name),
+                               _shown_default(item), item.metadata["secret"],
+                               item.metadata["doc"]))
+    return found
+
+
+def masked(value: Any, secret: bool) -> Text:
+    """A value for display: secrets show only that they are set."""
+    if secret:
+        return "(set)" if value else "(unset)"
+    return "" if value is None else str(value)

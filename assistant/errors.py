@@ -1,0 +1,69 @@
+"""The library's one exception tree; every message says what to do about it.
+
+    AssistantError
+    ├── ConfigurationError      a setting, a model or a file it names is wrong
+    │   ├── EncoderLoadError    an encoder folder or package is missing or broken
+    │   │   └── ConversionError a packaged encoder could not be converted
+    │   └── ModelFileError      the embedded LLM's file cannot be written or verified
+    ├── InputError              what a user or caller gave cannot be used
+    │   └── DocumentError       a document cannot be read
+    └── ServiceError            a service the assistant depends on failed
+        ├── StoreError          the knowledge store (Milvus)
+        ├── LLMError            the language model refused or gave no answer
+        │   └── LLMUnavailableError  ... or could not be reached in time
+        └── WeatherError        the weather service
+
+Each process maps the tree to its transport in one place: the action server in
+`apps/action_server/http.py`, the command-line tools in `apps/cli/__init__.py`,
+the Rasa components where Rasa expects `InvalidConfigException`.
+"""
+
+from __future__ import annotations
+
+
+class AssistantError(Exception):
+    """The root: an error the library raises on purpose, with a message for people."""
+
+
+class ConfigurationError(AssistantError):
+    """A setting, or a model or file that a setting names, cannot be used."""
+
+
+class EncoderLoadError(ConfigurationError):
+    """An encoder's folder is missing or incomplete, or its package is not installed."""
+
+
+class ConversionError(EncoderLoadError):
+    """A packaged encoder's weights are truncated or not in the expected format."""
+
+
+class ModelFileError(ConfigurationError):
+    """The embedded LLM's packages are missing or its joined file fails its checksum."""
+
+
+class InputError(AssistantError):
+    """Input from a user or a caller cannot be used; the message says what to change."""
+
+
+class DocumentError(InputError):
+    """A document cannot be read; the message names the file and the reason."""
+
+
+class ServiceError(AssistantError):
+    """A service the assistant depends on cannot be reached or failed."""
+
+
+class StoreError(ServiceError):
+    """The knowledge store cannot be reached or used."""
+
+
+class LLMError(ServiceError):
+    """The language model endpoint refused the request or gave an unusable answer."""
+
+
+class LLMUnavailableError(LLMError):
+    """The language model cannot be reached in time (down, overloaded, circuit open)."""
+
+
+class WeatherError(ServiceError):
+    """The weather service failed, timed out or answered something unusable."""

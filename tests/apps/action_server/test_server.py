@@ -1,0 +1,139 @@
+"""The action server as a real process: shared secret, safe errors, health."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+TOKEN = "s3cret-token"
+
+CALL = {
+    "next_action": "action_answer_question",
+    "sender_id": "u1",
+    "version": "3.6.21",
+    "domain": {},
+    "tracker": {
+        "sender_id": "u1",
+        "slots": {"language": "en"},
+        "latest_message": {"text": "How do I connect to the VPN?", "intent": {},
+                           "entities": []},
+        "events": [{"event": "user", "text": "How do I connect to the VPN?"}],
+        "paused": False, "followup_action": None, "active_loop": {},
+        "latest_action_name": "action_listen",
+    },
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, request):
+    from tests.fakes.openai import FakeOpenAI
+
+    llm = FakeOpenAI(reply=lambda messages: "Open NorthConnect [1].").start()
+    port = free_port()
+    tmp = tmp_path_factory.mktemp("actions")
+    env = {**os.environ, "ACTION_SERVER_TOKEN": TOKEN, "LLM_BASE_URL": llm.base_url,
+           "MILVUS_LITE_PATH": str(tmp / "kb.db"), "PYTHONPATH": str(ROOT)}
+    subprocess.run([sys.executable, "-m", "apps.cli.ingest", "knowledge"],
+                   cwd=ROOT, env=env, check=True, capture_output=True)
+    log = (tmp / "actions.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "apps.action_server", "--port", str(port)],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(120):
+        try:
+            urllib.request.urlopen(f"{url}/health", timeout=1)
+            break
+        except OSError:
+            if process.poll() is not None:
+                break
+            time.sleep(0.5)
+    else:
+        process.kill()
+    if process.poll() is not None:
+        log.close()
+        pytest.fail("action server did not start:\n" + (tmp / "actions.log").read_text())
+    yield url, llm, tmp / "actions.log"
+    process.terminate()
+    process.wait(timeout=10)
+    log.close()
+    llm.stop()
+
+
+def post(url, body, token=None, raw=None):
+    target = f"{url}/webhook" + (f"?token={token}" if token else "")
+    data = raw if raw is not None else json.dumps(body).encode()
+    request = urllib.request.Request(target, data=data,
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+def test_health(server):
+    url, _, _ = server
+    with urllib.request.urlopen(f"{url}/health") as response:
+        assert json.loads(response.read()) == {"status": "ok"}
+
+
+@pytest.mark.parametrize("token", [None, "wrong"])
+def test_calls_without_the_secret_are_refused(server, token):
+    url, llm, _ = server
+    status, body = post(url, CALL, token)
+    assert status == 401 and body == {"error": "Unauthorized"}
+    assert llm.calls == 0
+
+
+def test_a_call_with_the_secret_runs_the_action(server):
+    url, llm, log = server
+    status, body = post(url, CALL, TOKEN)
+    assert status == 200
+    assert body["events"] == []
+    [message] = body["responses"]
+    assert message["text"].startswith("Open NorthConnect [1].\nSources:\n[1] ")
+    assert "it-vpn" in message["text"]
+    # The same answer as data, which Rasa keeps in the bot event's metadata.
+    assert message["answer"]["mode"] == "llm"
+    assert message["answer"]["sources"][0]["source"].endswith("it-vpn.md")
+    assert llm.calls == 1
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    assert any(line["event"] == "answers.answered" for line in lines)
+
+
+def test_a_bad_setting_stops_the_server_with_one_line_naming_it(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "RETRIEVAL_MIN_SCORE": "high"}
+    result = subprocess.run([sys.executable, "-m", "apps.action_server", "--port", "9"],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "error: RETRIEVAL_MIN_SCORE must be a number, got 'high'. Fix it or unset it to use "
+        "the default (`0.24`).")
+
+
+def test_errors_never_echo_the_tracker(server):
+    url, _, _ = server
+    broken = {**CALL, "tracker": {"sender_id": "u1", "events": "SECRET-TRACKER-DATA"}}
+    status, body = post(url, broken, TOKEN)
+    assert status == 500 and body == {"error": "The action failed."}
+    status, body = post(url, None, TOKEN, raw=b"{not json")
+    assert status == 400 and "SECRET" not in json.dumps(body)
+    unknown = {**CALL, "next_action": "action_nope"}
+    status, body = post(url, unknown, TOKEN)
+    assert status == 404 and body["action_name"] == "action_nope"
+    assert "tracker" not in json.dumps(body)

@@ -1,0 +1,52 @@
+"""The action server's composition root and its one mapping of errors to HTTP."""
+
+from sanic.exceptions import NotFound
+
+from actions.answer import ActionAnswerQuestion
+from apps.action_server.http import error_response
+from apps.action_server.wiring import build_actions, build_cache, build_services
+from assistant.adapters.milvus_store import MilvusKnowledgeStore
+from assistant.adapters.redis_cache import RedisAnswerCache
+from assistant.answers.cache import LRUAnswerCache
+from assistant.config import load_settings
+from assistant.errors import (
+    ConfigurationError,
+    DocumentError,
+    EncoderLoadError,
+    LLMUnavailableError,
+    StoreError,
+    WeatherError,
+)
+
+
+def test_the_cache_is_redis_only_when_configured():
+    assert isinstance(build_cache(load_settings({})), LRUAnswerCache)
+    redis = load_settings({"REDIS_URL": "redis://127.0.0.1:6379/15"})
+    assert isinstance(build_cache(redis), RedisAnswerCache)
+
+
+def test_services_are_built_from_the_settings_without_connecting(tmp_path):
+    settings = load_settings({"MILVUS_LITE_PATH": str(tmp_path / "kb.db"),
+                              "RETRIEVAL_TOP_K": "7", "LLM_LANGUAGES": "en",
+                              "LLM_BASE_URL": "http://127.0.0.1:9/v1"})
+    services = build_services(settings)
+    answers = services.answers
+    assert answers.retriever.top_k == 7 and answers.llm_languages == ("en",)
+    assert answers.llm.url == "http://127.0.0.1:9/v1/chat/completions"
+    store = answers.retriever.store
+    assert isinstance(store, MilvusKnowledgeStore) and store._client is None
+    assert not (tmp_path / "kb.db").exists()  # nothing opened before the first question
+    names = [action.name() for action in build_actions(services)]
+    assert names == ["validate_weather_form", "action_ask_city", "action_weather",
+                     "action_answer_question"]
+    assert isinstance(build_actions(services)[-1], ActionAnswerQuestion)
+
+
+def test_each_branch_of_the_error_tree_has_its_status():
+    assert error_response(DocumentError("x")) == (400, "The action was given input it cannot use.")
+    for error in (StoreError("x"), LLMUnavailableError("x"), WeatherError("x")):
+        assert error_response(error) == (503, "A service the action needs is unavailable.")
+    for error in (ConfigurationError("x"), EncoderLoadError("x")):
+        assert error_response(error)[0] == 500
+    assert error_response(KeyError("tracker")) == (500, "The action failed.")
+    assert error_response(NotFound("no such route"))[0] == 404

@@ -1,0 +1,132 @@
+"""Settings: declared once, read from the environment, errors that name the fix."""
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from assistant.config import (
+    SECTIONS,
+    KnowledgeSettings,
+    LLMSettings,
+    LocalLLMSettings,
+    PathSettings,
+    RetrievalSettings,
+    Settings,
+    WeatherSettings,
+    apply_process_defaults,
+    declarations,
+    entries,
+    load,
+    load_settings,
+    markdown_table,
+    masked,
+)
+from assistant.errors import ConfigurationError
+
+
+def test_defaults_are_the_declarations():
+    settings = load_settings({})
+    assert settings.weather == WeatherSettings()
+    assert settings.weather.forecast_url == "https://api.open-meteo.com/v1/forecast"
+    assert settings.retrieval == RetrievalSettings(top_k=4, min_score=0.24)
+    assert settings.knowledge.uri == ".data/knowledge.db"
+
+
+def test_values_come_from_the_environment():
+    settings = load_settings({
+        "OPEN_METEO_GEOCODING_URL": "http://127.0.0.1:1/geo",
+        "OPEN_METEO_FORECAST_URL": "http://127.0.0.1:1/fc/",
+        "WEATHER_TIMEOUT_SECONDS": "2.5",
+        "RETRIEVAL_TOP_K": " 6 ",
+        "MILVUS_URI": "http://milvus:19530",
+        "LLM_LANGUAGES": "en",
+    })
+    assert settings.weather == WeatherSettings("http://127.0.0.1:1/geo", "http://127.0.0.1:1/fc",
+                                               2.5)
+    assert settings.retrieval.top_k == 6
+    assert settings.knowledge.uri == "http://milvus:19530"
+    assert settings.llm_languages == ("en",)
+
+
+def test_an_empty_variable_means_the_default():
+    assert load(RetrievalSettings, {"RETRIEVAL_TOP_K": ""}).top_k == 4
+
+
+@pytest.mark.parametrize("name, raw, says", [
+    ("WEATHER_TIMEOUT_SECONDS", "soon", "must be a number, got 'soon'"),
+    ("WEATHER_TIMEOUT_SECONDS", "0", "must be positive"),
+    ("RETRIEVAL_TOP_K", "2.5", "must be a whole number"),
+    ("RETRIEVAL_MIN_SCORE", "3", "cosine similarity between -1 and 1"),
+    ("LOCAL_LLM", "gpt-5", "must be one of qwen2.5-coder-1.5b, gemma3-270m"),
+    ("LLM_LANGUAGES", "zh,fr", "takes zh and/or en, got fr"),
+    ("LLM_BASE_URL", "localhost:8088", "must be an http:// or https:// URL"),
+    ("CHUNK_SIZE", "10", "must be at least 20"),
+])
+def test_a_bad_value_names_the_variable_what_it_takes_and_the_default(name, raw, says):
+    with pytest.raises(ConfigurationError) as raised:
+        load_settings({name: raw})
+    message = str(raised.value)
+    assert message.startswith(name) and says in message
+    assert "unset it to use the default" in message
+
+
+def test_rules_across_settings_are_checked():
+    with pytest.raises(ConfigurationError, match="CHUNK_OVERLAP .* smaller than CHUNK_SIZE"):
+        load_settings({"CHUNK_SIZE": "40", "CHUNK_OVERLAP": "40"})
+
+
+def test_the_embedded_english_model_answers_only_english_unless_told():
+    assert load_settings({"LOCAL_LLM": "gemma3-270m"}).llm_languages == ("en",)
+    hosted = {"LOCAL_LLM": "gemma3-270m", "LLM_BASE_URL": "https://api.deepseek.com/v1"}
+    assert load_settings(hosted).llm_languages == ("zh", "en")
+    assert load_settings({}).llm_languages == ("zh", "en")
+
+
+def test_paths_expand_the_home_folder_and_derive_from_the_cache_dir():
+    paths = load(PathSettings, {"ASSISTANT_CACHE_DIR": "~/x"})
+    assert paths.encoders_dir == Path.home() / "x" / "encoders"
+    local = load(LocalLLMSettings, {"LOCAL_LLM": "gemma3-270m"})
+    assert local.file(paths) == Path.home() / "x" / "models" / "gemma3-270m.gguf"
+    assert load(LocalLLMSettings, {"LOCAL_LLM_MODEL_PATH": "/m.gguf"}).file(paths) == Path(
+        "/m.gguf")
+
+
+def test_every_section_is_part_of_the_settings_and_every_setting_is_documented():
+    held = {f.type if isinstance(f.type, str) else f.type.__name__
+            for f in dataclasses.fields(Settings)}
+    assert {s.__name__ for s in SECTIONS} == held
+    names = [item.metadata["env"] for s in SECTIONS for item in declarations(s)]
+    assert len(names) == len(set(names))  # one declaration per variable
+    table = markdown_table()
+    for section in SECTIONS:
+        for item in declarations(section):
+            assert item.metadata["doc"].strip()
+            assert f"| `{item.metadata['env']}` |" in table
+
+
+def test_constructors_take_their_defaults_from_the_declarations():
+    from assistant.adapters.openai_chat import ChatClient, CircuitBreaker
+    from assistant.answers.cache import LRUAnswerCache
+    from assistant.knowledge.chunking import chunk_document
+
+    breaker = CircuitBreaker()
+    assert (breaker.failures, breaker.reset_seconds) == (3, 30.0)
+    assert ChatClient().settings == LLMSettings()
+    cache = LRUAnswerCache()
+    assert (cache.max_entries, cache.ttl_seconds) == (1024, 86400)
+    defaults = chunk_document.__defaults__
+    assert defaults == (KnowledgeSettings().chunk_size, KnowledgeSettings().chunk_overlap)
+
+
+def test_secrets_are_never_shown():
+    settings = load_settings({"LLM_API_KEY": "sk-secret", "REDIS_URL": "redis://:pw@h/0"})
+    shown = {e.env: masked(e.value, e.secret) for e in entries(settings)}
+    assert shown["LLM_API_KEY"] == "(set)" and shown["REDIS_URL"] == "(set)"
+    assert shown["MILVUS_TOKEN"] == "(unset)" and shown["RETRIEVAL_TOP_K"] == "4"
+
+
+def test_process_defaults_never_override_what_is_set():
+    env = {"HF_HUB_OFFLINE": "0"}
+    apply_process_defaults(env)
+    assert env["HF_HUB_OFFLINE"] == "0" and env["RASA_TELEMETRY_ENABLED"] == "false"

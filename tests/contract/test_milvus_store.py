@@ -1,0 +1,98 @@
+"""The Milvus store on a real Milvus Lite file, with the real default embedder:
+ingestion, BM25 through Milvus's jieba analyzer, hybrid retrieval."""
+
+from pathlib import Path
+
+import pytest
+
+from assistant.adapters.milvus_store import MilvusKnowledgeStore
+from assistant.config import KnowledgeSettings, RetrievalSettings
+from assistant.errors import ConfigurationError, InputError, StoreError
+from assistant.knowledge.ingest import ingest
+from assistant.knowledge.retrieval import Retriever
+from tests.contract.conftest import lite
+
+DOCS = {
+    "en/vpn.md": "# VPN guide\n\n## Connecting\nOpen NorthConnect and enter vpn.northwind.example. "
+    "Approve the MFA prompt on your phone.\n",
+    "zh/leave.md": "# 年假制度\n\n## 天数\n正式员工每年有15天带薪年假。外包人员没有带薪年假。\n",
+    "en/canteen.txt": "Canteen\n\nLunch is served from 11:30 to 13:30 on the 2nd floor.\n",
+}
+
+
+def make_folder(root: Path) -> Path:
+    for name, text in DOCS.items():
+        path = root / "docs" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return root / "docs"
+
+
+def test_ingestion_is_idempotent_and_tracks_changes(tmp_path, store, embedder):
+    folder = make_folder(tmp_path)
+    progress = []
+    first = ingest(folder, store, embedder, 200, 40,
+                   progress=lambda *args: progress.append(args))
+    assert sorted(first.added) == sorted(DOCS)
+    assert first.chunks == 3 and store.count() == 3
+    assert [p[:2] for p in progress] == [(1, 3), (2, 3), (3, 3)]
+    version = first.version
+    assert version != "empty" and store.version() == version
+
+    again = ingest(folder, store, embedder)
+    assert sorted(again.unchanged) == sorted(DOCS) and not again.changed
+    assert store.version() == version  # nothing changed, same version
+
+    (folder / "en/vpn.md").write_text("# VPN guide\n\nUse the new server vpn2.northwind.example.\n")
+    (folder / "zh/leave.md").unlink()
+    changed = ingest(folder, store, embedder)
+    assert changed.updated == ["en/vpn.md"] and changed.deleted == []
+    assert "zh/leave.md" in store.indexed_documents()  # kept until pruned
+    pruned = ingest(folder, store, embedder, prune=True)
+    assert pruned.deleted == ["zh/leave.md"]
+    assert sorted(store.indexed_documents()) == ["en/canteen.txt", "en/vpn.md"]
+    assert store.version() not in (version, changed.version)
+    hits = store.bm25_search("vpn2", 5)
+    assert [h.chunk.source for h in hits] == ["en/vpn.md"]
+
+
+def test_an_unreadable_file_does_not_stop_the_others(tmp_path, store, embedder):
+    folder = make_folder(tmp_path)
+    (folder / "broken.pdf").write_bytes(b"%PDF-1.4 garbage")
+    report = ingest(folder, store, embedder)
+    assert [source for source, _ in report.failed] == ["broken.pdf"]
+    assert "not a readable PDF" in report.failed[0][1]
+    assert len(report.added) == 3
+
+
+def test_hybrid_search_finds_chinese_and_english(tmp_path, store, embedder):
+    ingest(make_folder(tmp_path), store, embedder)
+    retriever = Retriever(store, embedder, RetrievalSettings(top_k=2, min_score=0.3))
+    assert retriever.search("外包有没有年假")[0].chunk.source == "zh/leave.md"
+    assert retriever.search("how do I connect to the vpn")[0].chunk.source == "en/vpn.md"
+    assert retriever.search("when is lunch", mode="bm25")[0].chunk.source == "en/canteen.txt"
+    passage = retriever.search("when is lunch", mode="dense")[0]
+    assert passage.chunk.source == "en/canteen.txt" and 0 < passage.similarity <= 1
+    assert retriever.search("   ") == []
+
+
+def test_nothing_is_returned_below_the_score_threshold(tmp_path, store, embedder):
+    ingest(make_folder(tmp_path), store, embedder)
+    high = RetrievalSettings(min_score=0.99)
+    assert Retriever(store, embedder, high).search("quantum chromodynamics") == []
+    with pytest.raises(InputError, match="mode"):
+        Retriever(store, embedder).search("x", mode="fuzzy")
+
+
+def test_dimension_mismatch_is_a_configuration_error_that_says_the_fix(tmp_path, embedder):
+    settings = lite(tmp_path / "kb.db", "dims")
+    MilvusKnowledgeStore(settings, 8).count()
+    with pytest.raises(ConfigurationError, match="dimension 8.*make index REBUILD=1"):
+        MilvusKnowledgeStore(settings, embedder.dim).count()
+
+
+def test_an_unreachable_server_is_a_store_error_naming_the_settings(embedder):
+    settings = KnowledgeSettings(milvus_uri="http://127.0.0.1:9", collection="kb")
+    store = MilvusKnowledgeStore(settings, embedder.dim)
+    with pytest.raises(StoreError, match="MILVUS_URI"):
+        store.version()
