@@ -34,7 +34,7 @@ PTH = $$($(1) -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/as
 
 MODEL_INPUTS := config.yml domain.yml $(shell find data -type f 2>/dev/null)
 
-.PHONY: FORCE help setup index llm actions-env-path llm-env-path benchmark-retrieval benchmark-answers train shell run actions settings test test-fast test-components lint readme typecheck validate benchmark env-path clean
+.PHONY: FORCE help setup index llm actions-env-path llm-env-path benchmark-retrieval benchmark-answers train shell run actions settings test test-fast test-components test-dirs lint readme typecheck validate benchmark env-path clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -152,22 +152,28 @@ validate: setup ## rasa data validate
 	@$(RASA) data validate --fail-on-warnings
 
 # Which environment runs which tests: the action server's runs the library (but the
-# PyTorch encoders), the actions and the action server; Rasa's runs the rest
-# (components, channels, encoders, the command-line tools, integration with Rasa).
-ACTIONS_TESTS := tests/assistant tests/actions tests/apps/action_server tests/contract
+# PyTorch encoders), the actions, the processes and the adapters' contract tests;
+# Rasa's runs the components, the encoders, the architecture checks, the benchmark
+# script and the integration with Rasa. tests/architecture checks that every test
+# file is in one of the two lists (`make -s test-dirs`).
+ACTIONS_TESTS := tests/assistant tests/actions tests/apps tests/contract
 ACTIONS_IGNORE := tests/assistant/encoders
-RASA_IGNORE := $(ACTIONS_TESTS)
+RASA_TESTS := tests/components tests/assistant/encoders tests/architecture tests/benchmarks \
+	tests/integration
+
+test-dirs:
+	@echo "actions: $(ACTIONS_TESTS) ignore: $(ACTIONS_IGNORE)"
+	@echo "rasa: $(RASA_TESTS)"
 
 test: setup lint typecheck ## Run the whole test suite (lint, types, unit, contract, integration, rasa test)
 	@$(ACTIONS_PY) -m pytest -ra $(ACTIONS_TESTS) $(addprefix --ignore=,$(ACTIONS_IGNORE))
-	@ACTIONS_PYTHON=$(ACTIONS_PY) LLM_PYTHON=$(LLM_PY) $(RASA_PY) -m pytest -ra \
-		$(addprefix --ignore=,$(RASA_IGNORE))
+	@ACTIONS_PYTHON=$(ACTIONS_PY) LLM_PYTHON=$(LLM_PY) $(RASA_PY) -m pytest -ra $(RASA_TESTS)
 
 test-fast: $(ACTIONS_STAMP) ## Library, action and action-server tests: no Rasa, no llama.cpp, no LLM model
 	@$(ACTIONS_PY) -m pytest -ra -m "not slow" $(ACTIONS_TESTS) $(addprefix --ignore=,$(ACTIONS_IGNORE))
 
-test-components: $(STAMP) $(RASA_ENV)/.defaults ## Rasa-side unit tests (components, channels, encoders): no training
-	@$(RASA_PY) -m pytest -ra -m "not slow" $(addprefix --ignore=,$(RASA_IGNORE))
+test-components: $(STAMP) $(RASA_ENV)/.defaults ## Rasa-side unit tests (components, encoders, architecture, benchmarks): no training
+	@$(RASA_PY) -m pytest -ra -m "not slow" $(RASA_TESTS)
 
 benchmark: setup ## NLU benchmark: make benchmark DATASETS=../shared/datasets [ARGS="--only hwu64 --epochs 20"]
 	@$(RASA_PY) -m benchmarks.nlu_benchmark $(or $(DATASETS),../shared/datasets) $(ARGS)

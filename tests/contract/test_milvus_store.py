@@ -1,8 +1,6 @@
 """The Milvus store on a real Milvus Lite file, with the real default embedder:
 ingestion, BM25 through Milvus's jieba analyzer, hybrid retrieval."""
 
-from pathlib import Path
-
 import pytest
 
 from assistant.adapters.milvus_store import MilvusKnowledgeStore
@@ -11,21 +9,7 @@ from assistant.errors import ConfigurationError, InputError, StoreError
 from assistant.knowledge.ingest import ingest
 from assistant.knowledge.retrieval import Retriever
 from tests.contract.conftest import lite
-
-DOCS = {
-    "en/vpn.md": "# VPN guide\n\n## Connecting\nOpen NorthConnect and enter vpn.northwind.example. "
-    "Approve the MFA prompt on your phone.\n",
-    "zh/leave.md": "# 年假制度\n\n## 天数\n正式员工每年有15天带薪年假。外包人员没有带薪年假。\n",
-    "en/canteen.txt": "Canteen\n\nLunch is served from 11:30 to 13:30 on the 2nd floor.\n",
-}
-
-
-def make_folder(root: Path) -> Path:
-    for name, text in DOCS.items():
-        path = root / "docs" / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    return root / "docs"
+from tests.fakes.documents import DOCS, make_folder
 
 
 def test_ingestion_is_idempotent_and_tracks_changes(tmp_path, store, embedder):

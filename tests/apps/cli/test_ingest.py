@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.contract.test_milvus_store import make_folder
+from tests.fakes.documents import make_folder
 
 ROOT = Path(__file__).resolve().parents[3]
 

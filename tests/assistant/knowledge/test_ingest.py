@@ -1,25 +1,11 @@
 """Ingestion's rules through an in-memory store and embedder (Milvus: tests/contract)."""
 
-from pathlib import Path
-
 import pytest
 
 from assistant.errors import InputError
 from assistant.knowledge.ingest import ingest
+from tests.fakes.documents import DOCS, make_folder
 from tests.fakes.in_memory import HashingEmbedder, InMemoryStore
-
-DOCS = {
-    "en/vpn.md": "# VPN guide\n\n## Connecting\nOpen NorthConnect: vpn.northwind.example.\n",
-    "zh/leave.md": "# 年假制度\n\n## 天数\n正式员工每年有15天带薪年假。外包人员没有带薪年假。\n",
-}
-
-
-def make_folder(root: Path) -> Path:
-    for name, text in DOCS.items():
-        path = root / "docs" / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    return root / "docs"
 
 
 def test_only_changed_documents_are_embedded_again(tmp_path):
@@ -42,7 +28,8 @@ def test_removed_documents_stay_until_pruned(tmp_path):
     assert "zh/leave.md" in store.indexed_documents()
     assert ingest(folder, store, embedder).deleted == []
     pruned = ingest(folder, store, embedder, prune=True)
-    assert pruned.deleted == ["zh/leave.md"] and list(store.indexed_documents()) == ["en/vpn.md"]
+    assert pruned.deleted == ["zh/leave.md"]
+    assert sorted(store.indexed_documents()) == ["en/canteen.txt", "en/vpn.md"]
 
 
 def test_progress_is_reported_per_file_and_a_bad_file_is_skipped(tmp_path):
@@ -51,9 +38,9 @@ def test_progress_is_reported_per_file_and_a_bad_file_is_skipped(tmp_path):
     progress = []
     report = ingest(folder, InMemoryStore(), HashingEmbedder(),
                     progress=lambda *args: progress.append(args))
-    assert [p[:2] for p in progress] == [(1, 3), (2, 3), (3, 3)]
+    assert [p[:2] for p in progress] == [(1, 4), (2, 4), (3, 4), (4, 4)]
     assert [s for s, _ in report.failed] == ["bad.txt"] and "not UTF-8" in report.failed[0][1]
-    assert len(report.added) == 2
+    assert len(report.added) == 3
 
 
 def test_a_missing_folder_is_an_input_error_that_says_what_to_do(tmp_path):

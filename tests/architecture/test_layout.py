@@ -1,4 +1,4 @@
-"""The project's files agree with the settings declared in assistant/config.py."""
+"""The project's files agree with its declarations: settings, the README, test environments."""
 
 import re
 import subprocess
@@ -38,3 +38,17 @@ def test_the_settings_tool_refuses_a_bad_value_in_one_line():
         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "ANSWER_CACHE_SIZE": "-1"})
     assert result.returncode == 2
     assert result.stderr.startswith("error: ANSWER_CACHE_SIZE must be at least 1")
+
+
+def test_every_test_file_runs_in_one_environment():
+    lines = subprocess.run(["make", "-s", "test-dirs"], cwd=ROOT, capture_output=True,
+                           text=True, check=True).stdout.splitlines()
+    actions_part, ignored = lines[0].removeprefix("actions: ").split(" ignore: ")
+    actions, rasa = actions_part.split(), lines[1].removeprefix("rasa: ").split()
+
+    def under(path, folders):
+        return any(path.is_relative_to(ROOT / folder) for folder in folders)
+
+    for path in (ROOT / "tests").rglob("test_*.py"):
+        in_actions = under(path, actions) and not under(path, ignored.split())
+        assert in_actions != under(path, rasa), path
