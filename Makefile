@@ -123,11 +123,12 @@ train: models/.trained ## Train the model if data or config changed
 
 shell: setup train .run/credentials.yml ## Set up, train if needed, start the LLM and action server, and talk in `rasa shell`
 	@scripts/with-services.sh $(ACTIONS_PY) $(LLM_PY) \
-		$(RASA) shell --model models/current.tar.gz --credentials .run/credentials.yml
+		scripts/rasa-run.sh $(RASA) shell --model models/current.tar.gz \
+		--credentials .run/credentials.yml
 
-run: setup train .run/credentials.yml ## Serve the assistant: Rasa (REST, socket.io, Slack, Telegram) on :5005, actions on :5055, LLM on :8088
+run: setup train .run/credentials.yml ## Serve the assistant on 127.0.0.1: Rasa (REST, socket.io, Slack, Telegram; API behind a token) on :5005, actions on :5055, LLM on :8088
 	@scripts/with-services.sh $(ACTIONS_PY) $(LLM_PY) \
-		$(RASA) run --enable-api --cors "*" --model models/current.tar.gz --port 5005 \
+		scripts/rasa-run.sh $(RASA) run --model models/current.tar.gz \
 		--credentials .run/credentials.yml
 
 actions: setup ## Run only the action server on ACTION_SERVER_PORT, 5055 (needs an LLM: the embedded one or LLM_BASE_URL)
@@ -137,7 +138,7 @@ llm: setup ## Run only the embedded LLM server on LOCAL_LLM_PORT, 8088 (OpenAI A
 	@$(LLM_PY) -m apps.llm_server
 
 lint: $(STAMP) ## Lint: ruff, the import rules (.importlinter), README tables generated from the code (cog)
-	@$(RASA_ENV)/bin/ruff check components channels actions assistant apps benchmarks tests
+	@$(RASA_ENV)/bin/ruff check components channels stores actions assistant apps benchmarks tests
 	@$(RASA_ENV)/bin/lint-imports --no-cache --no-logo
 	@$(RASA_ENV)/bin/cog --check -c README.md \
 		|| { echo "README.md is out of date: run \`make readme\`"; exit 1; }
@@ -146,7 +147,7 @@ readme: $(STAMP) ## Regenerate the README's tables from the code (cog)
 	@$(RASA_ENV)/bin/cog -r -c README.md
 
 typecheck: $(STAMP) ## Type-check our own packages (mypy)
-	@$(RASA_ENV)/bin/mypy components channels actions assistant apps benchmarks
+	@$(RASA_ENV)/bin/mypy components channels stores actions assistant apps benchmarks
 
 validate: setup ## rasa data validate
 	@$(RASA) data validate --fail-on-warnings
@@ -158,7 +159,7 @@ validate: setup ## rasa data validate
 # file is in one of the two lists (`make -s test-dirs`).
 ACTIONS_TESTS := tests/assistant tests/actions tests/apps tests/contract
 ACTIONS_IGNORE := tests/assistant/encoders
-RASA_TESTS := tests/components tests/assistant/encoders tests/architecture tests/benchmarks \
+RASA_TESTS := tests/components tests/assistant/encoders tests/stores tests/architecture tests/benchmarks \
 	tests/integration
 
 test-dirs:

@@ -314,6 +314,12 @@ class LocalLLMSettings:
     )
     host: Text = setting("LOCAL_LLM_HOST", "127.0.0.1", "the address it listens on")
     port: int = setting("LOCAL_LLM_PORT", 8088, "its port", whole_number(1))
+    api_key: Text = setting(
+        "LOCAL_LLM_API_KEY", "",
+        "the key every request must carry (`Authorization: Bearer`); the action server "
+        "sends `LLM_API_KEY`", secret=True,
+        shown="a random key per `make run` / `make shell`",
+    )
     threads: int = setting("LOCAL_LLM_THREADS", 2, "CPU threads for generation",
                            whole_number(1))
 
@@ -369,6 +375,54 @@ class ActionServerSettings:
 
 
 @dataclass(frozen=True)
+class ConversationStoreSettings:
+    """Conversations at rest (Rasa's tracker store)"""
+
+    db_url: Text = setting(
+        "DB_URL", "sqlite:///.data/conversations.db",
+        "where Rasa keeps conversations: a SQLite file, or PostgreSQL "
+        "(`postgresql://user:password@host:5432/db`), shared by every replica",
+        secret=True, shown="`sqlite:///.data/conversations.db`",
+    )
+    keys: Text = setting(
+        "CONVERSATION_KEYS", "",
+        "AES-256 keys that encrypt conversations: `id:base64key` entries, comma "
+        "separated, the current one first; unset: the key file", secret=True, shown="unset",
+    )
+    key_file: Text = setting(
+        "CONVERSATION_KEY_FILE", ".data/conversation.keys",
+        "the key file used when `CONVERSATION_KEYS` is unset; made (mode 600) on first "
+        "start", path,
+    )
+
+
+@dataclass(frozen=True)
+class RasaServerSettings:
+    """Rasa's HTTP server (`make run`, `make shell`)"""
+
+    host: Text = setting(
+        "RASA_HOST", "127.0.0.1",
+        "the address Rasa listens on (channels and HTTP API); `0.0.0.0` to serve others",
+    )
+    port: int = setting("RASA_PORT", 5005, "its port", whole_number(1))
+    auth_token: Text = setting(
+        "RASA_AUTH_TOKEN", "",
+        "the token Rasa's HTTP API requires (`?token=`); written to `.run/rasa-api-token`",
+        secret=True, shown="a random token per `make run`",
+    )
+    max_request_bytes: int = setting(
+        "RASA_MAX_REQUEST_BYTES", 1024 * 1024,
+        "the largest request body Rasa reads (413 beyond; Sanic's own default is 100 MB)",
+        whole_number(1024),
+    )
+    cors_origins: Text = setting(
+        "RASA_CORS_ORIGINS", "",
+        "web origins allowed to call Rasa from a browser, comma separated "
+        "(`https://chat.example.com`); unset: none", shown="unset",
+    )
+
+
+@dataclass(frozen=True)
 class RasaSettings:
     """Rasa, from `endpoints.yml` and `credentials.yml`"""
 
@@ -402,6 +456,8 @@ SECTIONS: Tuple[Type[Any], ...] = (
     CacheSettings,
     WeatherSettings,
     ActionServerSettings,
+    ConversationStoreSettings,
+    RasaServerSettings,
     RasaSettings,
 )
 
@@ -419,6 +475,8 @@ class Settings:
     cache: CacheSettings = CacheSettings()
     weather: WeatherSettings = WeatherSettings()
     action_server: ActionServerSettings = ActionServerSettings()
+    conversations: ConversationStoreSettings = ConversationStoreSettings()
+    rasa_server: RasaServerSettings = RasaServerSettings()
     rasa: RasaSettings = RasaSettings()
 
     @property
@@ -485,6 +543,8 @@ def load_settings(env: Optional[Mapping[Text, Text]] = None) -> Settings:
         cache=load(CacheSettings, env),
         weather=load(WeatherSettings, env),
         action_server=load(ActionServerSettings, env),
+        conversations=load(ConversationStoreSettings, env),
+        rasa_server=load(RasaServerSettings, env),
         rasa=load(RasaSettings, env),
     )
 

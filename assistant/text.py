@@ -25,6 +25,9 @@ _UNIT = re.compile(f"[{HAN_RANGE}]|[A-Za-z0-9][A-Za-z0-9'’_.@-]*")
 # followed by a space, plus line breaks.
 _SENTENCE_END = re.compile(r"(?<=[。！？；!?;])|(?<=[.:])\s+|\n+")
 
+# Anything a browser would read as a tag, comment or doctype.
+_MARKUP = re.compile(r"<(?:!--.*?--|[!?/]?[A-Za-z][^<>]*)>", re.DOTALL)
+
 # Function words of English questions and documents: BM25 drops them from what it
 # indexes, extractive answers from what they match.
 STOP_WORDS: FrozenSet[Text] = frozenset(
@@ -94,3 +97,15 @@ def join_sentences(sentences: List[Text]) -> Text:
             out += " "
         out += sentence
     return out
+
+
+def strip_markup(text: Text) -> Text:
+    """The text without tags, comments or doctypes ("<script>", "<img onerror=...>").
+
+    For text shown to people: a page that inserts it as HTML runs nothing. A "<"
+    that starts no tag ("a < b", "<3") stays.
+    """
+    previous = None
+    while previous != text:  # "<scr<script>ipt>" becomes "<script>" after one pass
+        previous, text = text, _MARKUP.sub("", text)
+    return text

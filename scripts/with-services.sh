@@ -1,18 +1,26 @@
 #!/usr/bin/env bash
 # Starts the embedded LLM (unless LLM_BASE_URL points elsewhere) and the action
 # server, waits until both answer their health checks, runs the given command
-# (rasa shell or rasa run) in the foreground, and stops both when it exits.
+# (scripts/rasa-run.sh) in the foreground, and stops both when it exits.
+# Every secret that is not set is made fresh for this run: the action server's
+# (ACTION_SERVER_TOKEN), the embedded LLM's key (LOCAL_LLM_API_KEY) and Rasa's
+# HTTP API token (RASA_AUTH_TOKEN, written to .run/rasa-api-token for you).
 #
 #   scripts/with-services.sh ACTIONS_PYTHON LLM_PYTHON COMMAND [ARGS...]
 set -euo pipefail
 
 actions_py="$1"; llm_py="$2"; shift 2
+umask 077
 mkdir -p .run
-# The shared secret between Rasa and the action server: a fresh one per run
-# unless one is configured.
-export ACTION_SERVER_TOKEN="${ACTION_SERVER_TOKEN:-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')}"
-# Ports as assistant/config.py resolves them (defaults and the environment).
-eval "$("$actions_py" -m apps.cli.settings get LOCAL_LLM_PORT ACTION_SERVER_PORT)"
+secret() { head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+export ACTION_SERVER_TOKEN="${ACTION_SERVER_TOKEN:-$(secret)}"
+export LOCAL_LLM_API_KEY="${LOCAL_LLM_API_KEY:-$(secret)}"
+export RASA_AUTH_TOKEN="${RASA_AUTH_TOKEN:-$(secret)}"
+printf '%s\n' "$RASA_AUTH_TOKEN" > .run/rasa-api-token
+# Addresses as assistant/config.py resolves them (defaults and the environment).
+eval "$("$actions_py" -m apps.cli.settings get LOCAL_LLM_PORT ACTION_SERVER_PORT \
+  RASA_HOST RASA_PORT)"
+export ACTION_SERVER_URL="${ACTION_SERVER_URL:-http://127.0.0.1:$ACTION_SERVER_PORT/webhook}"
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -20,10 +28,10 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-wait_for() {  # name url seconds log
-  local name="$1" url="$2" seconds="$3" log="$4"
+wait_for() {  # name url seconds log [curl options]
+  local name="$1" url="$2" seconds="$3" log="$4"; shift 4
   for _ in $(seq "$seconds"); do
-    if curl -fsS -o /dev/null "$url" 2>/dev/null; then return 0; fi
+    if curl -fsS -o /dev/null "$@" "$url" 2>/dev/null; then return 0; fi
     sleep 1
   done
   echo "$name did not start within ${seconds}s; last lines of $log:" >&2
@@ -33,15 +41,18 @@ wait_for() {  # name url seconds log
 
 if [[ -z "${LLM_BASE_URL:-}" ]]; then
   export LLM_BASE_URL="http://127.0.0.1:$LOCAL_LLM_PORT/v1"
-  echo "==> Starting the embedded LLM on :$LOCAL_LLM_PORT (log: .run/llm.log)"
+  export LLM_API_KEY="$LOCAL_LLM_API_KEY"
+  echo "==> Starting the embedded LLM on 127.0.0.1:$LOCAL_LLM_PORT (log: .run/llm.log)"
   "$llm_py" -m apps.llm_server > .run/llm.log 2>&1 &
   pids+=($!)
-  wait_for "The embedded LLM" "http://127.0.0.1:$LOCAL_LLM_PORT/v1/models" 120 .run/llm.log
+  wait_for "The embedded LLM" "http://127.0.0.1:$LOCAL_LLM_PORT/v1/models" 120 .run/llm.log \
+    -H "Authorization: Bearer $LOCAL_LLM_API_KEY"
 fi
 
-echo "==> Starting the action server on :$ACTION_SERVER_PORT (log: .run/actions.log)"
+echo "==> Starting the action server on 127.0.0.1:$ACTION_SERVER_PORT (log: .run/actions.log)"
 "$actions_py" -m apps.action_server > .run/actions.log 2>&1 &
 pids+=($!)
 wait_for "The action server" "http://127.0.0.1:$ACTION_SERVER_PORT/health" 120 .run/actions.log
 
+echo "==> Rasa on $RASA_HOST:$RASA_PORT; its HTTP API token is in .run/rasa-api-token"
 "$@"

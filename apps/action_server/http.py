@@ -2,14 +2,17 @@
 the one place where errors become HTTP responses.
 
 Rasa sends the secret configured as `token` in `endpoints.yml` as `?token=...`;
-`ACTION_SERVER_TOKEN` holds it here. Error responses never echo the request
-(rasa-sdk's default handler returns the whole tracker).
+`ACTION_SERVER_TOKEN` holds it here. One check guards every route but the health
+check, whatever the path's spelling (`/webhook/`, `//webhook`); the server does
+not start without a secret. Bodies are capped, compressed ones too. Error
+responses never echo the request (rasa-sdk's default handler returns the tracker).
 """
 
 from __future__ import annotations
 
 import hmac
 import logging
+import zlib
 from typing import Any, Optional, Sequence, Text, Tuple
 
 from sanic import Request, Sanic, response
@@ -19,7 +22,11 @@ from assistant.errors import AssistantError, ConfigurationError, InputError, Ser
 
 logger = logging.getLogger(__name__)
 
-PROTECTED_PATHS = ("/webhook", "/actions")
+# The only route answered without the secret (liveness, no data).
+OPEN_PATHS = ("/health",)
+# A tracker of a long conversation is a few hundred kB; Rasa's own bodies never
+# come near this, compressed or not.
+MAX_BODY_BYTES = 4 * 1024 * 1024
 
 # The library's errors as HTTP: (status, what the caller is told). The message
 # itself is logged, not returned: Rasa shows nothing of it, and it may name hosts.
@@ -48,32 +55,59 @@ def error_response(exception: Exception) -> Tuple[int, Text]:
     return 500, "The action failed."
 
 
+def is_open(path: Text) -> bool:
+    """Whether a path is answered without the secret: `/health` only, however spelt."""
+    canonical = "/" + "/".join(part for part in path.split("/") if part)
+    return canonical in OPEN_PATHS
+
+
+def _inflated_size_exceeds(body: bytes, limit: int) -> bool:
+    inflater = zlib.decompressobj()
+    try:
+        inflater.decompress(body, limit + 1)
+    except zlib.error:
+        return False  # not deflate after all: rasa-sdk answers 400
+    return len(inflater.unconsumed_tail) > 0
+
+
 def create_app(actions: Sequence[Any], token: Text) -> Sanic:
     """The Sanic app serving `actions`.
 
     Args:
         actions: action instances.
-        token: the shared secret; empty accepts every call (a warning is logged).
+        token: the shared secret.
 
     Returns:
         The app, with `/health`, `/webhook` and `/actions`.
+
+    Raises:
+        ConfigurationError: if the secret is empty.
     """
     from rasa_sdk.endpoint import create_app as create_sdk_app
     from rasa_sdk.executor import ActionExecutor
 
+    if not token.strip():
+        raise ConfigurationError(
+            "ACTION_SERVER_TOKEN is empty: the action server does not run without a "
+            "secret. Set it here and for Rasa (`make run` and `make shell` make one)."
+        )
     executor = ActionExecutor()
     for action in actions:
         executor.register_action(action)
     app = create_sdk_app(executor, cors_origins=None)
-    if not token:
-        logger.warning("action_server.no_token", extra={"hint": "set ACTION_SERVER_TOKEN"})
+    app.config.REQUEST_MAX_SIZE = MAX_BODY_BYTES
 
     @app.on_request
     async def check_token(request: Request) -> Optional[response.HTTPResponse]:
-        if token and request.path in PROTECTED_PATHS:
-            if not hmac.compare_digest(_token_of(request).encode(), token.encode()):
-                logger.warning("action_server.unauthorized", extra={"path": request.path})
-                return response.json({"error": "Unauthorized"}, status=401)
+        if is_open(request.path):
+            return None
+        if not hmac.compare_digest(_token_of(request).encode(), token.encode()):
+            logger.warning("action_server.unauthorized", extra={"path": request.path[:200]})
+            return response.json({"error": "Unauthorized"}, status=401)
+        if request.headers.get("content-encoding", "").lower() == "deflate" and (
+            _inflated_size_exceeds(request.body, MAX_BODY_BYTES)
+        ):
+            return response.json({"error": "The request body is too large."}, status=413)
         return None
 
     async def safe_errors(request: Request, exception: Exception) -> response.HTTPResponse:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
+from apps.llm_server.guard import lock_down
 from assistant.config import LocalLLMSettings, PathSettings
+from assistant.errors import ConfigurationError
 from assistant.llm.local_models import MODELS, ensure_model
 from assistant.llm.plain_format import PLAIN_CHAT_FORMAT, plain_prompt
 
@@ -30,13 +32,24 @@ def register_plain_format() -> None:
 
 
 def build_app(local: LocalLLMSettings, model: Path) -> Any:
-    """llama-cpp-python's FastAPI app serving `model` as `MODEL_ALIAS`."""
+    """llama-cpp-python's FastAPI app serving `model` as `MODEL_ALIAS`, locked down.
+
+    Raises:
+        ConfigurationError: without an API key.
+    """
     from llama_cpp.server.app import create_app
     from llama_cpp.server.settings import ModelSettings, ServerSettings
 
+    if not local.api_key.strip():
+        raise ConfigurationError(
+            "LOCAL_LLM_API_KEY is empty: the embedded LLM server does not run without a "
+            "key. Set it, and LLM_API_KEY to the same value for the action server "
+            "(`make run` and `make shell` make one)."
+        )
     register_plain_format()
-    return create_app(
-        server_settings=ServerSettings(host=local.host, port=local.port),
+    app = create_app(
+        server_settings=ServerSettings(host=local.host, port=local.port,
+                                       api_key=local.api_key),
         model_settings=[
             ModelSettings(
                 model=str(model),
@@ -49,3 +62,4 @@ def build_app(local: LocalLLMSettings, model: Path) -> Any:
             )
         ],
     )
+    return lock_down(app)

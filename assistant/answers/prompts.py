@@ -2,6 +2,10 @@
 
 Passage text is data: it is fenced, stripped of anything that looks like the
 fence, and the instructions tell the model never to follow instructions in it.
+The conversation is not in the prompt: a follow-up arrives already joined to the
+question it follows, so what the model sees is the question and the passages
+only. Instructions a user typed earlier cannot reach it, and an answer depends
+only on what its cache key holds (question, language, knowledge base, prompt).
 """
 
 from __future__ import annotations
@@ -9,7 +13,6 @@ from __future__ import annotations
 import re
 from typing import List, Sequence, Text
 
-from assistant.answers.models import Turn
 from assistant.knowledge.retrieval import Passage
 from assistant.llm.chat import ChatMessage
 
@@ -39,7 +42,9 @@ def says_not_found(text: Text) -> bool:
     )
 
 
-_HISTORY_LABELS = {"en": "Conversation so far", "zh": "之前的对话"}
+# Part of every cache key: a change to the prompt's wording makes a new version,
+# so answers written under the old one are not served.
+PROMPT_VERSION = "2"
 # Measured with the embedded model: an English "Question:" label gave the best
 # answers in both languages (a Chinese label made it echo the passages). Base
 # models (the `plain` format, `assistant/llm/plain_format.py`) stop before the next.
@@ -56,22 +61,18 @@ def sanitise_passage(text: Text) -> Text:
 
 
 def build_messages(
-    question: Text,
-    passages: Sequence[Passage],
-    history: Sequence[Turn],
-    language: Text,
+    question: Text, passages: Sequence[Passage], language: Text
 ) -> List[ChatMessage]:
     """The chat sent to the model.
 
     Args:
-        question: the user's latest message.
+        question: the question, a follow-up joined to the question it follows.
         passages: retrieved passages, numbered from 1 in this order.
-        history: earlier turns of the conversation (oldest first).
         language: `zh` or `en`; the answer's language.
 
     Returns:
-        A system message with the rules and a user message with the passages,
-        the recent conversation and the question.
+        A system message with the rules and a user message with the passages and
+        the question.
     """
     lang = language if language in _SYSTEM else "en"
     # Plain numbered passages: a <documents> fence made the embedded model echo
@@ -79,9 +80,6 @@ def build_messages(
     parts = [
         f"[{n}] {sanitise_passage(p.chunk.text)}" for n, p in enumerate(passages, start=1)
     ]
-    if history:
-        lines = [f"- {turn.role}: {turn.text}" for turn in history]
-        parts.append(f"{_HISTORY_LABELS[lang]}:\n" + "\n".join(lines))
     parts.append(f"{QUESTION_LABEL} {question}")
     return [
         {"role": "system", "content": _SYSTEM[lang]},

@@ -6,14 +6,20 @@ import asyncio
 import logging
 import re
 import time
-from typing import Callable, List, Optional, Protocol, Sequence, Text
+from typing import Callable, List, Optional, Protocol, Sequence, Text, Tuple
 
 from assistant.answers.cache import AnswerCache, cache_key
 from assistant.answers.context import resolve_question
 from assistant.answers.extractive import extract_answer
+from assistant.answers.grounding import ungrounded
 from assistant.answers.messages import message
 from assistant.answers.models import Answer, Source, Turn
-from assistant.answers.prompts import build_messages, says_not_found, stop_sequences
+from assistant.answers.prompts import (
+    PROMPT_VERSION,
+    build_messages,
+    says_not_found,
+    stop_sequences,
+)
 from assistant.errors import LLMError, StoreError
 from assistant.knowledge.retrieval import Passage
 from assistant.llm.chat import ChatModel
@@ -25,9 +31,8 @@ _LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 _BLANK_LINES = re.compile(r"\n\s*\n+")
 _CITATION = re.compile(r"\[(\d+)\]")
 VERSION_TTL_SECONDS = 2.0
-# Passages given to the model, and earlier turns shown to it.
+# Passages given to the model.
 MAX_PASSAGES = 2
-HISTORY_TURNS_IN_PROMPT = 4
 
 
 class PassageSearch(Protocol):
@@ -124,17 +129,15 @@ class AnswerService:
         if not query:
             return Answer(message("empty", language), language=language, query=query)
         try:
-            return await self._answer(question, query, history, language)
+            return await self._answer(query, language)
         except StoreError as error:
             logger.error("answers.store_unavailable", extra={"error": str(error)})
             return Answer(message("unavailable", language), mode="unavailable",
                           language=language, query=query)
 
-    async def _answer(
-        self, question: Text, query: Text, history: Sequence[Turn], language: Text
-    ) -> Answer:
+    async def _answer(self, query: Text, language: Text) -> Answer:
         version = await self.version()
-        key = cache_key(query, language, version)
+        key = cache_key(query, language, f"{version}.{PROMPT_VERSION}")
         cached = await self.cache.get(key)
         if cached is not None:
             logger.info("answers.cache_hit", extra={"language": language})
@@ -142,47 +145,41 @@ class AnswerService:
             return Answer(answer.text, answer.sources, answer.mode, language, True, query)
         passages = await asyncio.to_thread(self.retriever.search, query)
         passages = passages[: self.max_passages]
+        lasting = True
         if not passages:
             answer = Answer(message("not_found", language), language=language, query=query)
         else:
-            answer = await self._grounded(question, query, passages, history, language)
-        await self.cache.set(key, answer.to_payload())
+            answer, lasting = await self._grounded(query, passages, language)
+        if lasting:
+            await self.cache.set(key, answer.to_payload())
         logger.info(
             "answers.answered",
             extra={"mode": answer.mode, "language": language, "passages": len(passages),
-                   "sources": ",".join(s.source for s in answer.sources)},
+                   "sources": ",".join(s.source for s in answer.sources),
+                   "cached": lasting},
         )
         return answer
 
     async def _grounded(
-        self,
-        question: Text,
-        query: Text,
-        passages: List[Passage],
-        history: Sequence[Turn],
-        language: Text,
-    ) -> Answer:
+        self, query: Text, passages: List[Passage], language: Text
+    ) -> Tuple[Answer, bool]:
+        """The answer from the passages, and whether it may be cached (not when it
+        fell back because the model could not be reached: that passes)."""
+        lasting = True
         if self.llm is not None and language in self.llm_languages:
-            messages = build_messages(
-                question, passages, history[-HISTORY_TURNS_IN_PROMPT:], language
-            )
             try:
-                completion = await self.llm.complete(messages, stop=stop_sequences(language))
+                completion = await self.llm.complete(
+                    build_messages(query, passages, language), stop=stop_sequences(language)
+                )
             except LLMError as error:
                 logger.warning("answers.llm_failed", extra={"error": str(error)})
+                lasting = False
             else:
                 # No blank lines: Rasa's channels would send each paragraph apart.
                 text = _BLANK_LINES.sub("\n", completion.text.strip())
-                if says_not_found(text):
-                    return Answer(message("not_found", language), language=language, query=query)
-                if _usable(text, language):
-                    cited = {int(n) for n in _CITATION.findall(text)} & set(
-                        range(1, len(passages) + 1)
-                    )
-                    used = sorted(cited) or [1]
-                    sources = _sources(passages, used)
-                    return Answer(text, sources, "llm", language, False, query)
-                logger.info("answers.llm_output_rejected", extra={"text": text[:200]})
+                answer = self._checked(text, query, passages, language)
+                if answer is not None:
+                    return answer, True
         best = passages[0]
         text = extract_answer(query, best.chunk.passage)
         return Answer(
@@ -192,7 +189,27 @@ class AnswerService:
             language,
             False,
             query,
-        )
+        ), lasting
+
+    def _checked(
+        self, text: Text, query: Text, passages: List[Passage], language: Text
+    ) -> Optional[Answer]:
+        """The model's answer if it can be sent, else None (extract instead)."""
+        if says_not_found(text):
+            return Answer(message("not_found", language), language=language, query=query)
+        if not _usable(text, language):
+            logger.info("answers.llm_output_rejected", extra={"text": text[:200]})
+            return None
+        invented = ungrounded(text, [p.chunk.text for p in passages])
+        if invented:
+            # An address, link, number or figure the documents do not hold: the
+            # model made it up or obeyed an instruction it was given. Not sent.
+            logger.warning("answers.llm_output_ungrounded",
+                           extra={"items": ",".join(invented)[:200]})
+            return None
+        cited = {int(n) for n in _CITATION.findall(text)} & set(range(1, len(passages) + 1))
+        return Answer(text, _sources(passages, sorted(cited) or [1]), "llm", language, False,
+                      query)
 
 
 def _sources(passages: Sequence[Passage], numbers: Sequence[int]) -> List[Source]:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import List, Optional, Text, Tuple
 
 from assistant.errors import DocumentError
+from assistant.text import strip_markup
 
 SUPPORTED_SUFFIXES = (".md", ".markdown", ".txt", ".html", ".htm", ".pdf")
 
@@ -78,8 +79,29 @@ def _text_sections(text: Text) -> Tuple[Optional[Text], List[Section]]:
     return title, [Section("", body)] if body else []
 
 
+_HIDDEN_STYLE = re.compile(r"(display\s*:\s*none|visibility\s*:\s*hidden)", re.IGNORECASE)
+# Elements whose content is never shown as text.
+_NOT_TEXT = {"script", "style", "template", "noscript"}
+# Elements that have no end tag: they cannot hide what follows them.
+_VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta",
+         "source", "track", "wbr"}
+
+
+def _hides(tag: Text, attrs: List[Tuple[Text, Optional[Text]]]) -> bool:
+    """Whether an element is hidden from readers (its text is not indexed)."""
+    values = {name.lower(): (value or "") for name, value in attrs}
+    return (
+        tag in _NOT_TEXT
+        or "hidden" in values
+        or values.get("aria-hidden", "").lower() == "true"
+        or bool(_HIDDEN_STYLE.search(values.get("style", "")))
+    )
+
+
 class _HtmlText(HTMLParser):
-    """Collects `<title>`, headings and block text; skips scripts and styles."""
+    """Collects `<title>`, headings and block text a reader sees: scripts, styles
+    and hidden elements (`hidden`, `aria-hidden`, `display:none`) are skipped, and
+    markup spelt with entities (`&lt;script&gt;`) is dropped once decoded."""
 
     BLOCKS = {"p", "li", "tr", "div", "section", "article", "br", "table", "ul", "ol"}
     HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
@@ -93,15 +115,28 @@ class _HtmlText(HTMLParser):
         self._lines: List[Text] = []
         self._current: List[Text] = []
         self._stack: List[Text] = []
+        # Depth in `_stack` at which a hidden element starts (None: nothing hidden).
+        self._hidden_from: Optional[int] = None
 
-    def handle_starttag(self, tag: Text, attrs: object) -> None:
+    def handle_starttag(self, tag: Text, attrs: List[Tuple[Text, Optional[Text]]]) -> None:
+        if self._hidden_from is not None:
+            if tag not in _VOID:
+                self._stack.append(tag)
+            return
         if tag in self.BLOCKS or tag in self.HEADINGS:
             self._flush_line()
         if tag in ("td", "th"):
             self._current.append(" ")
+        if tag in _VOID:
+            return
+        if self._hidden_from is None and _hides(tag, attrs):
+            self._hidden_from = len(self._stack)
         self._stack.append(tag)
 
     def handle_endtag(self, tag: Text) -> None:
+        if self._hidden_from is not None:
+            self._pop(tag)
+            return
         if tag in self.HEADINGS:
             text = " ".join("".join(self._current).split())
             self._current = []
@@ -112,13 +147,19 @@ class _HtmlText(HTMLParser):
                 self._heading = text
         elif tag in self.BLOCKS:
             self._flush_line()
+        self._pop(tag)
+
+    def _pop(self, tag: Text) -> None:
         if tag in self._stack:
             while self._stack and self._stack.pop() != tag:
                 pass
+        if self._hidden_from is not None and len(self._stack) <= self._hidden_from:
+            self._hidden_from = None
 
     def handle_data(self, data: Text) -> None:
-        if any(t in ("script", "style") for t in self._stack):
+        if self._hidden_from is not None:
             return
+        data = strip_markup(data)
         if self._stack and self._stack[-1] == "title":
             self.title += data
             return

@@ -52,7 +52,7 @@ async def test_answers_with_sources_in_the_text_and_as_data():
     assert not messages[0]["custom"]  # no channel shows the structured answer
 
 
-async def test_a_follow_up_reads_the_earlier_answer_from_its_event():
+async def test_a_follow_up_is_joined_to_the_question_it_follows():
     llm = ScriptedChatModel(lambda m: "Contractors get no paid annual leave; they use UPL [1].")
     events, messages = await run(ActionAnswerQuestion(make_service(llm, LEAVE)),
                                  tracker("follow_up_en_contractors"))
@@ -61,9 +61,9 @@ async def test_a_follow_up_reads_the_earlier_answer_from_its_event():
     assert messages[0][ANSWER_KEY]["query"] == (
         "How many days of annual leave do I get? and for contractors?")
     prompt = llm.requests[0][1]["content"]
-    assert "- user: How many days of annual leave do I get?" in prompt
-    assert "- assistant: Full-time employees get 15 days a year [1]." in prompt
-    assert "Sources" not in prompt  # the earlier answer goes in without its sources
+    assert prompt.endswith(
+        "Question: How many days of annual leave do I get? and for contractors?")
+    assert "Sources" not in prompt
 
 
 async def test_nothing_found_says_so_in_the_conversations_language():

@@ -1,6 +1,6 @@
 import pytest
 
-from assistant.text import detect_language, has_content
+from assistant.text import detect_language, has_content, strip_markup
 
 
 @pytest.mark.parametrize(
@@ -40,3 +40,19 @@ def test_detect_language(text, expected):
 )
 def test_has_content(text, expected):
     assert has_content(text) is expected
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("<script>alert(1)</script>ok", "alert(1)ok"),
+        ('<svg onload=alert(1)>', ""),
+        ("<scr<script>ipt>x", "x"),
+        ("<!-- hidden -->shown", "shown"),
+        ("a < b and c > d, <3", "a < b and c > d, <3"),
+        ("正式员工<b>15</b>天", "正式员工15天"),
+        ('<img src=x onerror="alert(1)">', ""),
+    ],
+)
+def test_markup_is_stripped_from_text_for_people(text, expected):
+    assert strip_markup(text) == expected

@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Text
@@ -13,11 +14,14 @@ from typing import Any, Dict, Iterator, List, Text
 import pytest
 import requests
 
+from assistant.encryption import new_key_entry
 from tests.fakes.open_meteo import FakeOpenMeteo
 
 PROJECT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 TOKEN = "integration-secret"
+LLM_KEY = "integration-llm-key"
+RASA_TOKEN = "integration-rasa-token"
 
 
 def env_python(variable: Text, target: Text) -> Path:
@@ -33,6 +37,12 @@ def env_python(variable: Text, target: Text) -> Path:
     return Path(configured)
 
 
+# Conversations of the tests' Rasa processes: their own encrypted SQLite file and
+# key, never the project's `.data/`.
+CONVERSATIONS = Path(tempfile.mkdtemp(prefix="integration-conversations-"))
+CONVERSATION_KEY = new_key_entry("integration")
+
+
 def rasa_env(**extra: Text) -> Dict[Text, Text]:
     env = dict(os.environ)
     env.update(
@@ -41,6 +51,8 @@ def rasa_env(**extra: Text) -> Dict[Text, Text]:
         TRANSFORMERS_OFFLINE="1",
         TF_CPP_MIN_LOG_LEVEL="2",
         PYTHONPATH=str(PROJECT),
+        DB_URL=f"sqlite:///{CONVERSATIONS / 'conversations.db'}",
+        CONVERSATION_KEYS=CONVERSATION_KEY,
     )
     env.update(extra)
     return env
@@ -68,13 +80,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_until_up(url: Text, process: subprocess.Popen, log: Path, seconds: int) -> None:
+def wait_until_up(url: Text, process: subprocess.Popen, log: Path, seconds: int,
+                  **request: Any) -> None:
     deadline = time.time() + seconds
     while time.time() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"{url} exited early:\n{log.read_text()[-3000:]}")
         try:
-            if requests.get(url, timeout=2).status_code == 200:
+            if requests.get(url, timeout=2, **request).status_code == 200:
                 return
         except requests.RequestException:
             pass
@@ -125,6 +138,7 @@ class Servers:
             ACTION_SERVER_TOKEN=TOKEN,
             MILVUS_LITE_PATH=str(self.logs / "knowledge.db"),
             LLM_BASE_URL=f"http://127.0.0.1:{self.llm_port}/v1",
+            LLM_API_KEY=LLM_KEY,
             LLM_TIMEOUT_SECONDS="40",
             OPEN_METEO_GEOCODING_URL=self.weather.geocoding_url,
             OPEN_METEO_FORECAST_URL=self.weather.forecast_url,
@@ -133,12 +147,14 @@ class Servers:
     def _start_all(self, work_dir: Path, model: Path) -> None:
         python = str(self.actions_python)
         llm = self._start("llm", [str(self.llm_python), "-m", "apps.llm_server",
-                                  "--port", str(self.llm_port)])
+                                  "--port", str(self.llm_port)],
+                          **rasa_env(LOCAL_LLM_API_KEY=LLM_KEY))
         subprocess.run([python, "-m", "apps.cli.ingest", "knowledge"], cwd=PROJECT,
                        env={**os.environ, **self._actions_env()}, check=True,
                        capture_output=True, timeout=600)
         wait_until_up(f"http://127.0.0.1:{self.llm_port}/v1/models", llm,
-                      work_dir / "llm.log", 180)
+                      work_dir / "llm.log", 180,
+                      headers={"Authorization": f"Bearer {LLM_KEY}"})
         self.start_actions()
         credentials = work_dir / "credentials.yml"
         subprocess.run(
@@ -146,14 +162,23 @@ class Servers:
              str(credentials)],
             cwd=PROJECT, env=rasa_env(), check=True,
         )
+        self.model, self.credentials = model, credentials
+        self.start_rasa()
+
+    def start_rasa(self) -> None:
+        """Starts (or restarts) Rasa as `make run` does (scripts/rasa-run.sh)."""
+        model, credentials, work_dir = self.model, self.credentials, self.logs
         rasa = self._start(
             "rasa",
-            [str(BIN / "rasa"), "run", "--enable-api", "--model", str(model), "--port",
-             str(self.rasa_port), "--credentials", str(credentials)],
+            ["scripts/rasa-run.sh", str(BIN / "rasa"), "run", "--model", str(model),
+             "--credentials", str(credentials)],
             **rasa_env(ACTION_SERVER_URL=f"http://127.0.0.1:{self.action_port}/webhook",
-                       ACTION_SERVER_TOKEN=TOKEN),
+                       ACTION_SERVER_TOKEN=TOKEN, RASA_AUTH_TOKEN=RASA_TOKEN,
+                       RASA_HOST="127.0.0.1", RASA_PORT=str(self.rasa_port),
+                       RASA_CORS_ORIGINS=""),
         )
-        wait_until_up(f"{self.rasa_url}/status", rasa, work_dir / "rasa.log", 240)
+        wait_until_up(f"{self.rasa_url}/status", rasa, work_dir / "rasa.log", 240,
+                      params={"token": RASA_TOKEN})
 
     def start_actions(self) -> None:
         """Starts (or restarts) the action server and waits for its health check."""
@@ -165,6 +190,12 @@ class Servers:
         )
         wait_until_up(f"http://127.0.0.1:{self.action_port}/health", actions,
                       self.logs / "actions.log", 180)
+
+    def stop_rasa(self) -> None:
+        """Stops Rasa (to start it again)."""
+        process = self.processes.pop("rasa")
+        process.terminate()
+        process.wait(timeout=30)
 
     def stop_actions(self) -> None:
         """Stops the action server (to test Rasa without it)."""

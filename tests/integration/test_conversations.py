@@ -5,6 +5,8 @@ import re
 import pytest
 import requests
 
+from tests.integration.conftest import RASA_TOKEN
+
 pytestmark = pytest.mark.slow
 
 REPORT_ZH = re.compile(r"^北京(今天|明天)：.+，气温 -?\d+°C 到 -?\d+°C，降水概率 \d+%。$")
@@ -81,7 +83,12 @@ def test_message_without_words_is_asked_what_the_user_wants(servers, text, reply
         (b'{"sender": "x"}', 400, '\\"message\\" must be a string'),
         (b'{"sender": "x", "message": 5}', 400, '\\"message\\" must be a string'),
         (b'{"sender": ["x"], "message": "hi"}', 400, '\\"sender\\" must be a string'),
-        (b'{"message": "hi", "metadata": 3}', 400, '\\"metadata\\" must be a JSON object'),
+        (b'{"sender": "x", "message": "hi", "metadata": 3}', 400,
+         '\\"metadata\\" must be a JSON object'),
+        (b'{"message": "hi"}', 400, '\\"sender\\" is required'),
+        (b'{"sender": "a\\nb", "message": "hi"}', 400, "control characters"),
+        (b'{"sender": "x", "message": "hi", "metadata": {"k": "' + b"m" * 3000 + b'"}}', 413,
+         "the limit is 2048"),
         (b"[]", 400, "must be a JSON object"),
         (b"", 400, "must be a JSON object"),
         (b'{"sender": "x", "message": "' + b"y" * 20_001 + b'"}', 413, "the limit is 20000"),
@@ -103,6 +110,7 @@ def test_parse_endpoint_reports_intent_entities_and_language_neutral_tokens(serv
     response = requests.post(
         f"{servers.rasa_url}/model/parse",
         json={"text": "明天上海会下雨吗"},
+        params={"token": RASA_TOKEN},
         timeout=30,
     )
     assert response.status_code == 200

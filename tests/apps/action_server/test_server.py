@@ -116,8 +116,72 @@ def test_a_call_with_the_secret_runs_the_action(server):
     assert any(line["event"] == "answers.answered" for line in lines)
 
 
+def routes():
+    """Every route of the action server's app, from its router."""
+    from sanic import Sanic
+
+    from apps.action_server.http import create_app
+
+    Sanic.test_mode = True  # the app is built again in this process; never run
+    app = create_app([], "any")
+    try:
+        return sorted({("/" + route.path.strip("/"), method) for route in app.router.routes
+                       for method in route.methods})
+    finally:
+        Sanic._app_registry.pop(app.name, None)
+
+
+def call(url, path, method, headers=None, data=None):
+    request = urllib.request.Request(url + path, data=data, method=method,
+                                     headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_every_route_but_health_refuses_calls_without_the_secret(server):
+    url, llm, _ = server
+    calls = llm.calls
+    found = routes()
+    assert {path for path, _ in found} >= {"/health", "/webhook", "/actions"}
+    body = json.dumps(CALL).encode()
+    for path, method in found:
+        variants = [path, path + "/", "/" + path, path.upper(), path + "?token=",
+                    path + "?token=wrong"]
+        for variant in variants:
+            status = call(url, variant, method, {"Content-Type": "application/json"},
+                          body if method == "POST" else None)
+            if path == "/health":
+                assert status in (200, 401, 404), variant  # liveness only, no data
+            else:
+                assert status in (401, 403, 404), (variant, method, status)
+    assert call(url, "/health", "GET") == 200
+    assert llm.calls == calls  # no action ran
+
+
+def test_a_compressed_body_is_capped_after_inflation(server):
+    import zlib
+
+    url, _, _ = server
+    bomb = zlib.compress(b" " * (64 * 1024 * 1024), 9)  # 64 MB of spaces in ~64 kB
+    status = call(url, f"/webhook?token={TOKEN}", "POST",
+                  {"Content-Type": "application/json", "Content-Encoding": "deflate"}, bomb)
+    assert status == 413
+
+
+def test_an_empty_secret_stops_the_server_at_start():
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "ACTION_SERVER_TOKEN": ""}
+    result = subprocess.run([sys.executable, "-m", "apps.action_server", "--port", "9"],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: ACTION_SERVER_TOKEN is empty")
+
+
 def test_a_bad_setting_stops_the_server_with_one_line_naming_it(tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "RETRIEVAL_MIN_SCORE": "high"}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "RETRIEVAL_MIN_SCORE": "high",
+           "ACTION_SERVER_TOKEN": TOKEN}
     result = subprocess.run([sys.executable, "-m", "apps.action_server", "--port", "9"],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 2

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs `rasa run` or `rasa shell` locked down: bound to RASA_HOST (loopback unless
+# set otherwise), the HTTP API behind RASA_AUTH_TOKEN (required), CORS for
+# RASA_CORS_ORIGINS only, request bodies capped at RASA_MAX_REQUEST_BYTES. The
+# values come from assistant/config.py (defaults and the environment).
+#
+#   scripts/rasa-run.sh RASA run|shell [ARGS...]
+set -euo pipefail
+
+rasa="$1"; command="$2"; shift 2
+eval "$("$(dirname "$rasa")/python" -m apps.cli.settings get RASA_HOST RASA_PORT \
+  RASA_CORS_ORIGINS RASA_MAX_REQUEST_BYTES RASA_AUTH_TOKEN)"
+# Sanic reads its settings from SANIC_* variables.
+export SANIC_REQUEST_MAX_SIZE="$RASA_MAX_REQUEST_BYTES"
+case "$command" in
+  run)
+    if [[ -z "$RASA_AUTH_TOKEN" ]]; then
+      echo "error: RASA_AUTH_TOKEN is empty: Rasa's HTTP API does not run without a token" \
+        "(make run makes one)." >&2
+      exit 2
+    fi
+    cors=()
+    if [[ -n "$RASA_CORS_ORIGINS" ]]; then
+      IFS=',' read -ra origins <<< "$RASA_CORS_ORIGINS"
+      cors=(--cors "${origins[@]}")
+    fi
+    exec "$rasa" run --enable-api --auth-token "$RASA_AUTH_TOKEN" \
+      -i "$RASA_HOST" -p "$RASA_PORT" "${cors[@]}" "$@"
+    ;;
+  shell)
+    exec "$rasa" shell -i "$RASA_HOST" -p "$RASA_PORT" "$@"
+    ;;
+  *)
+    echo "usage: $0 RASA run|shell [ARGS...]" >&2
+    exit 2
+    ;;
+esac
