@@ -131,10 +131,10 @@ run: setup train .run/credentials.yml ## Serve the assistant on 127.0.0.1: Rasa 
 		scripts/rasa-run.sh $(RASA) run --model models/current.tar.gz \
 		--credentials .run/credentials.yml
 
-actions: setup ## Run only the action server on ACTION_SERVER_PORT, 5055 (needs an LLM: the embedded one or LLM_BASE_URL)
+actions: setup ## Run only the action server on ACTION_SERVER_PORT, 5055 (needs ACTION_SERVER_TOKEN, and an LLM: LLM_BASE_URL, LLM_API_KEY)
 	@$(ACTIONS_PY) -m apps.action_server
 
-llm: setup ## Run only the embedded LLM server on LOCAL_LLM_PORT, 8088 (OpenAI API)
+llm: setup ## Run only the embedded LLM server on LOCAL_LLM_PORT, 8088 (OpenAI API; needs LOCAL_LLM_API_KEY)
 	@$(LLM_PY) -m apps.llm_server
 
 lint: $(STAMP) ## Lint: ruff, the import rules (.importlinter), README tables generated from the code (cog)

@@ -30,6 +30,7 @@ from assistant.config import environment
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "benchmark-secret"
+LLM_KEY = "benchmark-llm-key"
 
 
 def free_port() -> int:
@@ -38,13 +39,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_for(url: Text, process: subprocess.Popen, seconds: int = 180) -> None:
+def wait_for(url: Text, process: subprocess.Popen, seconds: int = 180,
+             headers: Dict[Text, Text] | None = None) -> None:
     deadline = time.time() + seconds
     while time.time() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"{url}: the process exited ({process.returncode})")
         try:
-            urllib.request.urlopen(url, timeout=2)
+            urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}),
+                                   timeout=2)
             return
         except OSError:
             time.sleep(0.5)
@@ -135,7 +138,8 @@ def main(argv: Sequence[Text] = ()) -> int:
         llm_port, port, extractive_port = free_port(), free_port(), free_port()
         env = {**environment(), "PYTHONPATH": str(ROOT), "ACTION_SERVER_TOKEN": TOKEN,
                "MILVUS_LITE_PATH": str(work / "kb.db"),
-               "LLM_BASE_URL": f"http://127.0.0.1:{llm_port}/v1", "LLM_TIMEOUT_SECONDS": "60"}
+               "LLM_BASE_URL": f"http://127.0.0.1:{llm_port}/v1", "LLM_TIMEOUT_SECONDS": "60",
+               "LLM_API_KEY": LLM_KEY, "LOCAL_LLM_API_KEY": LLM_KEY}
         try:
             print("Starting the embedded LLM and indexing the knowledge base ...", flush=True)
             llm = subprocess.Popen(
@@ -145,7 +149,8 @@ def main(argv: Sequence[Text] = ()) -> int:
             processes.append(llm)
             subprocess.run([sys.executable, "-m", "apps.cli.ingest", "knowledge"],
                            cwd=ROOT, env=env, check=True, capture_output=True)
-            wait_for(f"http://127.0.0.1:{llm_port}/v1/models", llm)
+            wait_for(f"http://127.0.0.1:{llm_port}/v1/models", llm,
+                     headers={"Authorization": f"Bearer {LLM_KEY}"})
             server = start_action_server(port, env, work / "actions.log")
             processes.append(server)
             results["rss_idle_mb"] = rss_mb(server.pid)
