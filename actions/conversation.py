@@ -14,7 +14,7 @@ from assistant.text import DEFAULT_LANGUAGE
 HISTORY_TURNS = 6
 # The bot event's metadata key under which an answer travels as data, next to its
 # display text. Metadata rather than `json_message`: every channel sends `custom`
-# as a message of its own (Slack posts it, socket.io's emit fails on its keys),
+# as a message of its own (Slack posts it; Rasa's socket.io channel failed on it),
 # while metadata reaches the tracker, and so the next action, without being shown.
 ANSWER_KEY = "answer"
 

@@ -410,6 +410,12 @@ class RasaServerSettings:
         "the token Rasa's HTTP API requires (`?token=`); written to `.run/rasa-api-token`",
         secret=True, shown="a random token per `make run`",
     )
+    session_secret: Text = setting(
+        "SOCKETIO_SESSION_SECRET", "",
+        "signs the socket.io channel's session tokens (a client resumes only its own "
+        "session); unset: a random one per start, so sessions end with Rasa",
+        secret=True, shown="unset",
+    )
     max_request_bytes: int = setting(
         "RASA_MAX_REQUEST_BYTES", 1024 * 1024,
         "the largest request body Rasa reads (413 beyond; Sanic's own default is 100 MB)",

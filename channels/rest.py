@@ -17,9 +17,7 @@ Compared with Rasa's `rest` channel:
 
 from __future__ import annotations
 
-import json
 import logging
-import unicodedata
 from asyncio import CancelledError
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
 
@@ -30,38 +28,33 @@ from sanic.exceptions import InvalidUsage, PayloadTooLarge
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from assistant.text import strip_markup
 from assistant.turns import ConversationBusyError, ConversationTurns
+from channels.guard import (
+    DEFAULT_MAX_MESSAGE_LENGTH,
+    DEFAULT_MAX_METADATA_BYTES,
+    DEFAULT_MAX_WAIT_SECONDS,
+    RejectedInputError,
+    channel_options,
+    check_metadata,
+    check_sender,
+    check_text,
+    clean_reply,
+)
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MAX_MESSAGE_LENGTH = 20_000
-DEFAULT_MAX_METADATA_BYTES = 2_048
-DEFAULT_MAX_WAIT_SECONDS = 60
-MAX_SENDER_LENGTH = 128
 EXAMPLE = '{"sender": "user-1", "message": "hello"}'
-# Put before a leading "/" so that Rasa's RegexMessageHandler does not read the
-# message as `/intent{...}`: invisible, and not whitespace (Rasa strips that).
-WORD_JOINER = "\u2060"
-
-
-def is_printable_id(value: Text) -> bool:
-    """No control, format, line or paragraph separator characters (no forged logs)."""
-    return all(unicodedata.category(c)[0] != "C" and unicodedata.category(c) not in
-               ("Zl", "Zp") for c in value)
 
 
 class SanitizingCollector(CollectingOutputChannel):
     """Collects the replies with any markup a page could execute removed."""
 
     async def _persist_message(self, message: Dict[Text, Any]) -> None:
-        for key in ("text", "title"):
-            if isinstance(message.get(key), str):
-                message[key] = strip_markup(message[key])
-        for button in message.get("buttons") or []:
-            if isinstance(button, dict) and isinstance(button.get("title"), str):
-                button["title"] = strip_markup(button["title"])
-        await super()._persist_message(message)
+        await super()._persist_message(clean_reply(message))
+
+
+def _http_error(error: RejectedInputError) -> Exception:
+    return PayloadTooLarge(str(error)) if error.status == 413 else InvalidUsage(str(error))
 
 
 class ValidatingRestInput(RestInput):
@@ -95,26 +88,7 @@ class ValidatingRestInput(RestInput):
         `metadata_keys` (the metadata keys stored; none by default),
         `allow_intent_commands` (false), `max_wait_seconds` (60).
         """
-        options = dict(credentials or {})
-
-        def positive(key: Text, default: float) -> Any:
-            value = options.pop(key, default)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-                raise ValueError(f"rest: '{key}' must be a positive number, got {value!r}.")
-            return value
-
-        length = int(positive("max_message_length", DEFAULT_MAX_MESSAGE_LENGTH))
-        metadata_bytes = int(positive("max_metadata_bytes", DEFAULT_MAX_METADATA_BYTES))
-        wait = float(positive("max_wait_seconds", DEFAULT_MAX_WAIT_SECONDS))
-        keys = options.pop("metadata_keys", None) or []
-        if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
-            raise ValueError("rest: 'metadata_keys' must be a list of names.")
-        commands = options.pop("allow_intent_commands", False)
-        if not isinstance(commands, bool):
-            raise ValueError("rest: 'allow_intent_commands' must be true or false.")
-        if options:
-            raise ValueError(f"rest: unknown option(s) {', '.join(sorted(options))}.")
-        return cls(length, metadata_bytes, keys, commands, wait)
+        return cls(**channel_options(credentials, "rest", known=()))
 
     # --- reading a request ----------------------------------------------------------
 
@@ -126,33 +100,17 @@ class ValidatingRestInput(RestInput):
         return body
 
     async def _extract_sender(self, req: Request) -> Optional[Text]:
-        sender = self._body(req).get("sender")
-        if sender is None:
-            raise InvalidUsage(
-                f'"sender" is required: it names the conversation, as in {EXAMPLE}. Use '
-                "one per user: messages with the same sender share a conversation."
-            )
-        if isinstance(sender, bool) or not isinstance(sender, (str, int)):
-            raise InvalidUsage('"sender" must be a string that names the conversation.')
-        sender = str(sender)
-        if not sender.strip() or len(sender) > MAX_SENDER_LENGTH:
-            raise InvalidUsage(f'"sender" must be 1 to {MAX_SENDER_LENGTH} characters long.')
-        if not is_printable_id(sender):
-            raise InvalidUsage('"sender" must not hold control characters or line breaks.')
-        return sender
+        try:
+            return check_sender(self._body(req).get("sender"), EXAMPLE)
+        except RejectedInputError as error:
+            raise _http_error(error) from None
 
     def _extract_message(self, req: Request) -> Optional[Text]:
-        message = self._body(req).get("message")
-        if not isinstance(message, str):
-            raise InvalidUsage(f'"message" must be a string, as in {EXAMPLE}.')
-        if len(message) > self.max_message_length:
-            raise PayloadTooLarge(
-                f'"message" has {len(message)} characters; the limit is '
-                f"{self.max_message_length}."
-            )
-        if not self.allow_intent_commands and message.lstrip().startswith("/"):
-            return WORD_JOINER + message
-        return message
+        try:
+            return check_text(self._body(req).get("message"), self.max_message_length,
+                              self.allow_intent_commands, EXAMPLE)
+        except RejectedInputError as error:
+            raise _http_error(error) from None
 
     def _extract_input_channel(self, req: Request) -> Text:
         """Always this channel: clients do not choose how they are treated."""
@@ -160,18 +118,11 @@ class ValidatingRestInput(RestInput):
 
     def get_metadata(self, request: Request) -> Optional[Dict[Text, Any]]:
         """The allowed keys of `metadata`, which must be a small JSON object."""
-        metadata = self._body(request).get("metadata")
-        if metadata is None:
-            return None
-        if not isinstance(metadata, dict):
-            raise InvalidUsage('"metadata" must be a JSON object.')
-        size = len(json.dumps(metadata, ensure_ascii=False).encode())
-        if size > self.max_metadata_bytes:
-            raise PayloadTooLarge(
-                f'"metadata" has {size} bytes; the limit is {self.max_metadata_bytes}.'
-            )
-        kept = {k: v for k, v in metadata.items() if k in self.metadata_keys}
-        return kept or None
+        try:
+            return check_metadata(self._body(request).get("metadata"), self.metadata_keys,
+                                  self.max_metadata_bytes)
+        except RejectedInputError as error:
+            raise _http_error(error) from None
 
     # --- the endpoint ---------------------------------------------------------------
 
