@@ -159,8 +159,8 @@ validate: setup ## rasa data validate
 # file is in one of the two lists (`make -s test-dirs`).
 ACTIONS_TESTS := tests/assistant tests/actions tests/apps tests/contract
 ACTIONS_IGNORE := tests/assistant/encoders
-RASA_TESTS := tests/components tests/assistant/encoders tests/stores tests/architecture tests/benchmarks \
-	tests/integration
+RASA_TESTS := tests/components tests/channels tests/assistant/encoders tests/stores tests/architecture \
+	tests/benchmarks tests/integration
 
 test-dirs:
 	@echo "actions: $(ACTIONS_TESTS) ignore: $(ACTIONS_IGNORE)"

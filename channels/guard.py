@@ -4,11 +4,17 @@ message text, metadata, and the replies that go back out."""
 from __future__ import annotations
 
 import json
+import logging
 import unicodedata
-from typing import Any, Dict, Optional, Sequence, Text
+from typing import Any, Awaitable, Callable, Dict, Optional, Sequence, Text
+
+from rasa.core.channels.channel import UserMessage
 
 from assistant.errors import InputError
 from assistant.text import strip_markup
+from assistant.turns import ConversationBusyError, ConversationTurns
+
+logger = logging.getLogger(__name__)
 
 # Put before a leading "/" so that Rasa's RegexMessageHandler does not read the
 # message as `/intent{...}`: invisible, and not whitespace (Rasa strips that).
@@ -119,3 +125,33 @@ def channel_options(credentials: Optional[Dict[Text, Any]], channel: Text,
     if unknown:
         raise ValueError(f"{channel}: unknown option(s) {', '.join(unknown)}.")
     return {**checked, "metadata_keys": keys, "allow_intent_commands": commands}
+
+
+def guarded(
+    on_new_message: Callable[[UserMessage], Awaitable[Any]],
+    turns: ConversationTurns,
+    max_message_length: int,
+    allow_intent_commands: bool,
+) -> Callable[[UserMessage], Awaitable[Any]]:
+    """Wraps the callback Rasa gives a channel so that every message it passes on is
+    guarded: a leading `/` is text, an over-long text is cut, and one conversation's
+    messages are handled one at a time. For channels whose requests come from a
+    platform (Slack, Telegram), which expects its webhook to answer 200 regardless.
+    """
+
+    async def on_message(message: UserMessage) -> Any:
+        text = message.text or ""
+        if len(text) > max_message_length:
+            logger.warning("channel.message_cut", extra={"characters": len(text)})
+            text = text[:max_message_length]
+        if not allow_intent_commands and text.lstrip().startswith("/"):
+            text = WORD_JOINER + text
+        message.text = text
+        try:
+            async with turns.turn(message.sender_id or ""):
+                return await on_new_message(message)
+        except ConversationBusyError:
+            logger.warning("channel.busy", extra={"channel": message.input_channel})
+            return None
+
+    return on_message
