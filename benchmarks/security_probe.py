@@ -95,7 +95,7 @@ def poisoning() -> List[Row]:
     return [
         ("poisoner's own VPN answer free of the planted sentence", own[:80], "evil" not in own),
         (f"another user's VPN answer ({seconds:.1f} s) free of it", other[:80],
-         "evil" not in other and "NorthConnect" in other),
+         "evil" not in other and "it-vpn" in other),
     ]
 
 
