@@ -24,60 +24,35 @@ _GUARD_OPTIONS = ("max_message_length", "max_metadata_bytes", "metadata_keys",
                   "allow_intent_commands", "max_wait_seconds")
 
 
-def _split(credentials: Optional[Dict[Text, Any]], channel: Text) -> Any:
-    """(the guard's options, Rasa's own credentials)."""
-    credentials = dict(credentials or {})
-    ours = {k: credentials.pop(k) for k in _GUARD_OPTIONS if k in credentials}
-    return channel_options(ours, channel, ()), credentials
-
-
-class GuardedSlackInput(SlackInput):
-    """Rasa's Slack channel, guarded (same URL: `/webhooks/slack/webhook`)."""
+class _Guarded:
+    """Wraps a Rasa channel's callback in the guard; Rasa's channel does the rest
+    (same name, so the same webhook URL)."""
 
     guard: Dict[Text, Any] = {}
 
     @classmethod
-    def name(cls) -> Text:
-        """Rasa's name for the channel, so the same webhook URL."""
-        return "slack"
-
-    @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
-        """Rasa's Slack options plus the guard's."""
-        guard, rasa_credentials = _split(credentials, "slack")
-        channel = super().from_credentials(rasa_credentials)
+        """Rasa's options for the channel plus the guard's."""
+        credentials = dict(credentials or {})
+        name = cls.name()  # type: ignore[attr-defined]
+        guard = channel_options(
+            {k: credentials.pop(k) for k in _GUARD_OPTIONS if k in credentials}, name, ())
+        channel = super().from_credentials(credentials)  # type: ignore[misc]
         channel.guard = guard
         return channel
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         """Rasa's blueprint, its messages passed through the guard."""
-        options = self.guard or channel_options({}, "slack", ())
+        options = self.guard or channel_options({}, self.name(), ())  # type: ignore[attr-defined]
         turns = ConversationTurns(max_wait_seconds=options["max_wait_seconds"])
-        return super().blueprint(guarded(on_new_message, turns, options["max_message_length"],
-                                         options["allow_intent_commands"]))
+        return super().blueprint(  # type: ignore[misc]
+            guarded(on_new_message, turns, options["max_message_length"],
+                    options["allow_intent_commands"]))
 
 
-class GuardedTelegramInput(TelegramInput):
-    """Rasa's Telegram channel, guarded (same URL: `/webhooks/telegram/webhook`)."""
+class GuardedSlackInput(_Guarded, SlackInput):
+    """Rasa's Slack channel, guarded (`/webhooks/slack/webhook`)."""
 
-    guard: Dict[Text, Any] = {}
 
-    @classmethod
-    def name(cls) -> Text:
-        """Rasa's name for the channel, so the same webhook URL."""
-        return "telegram"
-
-    @classmethod
-    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
-        """Rasa's Telegram options plus the guard's."""
-        guard, rasa_credentials = _split(credentials, "telegram")
-        channel = super().from_credentials(rasa_credentials)
-        channel.guard = guard
-        return channel
-
-    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        """Rasa's blueprint, its messages passed through the guard."""
-        options = self.guard or channel_options({}, "telegram", ())
-        turns = ConversationTurns(max_wait_seconds=options["max_wait_seconds"])
-        return super().blueprint(guarded(on_new_message, turns, options["max_message_length"],
-                                         options["allow_intent_commands"]))
+class GuardedTelegramInput(_Guarded, TelegramInput):
+    """Rasa's Telegram channel, guarded (`/webhooks/telegram/webhook`)."""
