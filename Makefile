@@ -34,7 +34,7 @@ PTH = $$($(1) -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/as
 
 MODEL_INPUTS := config.yml domain.yml $(shell find data -type f 2>/dev/null)
 
-.PHONY: FORCE help setup index llm actions-env-path llm-env-path benchmark-retrieval benchmark-answers probe-security train shell run actions settings test test-fast test-components test-dirs lint readme typecheck validate benchmark env-path clean
+.PHONY: FORCE help browser setup index llm actions-env-path llm-env-path benchmark-retrieval benchmark-answers probe-security train shell run actions settings test test-fast test-components test-dirs lint readme typecheck validate benchmark env-path clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -166,7 +166,17 @@ test-dirs:
 	@echo "actions: $(ACTIONS_TESTS) ignore: $(ACTIONS_IGNORE)"
 	@echo "rasa: $(RASA_TESTS)"
 
-test: setup lint typecheck ## Run the whole test suite (lint, types, unit, contract, integration, rasa test)
+# Debian's Chromium for the web chat's browser test (no browser download works on
+# the build machines; Debian's package does).
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+browser: ## Install Debian's chromium for the browser test, if missing
+	@command -v chromium > /dev/null || { \
+		echo "==> Installing Debian's chromium (the web chat's browser test)"; \
+		$(SUDO) apt-get install -y -q chromium > /dev/null 2>&1 \
+		|| { $(SUDO) apt-get update -q > /dev/null && $(SUDO) apt-get install -y -q chromium > /dev/null; } \
+		|| { echo "Install Debian's chromium package: apt-get install chromium"; exit 1; }; }
+
+test: setup lint typecheck browser ## Run the whole test suite (lint, types, unit, contract, integration, rasa test)
 	@$(ACTIONS_PY) -m pytest -ra $(ACTIONS_TESTS) $(addprefix --ignore=,$(ACTIONS_IGNORE))
 	@ACTIONS_PYTHON=$(ACTIONS_PY) LLM_PYTHON=$(LLM_PY) $(RASA_PY) -m pytest -ra $(RASA_TESTS)
 

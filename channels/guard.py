@@ -88,6 +88,12 @@ def clean_reply(message: Dict[Text, Any]) -> Dict[Text, Any]:
     for button in message.get("buttons") or message.get("quick_replies") or []:
         if isinstance(button, dict) and isinstance(button.get("title"), str):
             button["title"] = strip_markup(button["title"])
+    answer = message.get("answer")
+    if isinstance(answer, dict):
+        clean_reply(answer)
+        for source in answer.get("sources") or []:
+            if isinstance(source, dict):
+                clean_reply(source)
     return message
 
 

@@ -13,7 +13,11 @@ Compared with Rasa 3.6.21's `socketio` channel:
   (none but the server's own by default; Rasa's channel accepted any);
 - the REST channel's checks (`channels/guard.py`): message length, `/intent` as
   text, metadata allow-list, one turn at a time per conversation, no markup in
-  replies; and a `custom` payload is sent as data instead of crashing the emit.
+  replies; and a `custom` payload is sent as data instead of crashing the emit;
+- a knowledge answer's reply carries the answer as data (`answer`: text and
+  sources) next to its display text;
+- it serves a small web chat page at `/webhooks/socketio/chat/` (`web_chat: false`
+  turns it off): the page is on Rasa's own origin, so no origin needs allowing.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import hmac
 import logging
 import secrets
 import uuid
+from pathlib import Path
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
 
 from rasa.core.channels.channel import InputChannel, UserMessage
@@ -47,7 +52,20 @@ logger = logging.getLogger(__name__)
 EXAMPLE = '{"message": "hello", "session_id": "<from session_confirm>"}'
 RASA_OPTIONS = ("user_message_evt", "bot_message_evt", "namespace", "session_persistence",
                 "socketio_path", "jwt_key", "jwt_method", "metadata_key",
-                "cors_allowed_origins")
+                "cors_allowed_origins", "web_chat")
+# The web chat page's files, served as they are (nothing else from the folder).
+WEB_CHAT = Path(__file__).parent / "webchat"
+WEB_CHAT_FILES = {"index.html": "text/html; charset=utf-8",
+                  "chat.js": "application/javascript; charset=utf-8",
+                  "socket.io.min.js": "application/javascript; charset=utf-8"}
+# The page runs only its own scripts and talks only to its own origin.
+WEB_CHAT_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; "
+                               "connect-src 'self' ws: wss:; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+ANSWER_KEY = "answer"  # as actions/conversation.py names it
 
 
 class SafeSocketIOOutput(SocketIOOutput):
@@ -58,12 +76,27 @@ class SafeSocketIOOutput(SocketIOOutput):
             response = clean_reply(response)
         await super()._send_message(socket_id, response)
 
+    async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
+        """A knowledge answer goes as one message with its answer as data; other
+        texts as Rasa sends them (one message per paragraph)."""
+        answer = kwargs.get(ANSWER_KEY)
+        if isinstance(answer, dict):
+            await self._send_message(recipient_id, {"text": text, ANSWER_KEY: answer})
+            return
+        await super().send_text_message(recipient_id, text, **kwargs)
+
     async def send_custom_json(
         self, recipient_id: Text, json_message: Dict[Text, Any], **kwargs: Any
     ) -> None:
         """`{"custom": ...}` to the recipient (Rasa passes the payload's keys to
         `emit` as arguments, which fails for any payload but its own)."""
         await self.sio.emit(self.bot_message_evt, {"custom": json_message}, room=recipient_id)
+
+
+def chat_file(name: Text) -> HTTPResponse:
+    """One of the web chat's files, with headers that keep the page to itself."""
+    return response.raw((WEB_CHAT / name).read_bytes(), content_type=WEB_CHAT_FILES[name],
+                        headers=WEB_CHAT_HEADERS)
 
 
 class SecureSocketIOInput(SocketIOInput):
@@ -74,6 +107,7 @@ class SecureSocketIOInput(SocketIOInput):
         *args: Any,
         cors_allowed_origins: Optional[List[Text]] = None,
         session_secret: Text = "",
+        web_chat: bool = True,
         guard: Optional[Dict[Text, Any]] = None,
         **kwargs: Any,
     ) -> None:
@@ -82,6 +116,7 @@ class SecureSocketIOInput(SocketIOInput):
         the guard's options (see `channels.guard.channel_options`)."""
         super().__init__(*args, **kwargs)
         self.cors_allowed_origins = list(cors_allowed_origins or [])
+        self.web_chat = web_chat
         self._secret = (session_secret or secrets.token_hex(32)).encode()
         options = guard or channel_options({}, "socketio", ())
         self.max_message_length = options["max_message_length"]
@@ -115,6 +150,7 @@ class SecureSocketIOInput(SocketIOInput):
             credentials.get("metadata_key", "metadata"),
             cors_allowed_origins=origins,
             session_secret=load(RasaServerSettings).session_secret,
+            web_chat=bool(credentials.get("web_chat", True)),
             guard=guard,
         )
 
@@ -145,6 +181,22 @@ class SecureSocketIOInput(SocketIOInput):
         @webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
             return response.json({"status": "ok"})
+
+        if self.web_chat:
+
+            @webhook.route("/chat/", methods=["GET"])
+            async def chat_index(request: Request) -> HTTPResponse:
+                if not request.path.endswith("/"):  # the page's files are relative to it
+                    return response.redirect(request.path + "/")
+                return chat_file("index.html")
+
+            @webhook.route("/chat/<name>", methods=["GET"])
+            async def chat_asset(request: Request, name: Text) -> HTTPResponse:
+                if not name:  # Sanic routes "/chat/" here too
+                    return await chat_index(request)
+                if name not in WEB_CHAT_FILES:
+                    return response.json({"error": "Not found"}, status=404)
+                return chat_file(name)
 
         @sio.on("connect", namespace=self.namespace)
         async def connect(sid: Text, environ: Dict, auth: Optional[Dict]) -> bool:

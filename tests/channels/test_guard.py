@@ -49,6 +49,9 @@ def test_replies_lose_their_markup():
     reply = clean_reply({"text": "<b>Hi</b> <script>x</script>",
                          "buttons": [{"title": "<i>yes</i>", "payload": "/affirm"}]})
     assert reply == {"text": "Hi x", "buttons": [{"title": "yes", "payload": "/affirm"}]}
+    answer = clean_reply({"text": "t", "answer": {"text": "<b>15</b> days",
+                                                  "sources": [{"title": "<i>Leave</i>"}]}})
+    assert answer["answer"] == {"text": "15 days", "sources": [{"title": "Leave"}]}
 
 
 def test_options_are_checked_and_unknown_ones_named():

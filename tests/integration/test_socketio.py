@@ -7,6 +7,7 @@ environment lacks; the server side is the same either way."""
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any, Dict, List, Optional, Text
 
@@ -116,3 +117,44 @@ def test_socketio_users_cannot_drive_intents_either(servers):
         assert not any(e["event"] == "restart" for e in events["events"])
     finally:
         client.sio.disconnect()
+
+
+async def test_the_web_chat_page_in_a_real_browser(servers, tmp_path):
+    from tests.integration.browser import Chromium
+
+    url = f"{servers.rasa_url}/webhooks/socketio/chat/"
+    async with Chromium(tmp_path / "profile") as browser:
+        await browser.open(url)
+        await browser.wait_for("document.body.dataset.session === 'ready'", 60)
+        await browser.type_and_enter("#message", "VPN怎么连接?")
+        answer = await browser.wait_for(
+            "(() => { const a = [...document.querySelectorAll('#log li.bot')];"
+            " const last = a[a.length - 1];"
+            " return last && last.querySelector('.sources') ? last.innerText : ''; })()", 180)
+        assert "zh/it-vpn.md" in answer and "VPN" in answer
+        await browser.type_and_enter("#message", "明天北京天气怎么样")
+        weather = await browser.wait_for(
+            "(() => { const a = [...document.querySelectorAll('#log li.bot')];"
+            " return a.length >= 2 ? a[a.length - 1].innerText : ''; })()", 120)
+        assert weather.startswith("北京明天")
+        await browser.screenshot(servers.logs / "web-chat.png")
+        assert not [c for c in browser.console if c.get("type") == "error"
+                    or "exceptionDetails" in c], browser.console
+        # The session survives a reload: the page resumes it with its token.
+        session = await browser.evaluate("localStorage.getItem('assistant-session')")
+        await browser.open(url)
+        await browser.wait_for("document.body.dataset.session === 'ready'", 60)
+        again = await browser.evaluate("localStorage.getItem('assistant-session')")
+        assert json.loads(again)["session_id"] == json.loads(session)["session_id"]
+
+
+def test_the_web_chat_page_keeps_to_itself(servers):
+    import requests
+
+    page = requests.get(f"{servers.rasa_url}/webhooks/socketio/chat/", timeout=30)
+    assert page.status_code == 200 and "chat.js" in page.text
+    assert "default-src 'self'" in page.headers["Content-Security-Policy"]
+    for name, status in (("socket.io.min.js", 200), ("chat.js", 200), ("..%2Fsocketio.py", 404),
+                         ("guard.py", 404)):
+        got = requests.get(f"{servers.rasa_url}/webhooks/socketio/chat/{name}", timeout=30)
+        assert got.status_code == status, name
