@@ -435,21 +435,47 @@ class RasaSettings:
     action_server_url: Text = setting(
         "ACTION_SERVER_URL", "http://127.0.0.1:5055/webhook", "where Rasa calls the actions"
     )
-    slack_bot_token: Text = setting("SLACK_BOT_TOKEN", "", "Slack channel: the bot token",
-                                    secret=True, shown="–")
+
+
+@dataclass(frozen=True)
+class ChannelSettings:
+    """Chat platforms (`credentials.yml`): a channel is on when its secrets are set"""
+
+    slack_bot_token: Text = setting(
+        "SLACK_BOT_TOKEN", "", "Slack: the bot token (`xoxb-…`)", secret=True, shown="–")
     slack_signing_secret: Text = setting(
-        "SLACK_SIGNING_SECRET", "", "Slack channel: the signing secret", secret=True, shown="–"
-    )
-    slack_channel: Text = setting("SLACK_CHANNEL", "", "Slack channel: where to answer",
-                                  shown="–")
+        "SLACK_SIGNING_SECRET", "", "Slack: the app's signing secret (requests are "
+        "verified with it)", secret=True, shown="–")
+    slack_api_url: Text = setting(
+        "SLACK_API_URL", "https://slack.com/api", "Slack: the Web API's address", url)
     telegram_access_token: Text = setting(
-        "TELEGRAM_ACCESS_TOKEN", "", "Telegram channel: the bot token", secret=True, shown="–"
-    )
-    telegram_bot_name: Text = setting("TELEGRAM_BOT_NAME", "", "Telegram channel: the bot's name",
-                                      shown="–")
+        "TELEGRAM_ACCESS_TOKEN", "", "Telegram: the bot token from @BotFather",
+        secret=True, shown="–")
     telegram_webhook_url: Text = setting(
-        "TELEGRAM_WEBHOOK_URL", "", "Telegram channel: the public webhook URL", shown="–"
-    )
+        "TELEGRAM_WEBHOOK_URL", "", "Telegram: the public HTTPS address of "
+        "`/webhooks/telegram/webhook`, registered with Telegram at start-up", shown="–")
+    telegram_webhook_secret: Text = setting(
+        "TELEGRAM_WEBHOOK_SECRET", "", "Telegram: the secret Telegram sends with every "
+        "update (`A-Z a-z 0-9 _ -`); unset: derived from the bot token",
+        secret=True, shown="derived")
+    telegram_api_url: Text = setting(
+        "TELEGRAM_API_URL", "https://api.telegram.org", "Telegram: the Bot API's address", url)
+    wecom_corp_id: Text = setting("WECOM_CORP_ID", "", "WeCom: the company's CorpID", shown="–")
+    wecom_agent_id: Text = setting(
+        "WECOM_AGENT_ID", "", "WeCom: the self-built application's AgentId", shown="–")
+    wecom_secret: Text = setting(
+        "WECOM_SECRET", "", "WeCom: the application's Secret", secret=True, shown="–")
+    wecom_token: Text = setting(
+        "WECOM_TOKEN", "", "WeCom: the callback Token (signs callbacks)", secret=True, shown="–")
+    wecom_encoding_aes_key: Text = setting(
+        "WECOM_ENCODING_AES_KEY", "", "WeCom: the callback EncodingAESKey (43 characters)",
+        secret=True, shown="–")
+    wecom_api_url: Text = setting(
+        "WECOM_API_URL", "https://qyapi.weixin.qq.com", "WeCom: the API's address", url)
+    source_base_url: Text = setting(
+        "SOURCE_BASE_URL", "", "where the documents are published "
+        "(`https://wiki.example.com/kb`): Slack, Telegram and WeCom show sources as links "
+        "to it; unset: as titles and paths", url, shown="unset")
 
 
 SECTIONS: Tuple[Type[Any], ...] = (
@@ -465,6 +491,7 @@ SECTIONS: Tuple[Type[Any], ...] = (
     ConversationStoreSettings,
     RasaServerSettings,
     RasaSettings,
+    ChannelSettings,
 )
 
 
@@ -484,6 +511,7 @@ class Settings:
     conversations: ConversationStoreSettings = ConversationStoreSettings()
     rasa_server: RasaServerSettings = RasaServerSettings()
     rasa: RasaSettings = RasaSettings()
+    channels: ChannelSettings = ChannelSettings()
 
     @property
     def llm_languages(self) -> Tuple[Text, ...]:
@@ -552,6 +580,7 @@ def load_settings(env: Optional[Mapping[Text, Text]] = None) -> Settings:
         conversations=load(ConversationStoreSettings, env),
         rasa_server=load(RasaServerSettings, env),
         rasa=load(RasaSettings, env),
+        channels=load(ChannelSettings, env),
     )
 
 

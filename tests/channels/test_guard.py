@@ -1,4 +1,4 @@
-"""The guard every user channel shares, and Slack and Telegram wrapped in it."""
+"""The guard every user channel shares."""
 
 import asyncio
 
@@ -16,7 +16,6 @@ from channels.guard import (
     clean_reply,
     guarded,
 )
-from channels.platforms import GuardedSlackInput, GuardedTelegramInput
 
 
 def test_senders_must_name_a_conversation_in_printable_characters():
@@ -79,12 +78,3 @@ async def test_a_guarded_channel_passes_literal_cut_messages_one_at_a_time():
     await asyncio.gather(*(wrapped(m) for m in messages))
     assert seen == [WORD_JOINER + "/restart", "x" * 10, "hello"]
 
-
-def test_slack_and_telegram_take_their_own_options_and_the_guards():
-    slack = GuardedSlackInput.from_credentials({
-        "slack_token": "xoxb-1", "slack_signing_secret": "s", "allow_intent_commands": True})
-    assert slack.name() == "slack" and slack.guard["allow_intent_commands"] is True
-    telegram = GuardedTelegramInput.from_credentials({
-        "access_token": "t", "verify": "bot", "webhook_url": "https://x.example/hook",
-        "max_message_length": 500})
-    assert telegram.name() == "telegram" and telegram.guard["max_message_length"] == 500

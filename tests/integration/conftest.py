@@ -16,12 +16,14 @@ import requests
 
 from assistant.encryption import new_key_entry
 from tests.fakes.open_meteo import FakeOpenMeteo
+from tests.fakes.platforms import FakeSlack, FakeTelegram, FakeWeCom
 
 PROJECT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 TOKEN = "integration-secret"
 LLM_KEY = "integration-llm-key"
 RASA_TOKEN = "integration-rasa-token"
+SOURCE_BASE_URL = "https://docs.example.com/kb"
 
 
 def env_python(variable: Text, target: Text) -> Path:
@@ -115,10 +117,13 @@ def trained_model(work_dir: Path) -> Path:
 
 class Servers:
     """Rasa, the action server (Milvus Lite, sample knowledge base), the embedded
-    LLM and a fake Open-Meteo, all local."""
+    LLM, a fake Open-Meteo and fake Slack, Telegram and WeCom APIs, all local."""
 
     def __init__(self, work_dir: Path, model: Path) -> None:
         self.weather = FakeOpenMeteo().start()
+        self.slack = FakeSlack().start()
+        self.telegram = FakeTelegram().start()
+        self.wecom = FakeWeCom().start()
         self.llm_port, self.action_port, self.rasa_port = free_port(), free_port(), free_port()
         self.rasa_url = f"http://127.0.0.1:{self.rasa_port}"
         self.processes: Dict[Text, subprocess.Popen] = {}
@@ -144,6 +149,24 @@ class Servers:
             OPEN_METEO_FORECAST_URL=self.weather.forecast_url,
         )
 
+    def channel_env(self) -> Dict[Text, Text]:
+        """The chat platforms' variables, as an operator sets them, pointing at the fakes."""
+        return dict(
+            SLACK_BOT_TOKEN=self.slack.token,
+            SLACK_SIGNING_SECRET=self.slack.signing_secret,
+            SLACK_API_URL=self.slack.api_url,
+            TELEGRAM_ACCESS_TOKEN=self.telegram.token,
+            TELEGRAM_WEBHOOK_URL=f"{self.rasa_url}/webhooks/telegram/webhook",
+            TELEGRAM_API_URL=self.telegram.url,
+            WECOM_CORP_ID=self.wecom.corp_id,
+            WECOM_AGENT_ID=str(self.wecom.agent_id),
+            WECOM_SECRET=self.wecom.secret,
+            WECOM_TOKEN=self.wecom.token,
+            WECOM_ENCODING_AES_KEY=self.wecom.encoding_aes_key,
+            WECOM_API_URL=self.wecom.url,
+            SOURCE_BASE_URL=SOURCE_BASE_URL,
+        )
+
     def _start_all(self, work_dir: Path, model: Path) -> None:
         python = str(self.actions_python)
         llm = self._start("llm", [str(self.llm_python), "-m", "apps.llm_server",
@@ -160,7 +183,7 @@ class Servers:
         subprocess.run(
             [sys.executable, "-m", "apps.cli.credentials", "credentials.yml",
              str(credentials)],
-            cwd=PROJECT, env=rasa_env(), check=True,
+            cwd=PROJECT, env=rasa_env(**self.channel_env()), check=True,
         )
         self.model, self.credentials = model, credentials
         self.start_rasa()
@@ -175,7 +198,7 @@ class Servers:
             **rasa_env(ACTION_SERVER_URL=f"http://127.0.0.1:{self.action_port}/webhook",
                        ACTION_SERVER_TOKEN=TOKEN, RASA_AUTH_TOKEN=RASA_TOKEN,
                        RASA_HOST="127.0.0.1", RASA_PORT=str(self.rasa_port),
-                       RASA_CORS_ORIGINS=""),
+                       RASA_CORS_ORIGINS="", **self.channel_env()),
         )
         wait_until_up(f"{self.rasa_url}/status", rasa, work_dir / "rasa.log", 240,
                       params={"token": RASA_TOKEN})
@@ -235,7 +258,8 @@ class Servers:
                 process.kill()
         for log in self.log_files:
             log.close()
-        self.weather.stop()
+        for fake in (self.weather, self.slack, self.telegram, self.wecom):
+            fake.stop()
 
 
 @pytest.fixture(scope="session")
