@@ -271,6 +271,17 @@ class LLMSettings:
     )
     max_tokens: int = setting("LLM_MAX_TOKENS", 160, "the answer's length cap in tokens",
                               whole_number(1))
+    concurrency: int = setting(
+        "LLM_CONCURRENCY", 1,
+        "requests the endpoint serves at once per action server (the embedded llama.cpp "
+        "server: one); more wait their turn", whole_number(1),
+    )
+    max_waiting: int = setting(
+        "LLM_QUEUE", 8,
+        "questions that may wait for the model; a question that cannot get it in time is "
+        "answered extractively at once, and waiting never opens the circuit",
+        whole_number(0),
+    )
     breaker_failures: int = setting(
         "LLM_BREAKER_FAILURES", 3, "failed calls in a row after which the circuit opens",
         whole_number(1),

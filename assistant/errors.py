@@ -65,5 +65,10 @@ class LLMUnavailableError(LLMError):
     """The language model cannot be reached in time (down, overloaded, circuit open)."""
 
 
+class ModelBusyError(LLMUnavailableError):
+    """The model is busy with other questions and cannot take this one in time (not a
+    failure of the model: the circuit breaker does not count it)."""
+
+
 class WeatherError(ServiceError):
     """The weather service failed, timed out or answered something unusable."""

@@ -34,6 +34,7 @@ from assistant.answers.models import AnswerPayload
 from assistant.config import ChannelSettings, load
 from channels.guard import channel_options
 from channels.platform import (
+    TEXT_ONLY_NOTE,
     ApiSession,
     BackgroundTurns,
     PlatformError,
@@ -253,10 +254,22 @@ class SlackChannel(InputChannel):
         if not event_id or not self.seen.first_time(event_id):
             logger.info("slack.duplicate", extra={"event_id": event_id, "retry": retry})
             return acknowledged
-        message = self.user_message(payload, payload["event"])
+        event = payload["event"]
+        message = self.user_message(payload, event)
         if message is not None:
             self.background.start(on_new_message, message)
+        elif (event.get("subtype") == "file_share" and event.get("channel_type") == "im"
+              and not str(event.get("text") or "").strip() and not event.get("bot_id")):
+            self.background.run(self._note(str(event.get("channel")), event.get("ts")))
         return acknowledged
+
+    async def _note(self, channel: Text, thread: Any) -> None:
+        """Says, in a direct message that holds only files, that text is read."""
+        output = SlackOutput(self.api, channel, str(thread) if thread else None, "")
+        try:
+            await output.send(escape(TEXT_ONLY_NOTE))
+        except PlatformError as error:
+            logger.error("slack.send_failed", extra={"error": str(error)})
 
     def user_message(self, payload: Dict[Text, Any], event: Dict[Text, Any]
                      ) -> Optional[UserMessage]:

@@ -19,7 +19,8 @@ from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence, Tex
 import aiohttp
 
 from assistant.config import LLMSettings
-from assistant.errors import LLMError, LLMUnavailableError
+from assistant.errors import LLMError, LLMUnavailableError, ModelBusyError
+from assistant.llm.admission import Admission
 from assistant.llm.chat import ChatMessage, Completion
 
 logger = logging.getLogger(__name__)
@@ -75,16 +76,19 @@ class ChatClient:
         settings: LLMSettings = LLMSettings(),
         breaker: Optional[CircuitBreaker] = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        admission: Optional[Admission] = None,
     ) -> None:
         """Args:
-        settings: base URL, model, key, timeout, retries and breaker thresholds.
+        settings: base URL, model, key, timeout, retries, breaker and queue sizes.
         breaker: a circuit breaker (one from the settings by default).
         sleep: how to wait between retries (tests pass a fast one).
+        admission: who may call the model when (one from the settings by default).
         """
         self.settings = settings
         self.breaker = breaker or CircuitBreaker(
             settings.breaker_failures, settings.breaker_reset_seconds
         )
+        self.admission = admission or Admission(settings.concurrency, settings.max_waiting)
         self._sleep = sleep
         self._session: Optional[aiohttp.ClientSession] = None
         self._session_loop: Optional[asyncio.AbstractEventLoop] = None
@@ -134,6 +138,8 @@ class ChatClient:
             The completion.
 
         Raises:
+            ModelBusyError: the model is busy with other requests and this one could
+                not be answered in time (not a failure: the breaker does not count it).
             LLMUnavailableError: circuit open, time out, or retries exhausted.
             LLMError: the endpoint refused the request (4xx other than 429) or
                 answered something that is not a completion.
@@ -157,6 +163,21 @@ class ChatClient:
             payload["stop"] = stop
         started = time.monotonic()
         deadline = started + self.settings.timeout_seconds
+        try:
+            async with self.admission.slot(deadline) as waited:
+                if waited > 0.05:
+                    logger.info("llm.waited", extra={"request_id": request_id,
+                                                     "waited_ms": round(waited * 1000)})
+                return await self._call(payload, request_id, started, deadline)
+        except ModelBusyError:
+            logger.warning("llm.busy", extra={"request_id": request_id,
+                                              "waiting": self.admission.waiting})
+            raise
+
+    async def _call(self, payload: Dict[Text, Any], request_id: Text, started: float,
+                    deadline: float) -> Completion:
+        """The request with its retries, until the deadline; the breaker counts the
+        outcome."""
         attempt = 0
         last_error = "no attempt made"
         while True:

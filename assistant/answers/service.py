@@ -20,7 +20,7 @@ from assistant.answers.prompts import (
     says_not_found,
     stop_sequences,
 )
-from assistant.errors import LLMError, StoreError
+from assistant.errors import LLMError, ModelBusyError, StoreError
 from assistant.knowledge.retrieval import Passage
 from assistant.llm.chat import ChatModel
 from assistant.text import HAN, LANGUAGES
@@ -171,6 +171,11 @@ class AnswerService:
                 completion = await self.llm.complete(
                     build_messages(query, passages, language), stop=stop_sequences(language)
                 )
+            except ModelBusyError:
+                # Answered from the passage at once; not cached, so the question gets
+                # the model's answer once the model is free.
+                logger.info("answers.llm_busy", extra={"language": language})
+                lasting = False
             except LLMError as error:
                 logger.warning("answers.llm_failed", extra={"error": str(error)})
                 lasting = False

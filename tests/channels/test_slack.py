@@ -10,6 +10,7 @@ import time
 import aiohttp
 import pytest
 
+from channels.platform import TEXT_ONLY_NOTE
 from channels.slack import SlackChannel, readable, signature, verify
 from tests.channels.serving import VPN_ANSWER, Agent, serve
 from tests.fakes.platforms import FakeSlack
@@ -142,6 +143,8 @@ async def test_bot_messages_edits_and_unaddressed_channel_messages_are_not_answe
             slack.event("joined", subtype="channel_join")[0],
             slack.event("chatter in a channel", channel="C0GENERAL", channel_type="channel")[0],
             slack.event("   ")[0],
+            slack.event("", subtype="file_share", channel="C0GENERAL", channel_type="channel",
+                        files=[{"id": "F1", "name": "a.png"}])[0],
         ]
         unknown = json.dumps({"type": "event_callback", "event_id": "Ev1",
                               "event": {"type": "reaction_added", "user": "U1"}}).encode()
@@ -153,6 +156,20 @@ async def test_bot_messages_edits_and_unaddressed_channel_messages_are_not_answe
         assert (await post(url, wrong_shape, slack.sign(wrong_shape))).status == 400
         await asyncio.sleep(0.5)
     assert agent.messages == [] and slack.called("chat.postMessage") == []
+
+
+async def test_a_direct_message_with_only_a_file_gets_a_note_not_an_answer(slack):
+    agent = Agent()
+    async with serve(channel_for(slack), agent) as url:
+        body, ts = slack.event("", subtype="file_share", files=[{"id": "F1", "name": "a.png"}])
+        assert (await post(url, body, slack.sign(body))).status == 200
+        with_text, _ = slack.event("what is in this file?", subtype="file_share",
+                                   files=[{"id": "F2"}])
+        assert (await post(url, with_text, slack.sign(with_text))).status == 200
+        await asyncio.to_thread(slack.wait_for, "chat.postMessage", 2, 10)
+    assert agent.texts == ["what is in this file?"]  # the text of a file share is read
+    note = [p for p in slack.called("chat.postMessage") if p["thread_ts"] == ts]
+    assert [p["text"] for p in note] == [TEXT_ONLY_NOTE]
 
 
 async def test_one_conversation_per_user_and_channel(slack):

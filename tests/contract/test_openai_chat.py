@@ -1,3 +1,4 @@
+import asyncio
 import logging
 import time
 
@@ -5,7 +6,8 @@ import pytest
 
 from assistant.adapters.openai_chat import ChatClient, CircuitBreaker
 from assistant.config import LLMSettings
-from assistant.errors import LLMError, LLMUnavailableError
+from assistant.errors import LLMError, LLMUnavailableError, ModelBusyError
+from assistant.llm.admission import Admission
 from tests.fakes.openai import FakeOpenAI
 
 MESSAGES = [{"role": "user", "content": "[1] T\nThe VPN is vpn.example.\n\nQuestion: VPN?"}]
@@ -150,3 +152,22 @@ def test_half_open_failure_reopens():
     assert breaker.allow()
     breaker.record_failure()
     assert breaker.state == "open"
+
+
+async def test_concurrent_questions_wait_or_are_refused_and_the_breaker_stays_closed(fake):
+    """A model that serves one request at a time, three askers at once: the first is
+    answered, the second waits its turn, the third could not be answered in time
+    and is refused at once; none of it is a failure."""
+
+    fake.delay_seconds = 0.5
+    settings = LLMSettings(base_url=fake.base_url, model="m", api_key="k",
+                           timeout_seconds=1.4, max_retries=0)
+    client = ChatClient(settings, admission=Admission(capacity=1, expected_seconds=0.5))
+    results = await asyncio.gather(*(client.complete(MESSAGES) for _ in range(3)),
+                                   return_exceptions=True)
+    await client.close()
+    answered = [r for r in results if not isinstance(r, Exception)]
+    refused = [r for r in results if isinstance(r, ModelBusyError)]
+    assert len(answered) == 2 and len(refused) == 1, results
+    assert fake.calls == 2  # the refused question never reached the model
+    assert client.breaker.state == "closed" and client.breaker.consecutive == 0

@@ -130,9 +130,11 @@ class ScriptedChatModel:
     """A `ChatModel` whose answers a test scripts; it records every request."""
 
     def __init__(self, reply: Callable[[Sequence[ChatMessage]], Text] = lambda m: "",
-                 fail: bool = False, delay_seconds: float = 0.0) -> None:
+                 fail: bool = False, delay_seconds: float = 0.0,
+                 failure: type = LLMUnavailableError) -> None:
         self.reply = reply
         self.fail = fail
+        self.failure = failure  # what `fail` raises
         self.delay_seconds = delay_seconds
         self.requests: List[List[ChatMessage]] = []
         self.stops: List[Optional[List[Text]]] = []
@@ -149,5 +151,5 @@ class ScriptedChatModel:
         if self.delay_seconds:
             await asyncio.sleep(self.delay_seconds)
         if self.fail:
-            raise LLMUnavailableError("the scripted model is set to fail")
+            raise self.failure("the scripted model is set to fail")
         return Completion(self.reply(messages), "scripted", "id", 0.0, 1)

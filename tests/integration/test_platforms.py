@@ -156,3 +156,16 @@ def test_telegram_webhook_was_set_at_start_up_with_its_secret(servers):
     assert registered["url"] == f"{servers.rasa_url}/webhooks/telegram/webhook"
     assert len(registered["secret_token"]) >= 32
     assert servers.telegram.called("getMe")
+
+
+@pytest.mark.parametrize("platform", sorted(PLATFORMS))
+def test_other_languages_and_oversized_bodies_get_no_crash_and_no_echo(servers, platform):
+    user = PLATFORMS[platform](servers, f"{platform}otheruser")
+    text = "Здравствуйте, где находится столовая? <b>x</b>"
+    replies = user.say(text)
+    assert replies and all(text not in r and "<b>" not in r for r in replies)
+    assert user.say("hello")  # the conversation goes on
+    huge = b"{" + b'"x": "' + b"a" * 2_000_000 + b'"}'
+    reply = requests.post(f"{servers.rasa_url}/webhooks/{platform}/webhook", data=huge,
+                          timeout=30)
+    assert reply.status_code == 413

@@ -9,6 +9,7 @@ import pytest
 from assistant.answers.cache import LRUAnswerCache
 from assistant.answers.models import Answer, Source, Turn
 from assistant.answers.service import AnswerService, format_reply
+from assistant.errors import LLMUnavailableError, ModelBusyError
 from tests.fakes.in_memory import ScriptedChatModel, StaticSearch, chunk
 
 LEAVE_EN = chunk("en/hr-annual-leave.md", "Full-time employees get 15 days of paid annual "
@@ -160,8 +161,10 @@ async def test_an_answer_with_an_address_the_documents_lack_is_not_sent():
     assert "evil" not in answer.text and "NorthConnect" in answer.text
 
 
-async def test_an_extractive_answer_given_because_the_model_was_down_is_not_kept():
-    llm = ScriptedChatModel(lambda m: "15 days a year [1].", fail=True)
+@pytest.mark.parametrize("failure", [LLMUnavailableError, ModelBusyError])
+async def test_an_extractive_answer_given_because_the_model_was_down_or_busy_is_not_kept(
+        failure):
+    llm = ScriptedChatModel(lambda m: "15 days a year [1].", fail=True, failure=failure)
     answers = service(StaticSearch(LEAVE_EN), llm)
     assert (await answers.answer("How many days of leave?", [], "en")).mode == "extractive"
     llm.fail = False
