@@ -10,7 +10,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.conversation import language_of
+from actions.conversation import language_of, previous_action
 from assistant.weather.messages import message
 from assistant.weather.models import WeatherProvider
 from assistant.weather.service import Reply, check_city, weather_reply
@@ -85,13 +85,31 @@ class ActionWeather(Action):
         tracker: Tracker,
         domain: DomainDict,
     ) -> List[EventType]:
-        """Replies with the forecast and clears the date for the next question."""
+        """Replies with the forecast and clears the date for the next question.
+
+        A follow-up right after a forecast that names only a city ("那上海呢?",
+        "what about Shanghai?") keeps the day of that forecast; one that names only
+        a day keeps the city (the city slot stays set). A new weather question
+        without a day is about today.
+        """
+        date = tracker.get_slot("date")
+        if date is None and follows_forecast(tracker):
+            date = tracker.get_slot("last_date")
         reply = await weather_reply(
             self._provider,
             tracker.get_slot("city"),
-            tracker.get_slot("date"),
+            date,
             language_of(tracker),
             self._clock(),
         )
         _send(dispatcher, reply)
-        return [SlotSet("date", None)]
+        told = date if reply is not None and reply.kind == "report" else None
+        return [SlotSet("date", None), SlotSet("last_date", told)]
+
+
+def follows_forecast(tracker: Tracker) -> bool:
+    """Whether the latest message is an `inform` ("那上海呢?") sent right after a
+    forecast."""
+    if (tracker.latest_message or {}).get("intent", {}).get("name") != "inform":
+        return False
+    return previous_action(tracker.events) == "action_weather"

@@ -33,28 +33,45 @@ def answer_of(event: Dict[Text, Any]) -> Optional[Dict[Text, Any]]:
 
 
 def history_from_events(events: List[Dict[Text, Any]], limit: int = HISTORY_TURNS) -> List[Turn]:
-    """Earlier user and bot messages, oldest first, without the latest user message.
+    """Earlier knowledge exchanges, oldest first: each user message the knowledge
+    action answered, and that answer's text (without its sources, read from the
+    structured answer the event carries, never parsed out of the display text).
 
-    A knowledge answer's turn is its text without the sources, read from the
-    structured answer the event carries, never parsed out of the display text.
+    Other exchanges (the weather, small talk) are left out, so that a follow-up
+    question ("那外包人员呢?") is never joined to a weather question.
 
     Args:
         events: the tracker's events.
         limit: the number of turns kept.
 
     Returns:
-        The turns.
+        The turns; the latest user message is not among them.
     """
     turns: List[Turn] = []
+    asked: Optional[Text] = None
     for event in events:
         kind = event.get("event")
-        if kind == "user" and event.get("text"):
-            turns.append(Turn("user", event["text"]))
+        if kind == "user":
+            asked = event.get("text") or None
         elif kind == "bot":
             answer = answer_of(event)
-            text = answer.get("text") if answer else event.get("text")
-            if text:
-                turns.append(Turn("assistant", str(text)))
-    if turns and turns[-1].role == "user":
-        turns.pop()
+            if answer is not None and asked is not None:
+                turns.append(Turn("user", asked))
+                turns.append(Turn("assistant", str(answer.get("text") or "")))
+            asked = None if answer is not None else asked
     return turns[-limit:]
+
+
+def previous_action(events: List[Dict[Text, Any]]) -> Optional[Text]:
+    """The last action the assistant ran before the latest user message (not
+    counting `action_listen`), or None."""
+    latest_user = max((i for i, e in enumerate(events) if e.get("event") == "user"),
+                      default=None)
+    if latest_user is None:
+        return None
+    for event in reversed(events[:latest_user]):
+        if event.get("event") == "action" and event.get("name") != "action_listen":
+            return str(event.get("name"))
+        if event.get("event") == "user":
+            return None
+    return None

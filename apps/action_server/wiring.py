@@ -44,6 +44,7 @@ def build_services(settings: Settings) -> Services:
         version=store.version,
         llm=ChatClient(settings.llm),
         llm_languages=settings.llm_languages,
+        embedder=embedder,
     )
     return Services(answers=answers, weather=OpenMeteoClient(settings.weather))
 

@@ -10,7 +10,7 @@ from typing import Callable, List, Optional, Protocol, Sequence, Text, Tuple
 
 from assistant.answers.cache import AnswerCache, cache_key
 from assistant.answers.context import resolve_question
-from assistant.answers.extractive import extract_answer
+from assistant.answers.extractive import best_sentences, extract_answer
 from assistant.answers.grounding import ungrounded
 from assistant.answers.messages import message
 from assistant.answers.models import Answer, Source, Turn
@@ -21,6 +21,7 @@ from assistant.answers.prompts import (
     stop_sequences,
 )
 from assistant.errors import LLMError, ModelBusyError, StoreError
+from assistant.knowledge.embedder import Embedder, similarities
 from assistant.knowledge.retrieval import Passage
 from assistant.llm.chat import ChatModel
 from assistant.text import HAN, LANGUAGES
@@ -80,6 +81,7 @@ class AnswerService:
         llm: Optional[ChatModel] = None,
         llm_languages: Sequence[Text] = LANGUAGES,
         max_passages: int = MAX_PASSAGES,
+        embedder: Optional[Embedder] = None,
     ) -> None:
         """Args:
         retriever: finds passages.
@@ -89,6 +91,8 @@ class AnswerService:
         llm: the chat model; None answers extractively only.
         llm_languages: languages the model answers well; others are extractive.
         max_passages: passages given to the model.
+        embedder: ranks sentences by meaning for extractive answers; None ranks
+            the best passage's sentences by shared words.
         """
         self.retriever = retriever
         self.cache = cache
@@ -96,6 +100,7 @@ class AnswerService:
         self.llm = llm
         self.llm_languages = tuple(llm_languages)
         self.max_passages = max_passages
+        self.embedder = embedder
         self._cached_version: Optional[Text] = None
         self._version_checked = 0.0
 
@@ -185,16 +190,26 @@ class AnswerService:
                 answer = self._checked(text, query, passages, language)
                 if answer is not None:
                     return answer, True
-        best = passages[0]
-        text = extract_answer(query, best.chunk.passage)
+        number, text = await asyncio.to_thread(self._extract, query, passages)
         return Answer(
-            f"{message('extractive_intro', language)} {text} [1]",
-            _sources(passages, [1]),
+            f"{message('extractive_intro', language)} {text} [{number}]",
+            _sources(passages, [number]),
             "extractive",
             language,
             False,
             query,
         ), lasting
+
+    def _extract(self, query: Text, passages: List[Passage]) -> Tuple[int, Text]:
+        """The passage number and the sentences that answer the question: ranked by
+        meaning when an embedder is given, else the best passage's matching words."""
+        if self.embedder is None:
+            return 1, extract_answer(query, passages[0].chunk.passage)
+        embedder = self.embedder
+        index, text = best_sentences(
+            query, [p.chunk.passage for p in passages],
+            lambda question, sentences: similarities(embedder, question, sentences))
+        return index + 1, text
 
     def _checked(
         self, text: Text, query: Text, passages: List[Passage], language: Text

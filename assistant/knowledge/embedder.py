@@ -26,6 +26,13 @@ class Embedder(Protocol):
         ...
 
 
+def similarities(embedder: Embedder, text: Text, others: Sequence[Text]) -> List[float]:
+    """Cosine similarities of `text` with each of `others` (the vectors are unit length)."""
+    vectors = embedder.embed([text, *others])
+    first = vectors[0]
+    return [sum(a * b for a, b in zip(first, vector, strict=True)) for vector in vectors[1:]]
+
+
 class TransformerEmbedder:
     """Mean-pooled, L2-normalised embeddings from a BERT-family model folder.
 

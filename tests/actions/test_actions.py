@@ -46,13 +46,13 @@ async def run_weather(provider, state: Tracker):
 
 async def test_weather_report_in_chinese(provider):
     events, sent = await run_weather(provider, tracker("weather_beijing_tomorrow_zh"))
-    assert events == [SlotSet("date", None)]
+    assert events == [SlotSet("date", None), SlotSet("last_date", "tomorrow")]
     assert sent == ["北京明天：晴，气温 5°C 到 12°C，降水概率 75%。"]
 
 
 async def test_weather_report_in_english_defaults_to_today(provider):
     events, sent = await run_weather(provider, tracker("weather_london_no_date_en"))
-    assert events == [SlotSet("date", None)]
+    assert events == [SlotSet("date", None), SlotSet("last_date", None)]
     assert sent == [
         "London, today: light snow, 6°C to 13°C, 68% chance of rain."
     ]
@@ -63,10 +63,46 @@ async def test_weather_for_a_weekday_names_the_day(provider):
     assert sent[0].startswith("London, Friday 27 November: ")
 
 
+def follow_up(text: str, entities, **slots) -> Tracker:
+    """A tracker whose latest message is an `inform` sent right after a forecast."""
+    state = json.loads((FIXTURES / "weather_beijing_tomorrow_zh.json").read_text("utf-8"))
+    state["events"] += [{"event": "action", "name": "action_weather"},
+                        {"event": "slot", "name": "date", "value": None},
+                        {"event": "action", "name": "action_listen"},
+                        {"event": "user", "text": text,
+                         "parse_data": {"intent": {"name": "inform"}}}]
+    state["latest_message"] = {"text": text, "intent": {"name": "inform", "confidence": 0.9},
+                               "entities": entities}
+    state["slots"].update(slots)
+    return Tracker.from_dict(state)
+
+
+async def test_a_follow_up_naming_a_day_keeps_the_city(provider):
+    state = follow_up("那后天呢", [{"entity": "date", "value": "day_after_tomorrow"}],
+                      city="Beijing", date="day_after_tomorrow", last_date="tomorrow")
+    events, sent = await run_weather(provider, state)
+    assert sent[0].startswith("北京后天：")
+    assert events == [SlotSet("date", None), SlotSet("last_date", "day_after_tomorrow")]
+
+
+async def test_a_follow_up_naming_a_city_keeps_the_day(provider):
+    state = follow_up("那上海呢", [{"entity": "city", "value": "Shanghai"}],
+                      city="Shanghai", date=None, last_date="day_after_tomorrow")
+    _, sent = await run_weather(provider, state)
+    assert sent[0].startswith("上海后天：")
+
+
+async def test_a_new_weather_question_without_a_day_is_about_today(provider):
+    # Not a follow-up: the last forecast's day is not carried over.
+    state = tracker("weather_london_no_date_en", last_date="friday")
+    _, sent = await run_weather(provider, state)
+    assert sent[0].startswith("London, today: ")
+
+
 async def test_unknown_city(provider):
     state = tracker("weather_london_no_date_en", city="Atlantis")
     events, sent = await run_weather(provider, state)
-    assert events == [SlotSet("date", None)]
+    assert events == [SlotSet("date", None), SlotSet("last_date", None)]
     assert sent == [
         "Sorry, I couldn't find a city called \"Atlantis\". Please try another city name."
     ]
@@ -88,7 +124,7 @@ async def test_service_failure_is_explained(provider, open_meteo, failure):
     else:
         open_meteo.delay_seconds = 1.5
     events, sent = await run_weather(provider, tracker("weather_beijing_tomorrow_zh"))
-    assert events == [SlotSet("date", None)]
+    assert events == [SlotSet("date", None), SlotSet("last_date", None)]
     assert sent == ["抱歉，天气服务暂时无法使用，请稍后再试。"]
 
 

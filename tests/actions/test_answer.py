@@ -95,14 +95,21 @@ def test_history_reads_answers_from_their_structured_data():
     assert len(history_from_events(events * 5, limit=3)) == 3
 
 
-def test_history_never_parses_display_text():
-    # A bot message without structured data is kept as it was shown, even if it
-    # looks like an answer with sources (a response, another action's message).
+def test_history_holds_knowledge_exchanges_only():
+    # A bot message without structured data (a response, the weather) is not a
+    # knowledge answer, even if it looks like one: neither it nor the message it
+    # answered is history, so "那外包人员呢?" is never joined to a weather question.
+    answer = {"text": "Full-time employees get 15 days a year [1].", "sources": [],
+              "mode": "llm", "language": "en", "cached": False, "query": "leave?"}
     events = [{"event": "user", "text": "hi"},
               {"event": "bot", "text": "Hello!\nSources:\n[1] A (a.md)"},
-              {"event": "user", "text": "next"}]
+              {"event": "user", "text": "How many days of leave?"},
+              {"event": "bot", "text": "display", "metadata": {ANSWER_KEY: answer}},
+              {"event": "user", "text": "what's the weather in London tomorrow?"},
+              {"event": "bot", "text": "London, tomorrow: sunny"},
+              {"event": "user", "text": "and for contractors?"}]
     assert history_from_events(events) == [
-        Turn("user", "hi"), Turn("assistant", "Hello!\nSources:\n[1] A (a.md)")]
+        Turn("user", "How many days of leave?"), Turn("assistant", answer["text"])]
 
 
 def test_the_language_is_the_slot_policy_set():

@@ -118,3 +118,36 @@ def test_parse_endpoint_reports_intent_entities_and_language_neutral_tokens(serv
     assert parsed["intent"]["name"] == "ask_weather"
     values = {(e["entity"], e["value"]) for e in parsed["entities"]}
     assert {("city", "Shanghai"), ("date", "tomorrow")} <= values
+
+
+def _day(report: str, separator: str) -> str:
+    """The day a report names: "北京后天：…" -> "后天", "London, Friday 4 December: …"."""
+    head = report.split(separator, 1)[0]
+    return head.split(", ", 1)[1] if ", " in head else head[2:]
+
+
+def test_weather_follow_ups_change_the_day_or_the_city_and_keep_the_other(servers):
+    say = lambda text: servers.say("follow-zh", text)  # noqa: E731
+    [first] = say("明天北京天气怎么样")
+    assert first.startswith("北京明天："), first
+    [next_day] = say("那后天呢")
+    assert next_day.startswith("北京后天："), next_day
+    [other_city] = say("那上海呢")
+    assert other_city.startswith("上海后天："), other_city
+    say_en = lambda text: servers.say("follow-en", text)  # noqa: E731
+    [first] = say_en("what's the weather in London tomorrow?")
+    assert first.startswith("London, tomorrow: "), first
+    [friday] = say_en("and on Friday?")
+    assert friday.startswith("London, ") and _day(friday, ":") != "tomorrow", friday
+    [shanghai] = say_en("what about Shanghai?")
+    assert shanghai.startswith("Shanghai, ") and _day(shanghai, ":") == _day(friday, ":")
+    # A fresh weather question without a day is about today again.
+    [fresh] = say_en("what's the weather in Tokyo?")
+    assert fresh.startswith("Tokyo, today: "), fresh
+
+
+def test_what_can_you_do_names_the_documents_first(servers):
+    [help_en] = servers.say("help-en", "what can you do?")
+    assert help_en.split("\n")[1].startswith("- answer questions about the company's documents")
+    [help_zh] = servers.say("help-zh", "你能帮我做什么")
+    assert help_zh.split("\n")[1].startswith("- 回答关于公司文档的问题")

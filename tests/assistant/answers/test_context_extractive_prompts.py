@@ -1,7 +1,7 @@
 import pytest
 
 from assistant.answers.context import is_follow_up, resolve_question
-from assistant.answers.extractive import extract_answer
+from assistant.answers.extractive import best_sentences, extract_answer
 from assistant.answers.models import Turn
 from assistant.answers.prompts import build_messages, sanitise_passage, says_not_found
 from assistant.knowledge.chunking import Chunk
@@ -68,3 +68,28 @@ def test_sanitise_removes_fence_markup():
 ])
 def test_not_found_replies_are_recognised(reply, expected):
     assert says_not_found(reply) is expected
+
+
+def test_sentences_are_ranked_by_meaning_when_their_words_tie():
+    passage = "Our office opens at 8:00. Parking is free for staff. Visitors sign in at reception."
+    meanings = {"Parking is free for staff.": 0.9}
+
+    def similarity(question, sentences):
+        return [meanings.get(s, 0.1) for s in sentences]
+
+    # "car" shares no word with any sentence: meaning decides.
+    index, text = best_sentences("where can I leave my car", [passage], similarity, 8)
+    assert (index, text) == (0, "Parking is free for staff.")
+
+
+def test_a_question_about_a_number_prefers_sentences_with_one():
+    zh = "病假需要提交医生证明。连续病假超过3天需要医生证明。证明交给直属经理。"
+    _, text = best_sentences("病假几天要证明", [zh], lambda q, s: [0.5] * len(s), 12)
+    assert text == "连续病假超过3天需要医生证明。"
+
+
+def test_the_answer_comes_from_the_passage_that_answers_best():
+    first, second = "Laptops are replaced every 4 years.", "VPN sessions last 12 hours."
+    index, text = best_sentences("how long does a VPN session last",
+                                 [first, second], lambda q, s: [0.2, 0.8], 30)
+    assert (index, text) == (1, second)
