@@ -34,7 +34,7 @@ PTH = $$($(1) -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/as
 
 MODEL_INPUTS := config.yml domain.yml $(shell find data -type f 2>/dev/null)
 
-.PHONY: FORCE help browser setup index llm actions-env-path llm-env-path benchmark-retrieval benchmark-answers benchmark-load probe-security train shell run actions settings test test-fast test-components test-dirs lint readme typecheck validate benchmark env-path clean
+.PHONY: FORCE help browser setup index llm actions-env-path llm-env-path benchmark-retrieval benchmark-answers benchmark-accuracy benchmark-load probe-security train shell run actions settings test test-fast test-components test-dirs lint readme typecheck validate benchmark env-path clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -194,6 +194,9 @@ benchmark-retrieval: setup ## Retrieval benchmark (recall@1/5, MRR: dense, BM25,
 
 benchmark-answers: setup ## Answer latency (cached, LLM, extractive), cache savings, memory
 	@$(ACTIONS_PY) -m benchmarks.answer_benchmark --llm-python $(LLM_PY)
+
+benchmark-accuracy: setup ## Answer accuracy on the question set's test half (LLM and extractive): make benchmark-accuracy [ARGS="--split tune"]
+	@$(ACTIONS_PY) -m benchmarks.answer_accuracy --llm-python $(LLM_PY) $(ARGS)
 
 benchmark-load: setup ## Knowledge questions asked at once by 1, 2, 5, 10 people, with and without the LLM's admission control
 	@$(ACTIONS_PY) -m benchmarks.load_benchmark --llm-python $(LLM_PY)

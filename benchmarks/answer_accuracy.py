@@ -88,7 +88,7 @@ class Row:
                 "wrong": count("wrong"), "refused": count("refused"),
                 "correct_pct": 100 * count("correct") / n if n else 0.0,
                 "right_source_pct": (100 * sum(1 for g in answered if g.right_source)
-                                     / len(answered)) if answered else 0.0,
+                                     / len(answered)) if answered else None,
                 "p50_s": pick(0.5), "p95_s": pick(0.95)}
 
 
@@ -127,8 +127,9 @@ def table(rows: List[Row]) -> Text:
              "right source % | p50 s | p95 s |", "|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
         d = row.as_dict()
+        source = "–" if d["right_source_pct"] is None else f"{d['right_source_pct']:.1f}"
         lines.append(f"| {d['group']} | {d['n']} | {d['correct']} | {d['wrong']} | "
-                     f"{d['refused']} | {d['correct_pct']:.1f} | {d['right_source_pct']:.1f} | "
+                     f"{d['refused']} | {d['correct_pct']:.1f} | {source} | "
                      f"{d['p50_s']:.2f} | {d['p95_s']:.2f} |")
     return "\n".join(lines)
 
