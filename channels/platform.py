@@ -16,7 +16,10 @@ from collections import OrderedDict
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence, Set, Text
 
 import aiohttp
-from rasa.core.channels.channel import OutputChannel, UserMessage
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
 
 from assistant.answers.models import AnswerPayload, SourcePayload
 from assistant.errors import ConfigurationError, ServiceError
@@ -220,6 +223,59 @@ class ApiSession:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+class PlatformChannel(InputChannel):
+    """A platform's webhook channel: `start` at server start, `handle` for each
+    `POST /webhook`, turns drained and the API session closed at shutdown."""
+
+    background: BackgroundTurns
+    api: Any  # the platform's API client; `api.http` is its ApiSession
+
+    async def start(self) -> None:
+        """Calls the platform at start-up (identity, webhook registration)."""
+
+    async def handle(self, request: Request,
+                     on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> HTTPResponse:
+        """Answers one webhook request."""
+        raise NotImplementedError
+
+    def add_routes(self, hook: Blueprint) -> None:
+        """Routes beyond `GET /` and `POST /webhook` (WeCom's URL check)."""
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        hook = Blueprint(f"{self.name()}_webhook", __name__)
+
+        @hook.listener("after_server_start")
+        async def start(app: Any, loop: Any) -> None:
+            await self.start()
+
+        @hook.listener("before_server_stop")
+        async def stop(app: Any, loop: Any) -> None:
+            await self.background.drain()
+            await self.api.http.close()
+
+        @hook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @hook.route("/webhook", methods=["POST"])
+        async def webhook(request: Request) -> HTTPResponse:
+            return await self.handle(request, on_new_message)
+
+        self.add_routes(hook)
+        return hook
+
+    async def note(self, output: PlatformOutput) -> None:
+        """Tells a user who sent no text (a sticker, a file) that text is read."""
+        try:
+            await output.send(output.escape(TEXT_ONLY_NOTE))
+        except PlatformError as error:
+            logger.error("channel.send_failed", extra={"channel": self.name(),
+                                                       "error": str(error)})
+
+    def get_metadata(self, request: Request) -> Optional[Dict[Text, Any]]:
+        return None
 
 
 def required(options: Dict[Text, Any], channel: Text, *names: Text) -> List[Text]:

@@ -26,7 +26,7 @@ import time
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
 from rasa.core.channels.channel import InputChannel, UserMessage
-from sanic import Blueprint, response
+from sanic import response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
@@ -34,9 +34,9 @@ from assistant.answers.models import AnswerPayload
 from assistant.config import ChannelSettings, load
 from channels.guard import channel_options
 from channels.platform import (
-    TEXT_ONLY_NOTE,
     ApiSession,
     BackgroundTurns,
+    PlatformChannel,
     PlatformError,
     PlatformOutput,
     SeenIds,
@@ -172,7 +172,7 @@ class SlackOutput(PlatformOutput):
             await self.api.call("chat.postMessage", payload)
 
 
-class SlackChannel(InputChannel):
+class SlackChannel(PlatformChannel):
     """The Events API webhook."""
 
     def __init__(self, bot_token: Text, signing_secret: Text, api_url: Text,
@@ -199,35 +199,13 @@ class SlackChannel(InputChannel):
         return cls(token, secret, options.get("api_url") or settings.slack_api_url,
                    options.get("source_base_url") or settings.source_base_url, guard)
 
-    async def identify(self) -> None:
+    async def start(self) -> None:
         """Learns the bot's own user id (`auth.test`): its mentions and messages."""
         try:
             self.bot_user_id = (await self.api.call("auth.test", {})).get("user_id", "")
             logger.info("slack.connected", extra={"bot_user_id": self.bot_user_id})
         except PlatformError as error:
             logger.error("slack.auth_failed", extra={"error": str(error)})
-
-    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        hook = Blueprint("slack_webhook", __name__)
-
-        @hook.listener("after_server_start")
-        async def start(app: Any, loop: Any) -> None:
-            await self.identify()
-
-        @hook.listener("before_server_stop")
-        async def stop(app: Any, loop: Any) -> None:
-            await self.background.drain()
-            await self.api.http.close()
-
-        @hook.route("/", methods=["GET"])
-        async def health(_: Request) -> HTTPResponse:
-            return response.json({"status": "ok"})
-
-        @hook.route("/webhook", methods=["POST"])
-        async def webhook(request: Request) -> HTTPResponse:
-            return await self.handle(request, on_new_message)
-
-        return hook
 
     async def handle(self, request: Request,
                      on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> HTTPResponse:
@@ -260,16 +238,10 @@ class SlackChannel(InputChannel):
             self.background.start(on_new_message, message)
         elif (event.get("subtype") == "file_share" and event.get("channel_type") == "im"
               and not str(event.get("text") or "").strip() and not event.get("bot_id")):
-            self.background.run(self._note(str(event.get("channel")), event.get("ts")))
+            thread = event.get("ts")
+            self.background.run(self.note(SlackOutput(
+                self.api, str(event.get("channel")), str(thread) if thread else None, "")))
         return acknowledged
-
-    async def _note(self, channel: Text, thread: Any) -> None:
-        """Says, in a direct message that holds only files, that text is read."""
-        output = SlackOutput(self.api, channel, str(thread) if thread else None, "")
-        try:
-            await output.send(escape(TEXT_ONLY_NOTE))
-        except PlatformError as error:
-            logger.error("slack.send_failed", extra={"error": str(error)})
 
     def user_message(self, payload: Dict[Text, Any], event: Dict[Text, Any]
                      ) -> Optional[UserMessage]:
@@ -298,7 +270,4 @@ class SlackChannel(InputChannel):
         return UserMessage(text, output, f"slack:{team}:{channel}:{user}",
                            input_channel=self.name(),
                            metadata={"channel": channel, "user": user})
-
-    def get_metadata(self, request: Request) -> Optional[Dict[Text, Any]]:
-        return None
 

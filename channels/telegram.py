@@ -23,7 +23,7 @@ import re
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
 from rasa.core.channels.channel import InputChannel, UserMessage
-from sanic import Blueprint, response
+from sanic import response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
@@ -32,9 +32,9 @@ from assistant.config import ChannelSettings, load
 from assistant.errors import ConfigurationError
 from channels.guard import channel_options
 from channels.platform import (
-    TEXT_ONLY_NOTE,
     ApiSession,
     BackgroundTurns,
+    PlatformChannel,
     PlatformError,
     PlatformOutput,
     SeenIds,
@@ -152,7 +152,7 @@ def _html(text: Text) -> Text:
     return "".join(parts)
 
 
-class TelegramChannel(InputChannel):
+class TelegramChannel(PlatformChannel):
     """The bot's webhook."""
 
     def __init__(self, access_token: Text, webhook_url: Text, webhook_secret: Text,
@@ -206,28 +206,6 @@ class TelegramChannel(InputChannel):
         except PlatformError as error:
             logger.error("telegram.start_failed", extra={"error": str(error)})
 
-    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        hook = Blueprint("telegram_webhook", __name__)
-
-        @hook.listener("after_server_start")
-        async def start(app: Any, loop: Any) -> None:
-            await self.start()
-
-        @hook.listener("before_server_stop")
-        async def stop(app: Any, loop: Any) -> None:
-            await self.background.drain()
-            await self.api.http.close()
-
-        @hook.route("/", methods=["GET"])
-        async def health(_: Request) -> HTTPResponse:
-            return response.json({"status": "ok"})
-
-        @hook.route("/webhook", methods=["POST"])
-        async def webhook(request: Request) -> HTTPResponse:
-            return await self.handle(request, on_new_message)
-
-        return hook
-
     async def handle(self, request: Request,
                      on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> HTTPResponse:
         """Checks the secret, acknowledges, and starts the turn of a new message."""
@@ -267,7 +245,7 @@ class TelegramChannel(InputChannel):
         text = message.get("text")
         if not isinstance(text, str) or not text.strip():
             if private:
-                self.background.run(self._note(output))
+                self.background.run(self.note(output))
             return None
         if not private:
             text = self.addressed(message, text)
@@ -290,12 +268,3 @@ class TelegramChannel(InputChannel):
             if mention.search(text):
                 return mention.sub("", text).strip() or "hello"
         return text if replied_to_bot else None
-
-    async def _note(self, output: TelegramOutput) -> None:
-        try:
-            await output.send(TEXT_ONLY_NOTE)
-        except PlatformError as error:
-            logger.error("telegram.send_failed", extra={"error": str(error)})
-
-    def get_metadata(self, request: Request) -> Optional[Dict[Text, Any]]:
-        return None

@@ -30,9 +30,9 @@ from assistant.config import ChannelSettings, load
 from assistant.errors import ConfigurationError
 from channels.guard import channel_options, is_printable_id
 from channels.platform import (
-    TEXT_ONLY_NOTE,
     ApiSession,
     BackgroundTurns,
+    PlatformChannel,
     PlatformError,
     PlatformOutput,
     SeenIds,
@@ -153,7 +153,7 @@ class WeComOutput(PlatformOutput):
             await self.api.send_text(self.user, piece)
 
 
-class WeComChannel(InputChannel):
+class WeComChannel(PlatformChannel):
     """The application's callback URL."""
 
     def __init__(self, crypto: WeComCrypto, api: WeComApi, source_base_url: Text = "",
@@ -183,17 +183,8 @@ class WeComChannel(InputChannel):
         return cls(WeComCrypto(token, aes, corp_id), api,
                    options.get("source_base_url") or settings.source_base_url, guard)
 
-    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        hook = Blueprint("wecom_webhook", __name__)
-
-        @hook.listener("before_server_stop")
-        async def stop(app: Any, loop: Any) -> None:
-            await self.background.drain()
-            await self.api.http.close()
-
-        @hook.route("/", methods=["GET"])
-        async def health(_: Request) -> HTTPResponse:
-            return response.json({"status": "ok"})
+    def add_routes(self, hook: Blueprint) -> None:
+        """`GET /webhook`: WeCom's check of the callback URL."""
 
         @hook.route("/webhook", methods=["GET"])
         async def verify_url(request: Request) -> HTTPResponse:
@@ -210,12 +201,6 @@ class WeComChannel(InputChannel):
                 logger.warning("wecom.rejected", extra={"reason": str(error)})
                 return response.text("not a request from WeCom", status=403)
             return response.text(plain)
-
-        @hook.route("/webhook", methods=["POST"])
-        async def callback(request: Request) -> HTTPResponse:
-            return await self.handle(request, on_new_message)
-
-        return hook
 
     async def handle(self, request: Request,
                      on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> HTTPResponse:
@@ -254,14 +239,5 @@ class WeComChannel(InputChannel):
                 message["Content"], output, f"wecom:{self.api.agent_id}:{user}",
                 input_channel=self.name(), metadata={"msg_type": kind}))
         elif kind in ("image", "voice", "video", "file", "location", "link"):
-            self.background.run(self._note(output))
+            self.background.run(self.note(output))
         return acknowledged
-
-    async def _note(self, output: WeComOutput) -> None:
-        try:
-            await output.send(TEXT_ONLY_NOTE)
-        except PlatformError as error:
-            logger.error("wecom.send_failed", extra={"error": str(error)})
-
-    def get_metadata(self, request: Request) -> Optional[Dict[Text, Any]]:
-        return None
