@@ -5,11 +5,13 @@ called without credentials, as `make run` starts the servers."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
 import subprocess
 from pathlib import Path
-from typing import List, Set, Text, Tuple
+from typing import Dict, List, Set, Text, Tuple
+from unittest import mock
 
 import pytest
 import requests
@@ -28,13 +30,15 @@ def concrete(path: Text) -> Text:
     return "/" + re.sub(r"<[^>]+>", "someone", path.strip("/"))
 
 
-def rasa_routes(credentials: Path) -> Set[Tuple[Text, Text]]:
-    """The routes of Rasa's app as `rasa run` builds it (API and channels)."""
+def rasa_routes(credentials: Path, env: Dict[Text, Text]) -> Set[Tuple[Text, Text]]:
+    """The routes of Rasa's app as `rasa run` builds it (API and channels), with the
+    channels' variables (`env`) as the running server has them."""
     from rasa.core.run import configure_app, create_http_input_channels
     from sanic import Sanic
 
     Sanic.test_mode = True  # built in this process only to read its router
-    channels = create_http_input_channels(None, str(credentials))
+    with mock.patch.dict(os.environ, env):
+        channels = create_http_input_channels(None, str(credentials))
     app = configure_app(channels, cors=None, auth_token="x", enable_api=True)
     try:
         return {(concrete(route.path), method) for route in app.router.routes
@@ -44,7 +48,7 @@ def rasa_routes(credentials: Path) -> Set[Tuple[Text, Text]]:
 
 
 def test_rasas_api_refuses_every_route_without_the_token(servers):
-    routes = rasa_routes(servers.logs / "credentials.yml")
+    routes = rasa_routes(servers.logs / "credentials.yml", servers.channel_env())
     api = {(path, method) for path, method in routes
            if not path.startswith(CHANNEL_PREFIXES) and path not in RASA_PUBLIC}
     assert {("/conversations/someone/tracker", "GET"), ("/model", "PUT"),
