@@ -103,7 +103,7 @@ class FakeSlack(FakeApi):
     BOT_USER = "UBOT0001"
     TEAM = "T0TEAM01"
 
-    def __init__(self, token: Text = "xoxb-test-token",
+    def __init__(self, token: Text = "xoxb-fake",
                  signing_secret: Text = "8f742231b10e8888abcd99yyyzzz85a5") -> None:
         super().__init__()
         self.token, self.signing_secret = token, signing_secret
