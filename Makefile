@@ -34,7 +34,7 @@ PTH = $$($(1) -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/as
 
 MODEL_INPUTS := config.yml domain.yml $(shell find data -type f 2>/dev/null)
 
-.PHONY: FORCE help browser setup index llm actions-env-path llm-env-path benchmark-retrieval benchmark-answers benchmark-accuracy benchmark-load probe-security train shell run actions settings test test-fast test-components test-dirs lint readme typecheck validate benchmark env-path clean
+.PHONY: FORCE help browser setup index llm actions-env-path llm-env-path benchmark-retrieval benchmark-answers benchmark-accuracy benchmark-load benchmark-oos probe-security train shell run actions settings test test-fast test-components test-dirs lint readme typecheck validate benchmark env-path clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -197,6 +197,9 @@ benchmark-answers: setup ## Answer latency (cached, LLM, extractive), cache savi
 
 benchmark-accuracy: setup ## Answer accuracy on the question set's test half (LLM and extractive): make benchmark-accuracy [ARGS="--split tune"]
 	@$(ACTIONS_PY) -m benchmarks.answer_accuracy --llm-python $(LLM_PY) $(ARGS)
+
+benchmark-oos: $(STAMP) $(RASA_ENV)/.defaults ## Off-topic recall and in-scope accuracy, config.yml against it without NoveltyClassifier: make benchmark-oos [ARGS="--improved-model M.tar.gz"]
+	@$(RASA_PY) -m benchmarks.out_of_scope $(ARGS)
 
 benchmark-load: setup ## Knowledge questions asked at once by 1, 2, 5, 10 people, with and without the LLM's admission control
 	@$(ACTIONS_PY) -m benchmarks.load_benchmark --llm-python $(LLM_PY)

@@ -7,10 +7,15 @@ import pytest
 import yaml
 from rasa.shared.nlu.training_data.loading import load_data
 
+from assistant.text import detect_language
 from tests.integration.conftest import PROJECT, run_rasa
 
 MIN_EXAMPLES = 15
 HELD_OUT = PROJECT / "tests" / "nlu" / "held_out.yml"
+OFF_TOPIC = PROJECT / "tests" / "nlu" / "off_topic.yml"
+# Choose NoveltyClassifier's percentile: apart from the training and both test sets.
+VALIDATION = PROJECT / "benchmarks" / "data" / "in_scope_validation.yml"
+QUESTIONS = PROJECT / "benchmarks" / "data" / "retrieval_questions.yml"
 
 
 def _intent_texts(path: Path):
@@ -29,11 +34,29 @@ def test_each_intent_has_enough_examples_per_language(language):
     assert min(counts.values()) >= MIN_EXAMPLES, counts
 
 
-def test_held_out_examples_are_not_training_examples():
+@pytest.mark.parametrize("path, minimum", [(HELD_OUT, 80), (OFF_TOPIC, 60)])
+def test_held_out_examples_are_not_training_examples(path, minimum):
     train = set().union(*_intent_texts(PROJECT / "data" / "nlu").values())
-    held_out = set().union(*_intent_texts(HELD_OUT).values())
-    assert len(held_out) >= 80
+    held_out = set().union(*_intent_texts(path).values())
+    assert len(held_out) >= minimum
     assert not {t.lower() for t in held_out} & {t.lower() for t in train}
+
+
+def test_validation_examples_are_in_no_other_set():
+    validation = {t.lower() for t in set().union(*_intent_texts(VALIDATION).values())}
+    assert len(validation) >= 60
+    questions = yaml.safe_load(QUESTIONS.read_text(encoding="utf-8"))["questions"]
+    validation |= {q["question"].lower() for q in questions}
+    for path in (PROJECT / "data" / "nlu", HELD_OUT, OFF_TOPIC):
+        other = set().union(*_intent_texts(path).values())
+        assert not validation & {t.lower() for t in other}, path
+
+
+def test_off_topic_set_is_half_chinese_half_english():
+    by_intent = _intent_texts(OFF_TOPIC)
+    assert set(by_intent) == {"out_of_scope"}
+    languages = [detect_language(t) for t in by_intent["out_of_scope"]]
+    assert languages.count("zh") == languages.count("en") == len(languages) // 2
 
 
 @pytest.mark.slow
