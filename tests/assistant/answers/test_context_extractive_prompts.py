@@ -93,3 +93,25 @@ def test_the_answer_comes_from_the_passage_that_answers_best():
     index, text = best_sentences("how long does a VPN session last",
                                  [first, second], lambda q, s: [0.2, 0.8], 30)
     assert (index, text) == (1, second)
+
+
+@pytest.mark.parametrize("overview", [
+    "本制度说明员工每年有多少天年假、怎么申请。",
+    "This policy explains how many days of annual leave you get and how to ask for them.",
+])
+def test_a_sentence_about_the_document_itself_is_never_the_answer(overview):
+    passage = f"{overview} Employees get 15 days of annual leave. 正式员工每年 15 天年假。"
+    meanings = {overview: 0.9}
+    _, text = best_sentences("how many days of annual leave do I get / 年假有多少天",
+                             [passage], lambda q, s: [meanings.get(x, 0.4) for x in s], 12)
+    assert overview not in text and "15" in text
+
+
+def test_a_rare_shared_word_counts_more_than_a_common_one():
+    # Each sentence shares two of the question's words; "laptop" is in all of them,
+    # "replaced" in two, "handover" only in the one that answers.
+    passage = ("Your laptop is replaced every 3 years. A replaced laptop is wiped in a day. "
+               "The laptop handover appointment takes 1 hour.")
+    _, text = best_sentences("how long is the replaced laptop handover", [passage],
+                             lambda q, s: [0.3] * len(s), 8)
+    assert text == "The laptop handover appointment takes 1 hour."

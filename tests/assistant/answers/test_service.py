@@ -10,7 +10,7 @@ from assistant.answers.cache import LRUAnswerCache
 from assistant.answers.models import Answer, Source, Turn
 from assistant.answers.service import AnswerService, format_reply
 from assistant.errors import LLMUnavailableError, ModelBusyError
-from tests.fakes.in_memory import ScriptedChatModel, StaticSearch, chunk
+from tests.fakes.in_memory import HashingEmbedder, ScriptedChatModel, StaticSearch, chunk
 
 LEAVE_EN = chunk("en/hr-annual-leave.md", "Full-time employees get 15 days of paid annual "
                  "leave a year. Contractors get no paid annual leave.", "Annual Leave")
@@ -116,6 +116,19 @@ async def test_an_unavailable_model_gives_an_extractive_answer():
         "Who do I call at the weekend?", [], "en")
     assert answer.mode == "extractive" and "7000" in answer.text
     assert answer.text.startswith("From the documents:") and answer.text.endswith("[1]")
+
+
+async def test_the_model_reads_two_passages_and_an_extractive_answer_may_use_any():
+    search = StaticSearch(LEAVE_EN, LEAVE_ZH, HELPDESK)
+    llm = ScriptedChatModel(lambda m: "")  # unusable output: extract instead
+    answers = AnswerService(search, LRUAnswerCache(), lambda: "v1", llm,
+                            embedder=HashingEmbedder())
+    answer = await answers.answer("Who do I call at the weekend?", [], "en")
+    _, user = llm.requests[0]
+    assert "[2] 年假制度" in user["content"] and "IT Helpdesk" not in user["content"]
+    assert answer.mode == "extractive" and "7000" in answer.text
+    assert answer.text.endswith("[3]")
+    assert answer.sources == [Source(3, "IT Helpdesk Hours", "en/it-helpdesk-hours.md")]
 
 
 @pytest.mark.parametrize("reply", ["", "[1]", "这是中文回答，没有英文", "word " * 40])
