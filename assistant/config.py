@@ -241,7 +241,7 @@ class RetrievalSettings:
 
     top_k: int = setting("RETRIEVAL_TOP_K", 4, "passages returned by a search", whole_number(1))
     min_score: float = setting(
-        "RETRIEVAL_MIN_SCORE", 0.2,
+        "RETRIEVAL_MIN_SCORE", 0.22,
         "cosine similarity of the best passage below which the answer is \"not in the "
         "documents\" (measured: see the retrieval benchmark)", similarity,
     )

@@ -16,6 +16,20 @@ MESSAGES: Dict[Text, Dict[Text, Text]] = {
         "zh": "抱歉，知识库暂时无法使用，请稍后再试。",
         "en": "Sorry, the knowledge base is unavailable right now. Please try again later.",
     },
+    "too_long": {
+        "zh": "这条消息太长了，我没法直接查找。请用一两句话说出你的问题。",
+        "en": "That message is too long for me to look up. Please ask your question in "
+        "a sentence or two.",
+    },
+    "only_links": {
+        "zh": "我不会打开链接。请直接告诉我你想了解什么。",
+        "en": "I don't open links. Please tell me in words what you would like to know.",
+    },
+    "only_code": {
+        "zh": "这看起来是代码，我不会运行代码。请用文字描述你的问题。",
+        "en": "That looks like code, and I don't run code. Please describe your question "
+        "in words.",
+    },
     "empty": {
         "zh": "请问您想了解什么？",
         "en": "What would you like to know?",

@@ -7,8 +7,9 @@ from typing import List, Text, TypedDict
 
 # `llm`: generated from the passages; `extractive`: the best passage's sentences;
 # `not_found`: nothing relevant (or nothing asked); `unavailable`: the knowledge
-# store could not be searched.
-MODES = ("llm", "extractive", "not_found", "unavailable")
+# store could not be searched; `declined`: not looked up (too long, only links or
+# only code: see `screening`).
+MODES = ("llm", "extractive", "not_found", "unavailable", "declined")
 
 
 @dataclass(frozen=True)

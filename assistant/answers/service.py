@@ -20,6 +20,7 @@ from assistant.answers.prompts import (
     says_not_found,
     stop_sequences,
 )
+from assistant.answers.screening import screen
 from assistant.errors import LLMError, ModelBusyError, StoreError
 from assistant.knowledge.embedder import Embedder, similarities
 from assistant.knowledge.retrieval import Passage
@@ -130,6 +131,10 @@ class AnswerService:
             The answer, with sources unless nothing relevant was found; mode
             `unavailable` (and a polite text) when the knowledge store failed.
         """
+        reason = screen(question)
+        if reason is not None:
+            logger.info("answers.declined", extra={"reason": reason, "characters": len(question)})
+            return Answer(message(reason, language), mode="declined", language=language)
         query = resolve_question(question, history)
         if not query:
             return Answer(message("empty", language), language=language, query=query)

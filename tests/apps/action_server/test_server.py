@@ -187,7 +187,7 @@ def test_a_bad_setting_stops_the_server_with_one_line_naming_it(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip() == (
         "error: RETRIEVAL_MIN_SCORE must be a number, got 'high'. Fix it or unset it to use "
-        "the default (`0.2`).")
+        "the default (`0.22`).")
 
 
 def test_errors_never_echo_the_tracker(server):

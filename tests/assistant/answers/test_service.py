@@ -131,6 +131,18 @@ async def test_the_model_reads_two_passages_and_an_extractive_answer_may_use_any
     assert answer.sources == [Source(3, "IT Helpdesk Hours", "en/it-helpdesk-hours.md")]
 
 
+@pytest.mark.parametrize("text, reply", [
+    ("x" * 100_000, "That message is too long for me to look up."),
+    ("https://wiki.northwind.example/kb/vpn", "I don't open links."),
+    ("<script>alert(document.cookie)</script>", "That looks like code"),
+])
+async def test_what_is_not_a_question_is_declined_without_searching(text, reply):
+    search, llm = StaticSearch(LEAVE_EN), ScriptedChatModel(lambda m: "15 days [1].")
+    answer = await service(search, llm).answer(text, [], "en")
+    assert answer.mode == "declined" and answer.text.startswith(reply)
+    assert answer.sources == [] and search.queries == [] and llm.calls == 0
+
+
 @pytest.mark.parametrize("reply", ["", "[1]", "这是中文回答，没有英文", "word " * 40])
 async def test_unusable_model_output_falls_back_to_extraction(reply):
     answer = await service(llm=ScriptedChatModel(lambda m: reply)).answer(
