@@ -22,7 +22,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any, Dict, List, Sequence, Text
+from typing import Any, Dict, List, Sequence, Text, Tuple
 
 import yaml
 
@@ -65,19 +65,24 @@ def action_call(question: Text, language: Text, sender: Text) -> bytes:
                        "version": "3.6.21", "domain": {}, "tracker": tracker}).encode()
 
 
-def ask(port: int, question: Text, language: Text, sender: Text) -> float:
-    """Runs the answer action; returns its latency (fails unless it answered)."""
+def answer_action(port: int, question: Text, language: Text, sender: Text,
+                  timeout: float = 120) -> Tuple[float, Text]:
+    """Runs the answer action; returns its latency and the answer's mode."""
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}/webhook?token={TOKEN}",
         data=action_call(question, language, sender),
         headers={"Content-Type": "application/json"})
     started = time.perf_counter()
-    with urllib.request.urlopen(request, timeout=120) as response:
+    with urllib.request.urlopen(request, timeout=timeout) as response:
         body = json.loads(response.read())
-    elapsed = time.perf_counter() - started
-    answer = body["responses"][0]["answer"]
-    if answer["mode"] == "unavailable":
-        raise RuntimeError(f"the action server could not answer: {answer['text']}")
+    return time.perf_counter() - started, body["responses"][0]["answer"]["mode"]
+
+
+def ask(port: int, question: Text, language: Text, sender: Text) -> float:
+    """Runs the answer action; returns its latency (fails unless it answered)."""
+    elapsed, mode = answer_action(port, question, language, sender)
+    if mode == "unavailable":
+        raise RuntimeError(f"the action server could not answer {question!r}")
     return elapsed
 
 

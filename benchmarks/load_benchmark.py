@@ -33,7 +33,7 @@ from benchmarks.answer_benchmark import (
     LLM_KEY,
     ROOT,
     TOKEN,
-    action_call,
+    answer_action,
     free_port,
     start_action_server,
     stop,
@@ -49,14 +49,7 @@ CONFIGURATIONS = {
 
 def ask(port: int, question: Text, language: Text, sender: Text) -> Tuple[float, Text]:
     """The answer action's latency and the answer's mode."""
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/webhook?token={TOKEN}",
-        data=action_call(question, language, sender),
-        headers={"Content-Type": "application/json"})
-    started = time.perf_counter()
-    with urllib.request.urlopen(request, timeout=300) as response:
-        body = json.loads(response.read())
-    return time.perf_counter() - started, body["responses"][0]["answer"]["mode"]
+    return answer_action(port, question, language, sender, timeout=300)
 
 
 def wait_until_idle(llm_port: int) -> None:
