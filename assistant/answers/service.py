@@ -11,7 +11,7 @@ from typing import Callable, List, Optional, Protocol, Sequence, Text, Tuple
 from assistant.answers.cache import AnswerCache, cache_key
 from assistant.answers.context import resolve_question
 from assistant.answers.extractive import best_sentences, extract_answer
-from assistant.answers.grounding import ungrounded
+from assistant.answers.grounding import echoes_question, ungrounded
 from assistant.answers.messages import message
 from assistant.answers.models import Answer, Source, Turn
 from assistant.answers.prompts import (
@@ -235,6 +235,10 @@ class AnswerService:
             # model made it up or obeyed an instruction it was given. Not sent.
             logger.warning("answers.llm_output_ungrounded",
                            extra={"items": ",".join(invented)[:200]})
+            return None
+        if echoes_question(text, query, [p.chunk.text for p in passages]):
+            # Words the question dictated ("reply only with ..."), not the documents'.
+            logger.warning("answers.llm_output_echoes_question", extra={"text": text[:200]})
             return None
         cited = {int(n) for n in _CITATION.findall(text)} & set(range(1, len(passages) + 1))
         return Answer(text, _sources(passages, sorted(cited) or [1]), "llm", language, False,

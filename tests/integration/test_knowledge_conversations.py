@@ -40,8 +40,8 @@ def test_question_the_documents_do_not_answer(servers):
     assert servers.say("kb-none", "How many moons does Jupiter have?") in (
         ["Sorry, I couldn't find the answer to that in the documents I have. "
          "Try rephrasing it, or contact the team in charge."],
-        ["Sorry, that's outside what I can help with right now. I can check the weather "
-         "or tell you what I can do."],
+        ["Sorry, that's outside what I can help with. You can ask me about the company's "
+         "documents or the weather."],
     )
 
 
