@@ -18,6 +18,8 @@ DEFAULT_LANGUAGE = EN
 # class body, to build patterns with.
 HAN_RANGE = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 HAN = re.compile(f"[{HAN_RANGE}]")
+# A web address as people paste it; stops at spaces, brackets and Chinese punctuation.
+URL = re.compile(r"(?:https?://|www\.)[^\s<>()\[\]，。、]+", re.IGNORECASE)
 _LATIN_WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?")
 # A unit of length: one Chinese character or one Latin word (digits included).
 _UNIT = re.compile(f"[{HAN_RANGE}]|[A-Za-z0-9][A-Za-z0-9'’_.@-]*")

@@ -14,10 +14,9 @@ import unicodedata
 from typing import List, Sequence, Set, Text
 
 from assistant.answers.extractive import terms
-from assistant.text import HAN
+from assistant.text import HAN, URL
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-_URL = re.compile(r"(?:https?://|www\.)[^\s<>()\[\]，。、]+", re.IGNORECASE)
 _DIGITS = re.compile(r"\d+")
 _CITATION = re.compile(r"\[\d+\]")
 
@@ -28,7 +27,7 @@ def _numbers(text: Text) -> Set[Text]:
 
 
 def _links(text: Text) -> Set[Text]:
-    return {link.rstrip(".,;:!?").lower() for link in _URL.findall(text)}
+    return {link.rstrip(".,;:!?").lower() for link in URL.findall(text)}
 
 
 def ungrounded(answer: Text, passages: Sequence[Text]) -> List[Text]:
@@ -52,7 +51,7 @@ def ungrounded(answer: Text, passages: Sequence[Text]) -> List[Text]:
                             or link.startswith(known.rstrip("/") + "/")
                             for known in known_links)]
     known_numbers = _numbers(source)
-    invented += sorted(n for n in _numbers(_URL.sub(" ", without_emails))
+    invented += sorted(n for n in _numbers(URL.sub(" ", without_emails))
                        if n not in known_numbers)
     return invented
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 from typing import Optional, Text
 
+from assistant.text import HAN_RANGE, URL
+
 # A question to look up is a sentence or two; 2,000 characters is a pasted page.
 # Longer text would be cut by the embedder and overflow the model's context, and
 # one user's wall of text would hold the model for everyone.
 MAX_QUESTION_CHARS = 2_000
-_URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 # Characters that are rare in questions and common in code, markup and shell lines.
 _CODE_CHARS = set("{}[]();=<>$\\|&`#*/_")
 _CODE_SHARE = 0.15
@@ -30,7 +31,7 @@ def screen(question: Text, max_chars: int = MAX_QUESTION_CHARS) -> Optional[Text
     text = question.strip()
     if len(text) > max_chars:
         return "too_long"
-    if _URL.search(text) and not re.search(r"\w", _URL.sub(" ", text)):
+    if URL.search(text) and not re.search(r"\w", URL.sub(" ", text)):
         return "only_links"
     visible = [c for c in text if not c.isspace()]
     if len(visible) >= _MIN_CODE_CHARS:
@@ -43,4 +44,4 @@ def screen(question: Text, max_chars: int = MAX_QUESTION_CHARS) -> Optional[Text
 def _asks(text: Text) -> bool:
     """Whether code comes with words asking about it ("what does `x=1` do?")."""
     prose = re.sub(r"`[^`]*`|\S*[{}\[\]();=<>$\\|&#*/_]\S*", " ", text)
-    return len(re.findall(r"[A-Za-z]{2,}|[\u4e00-\u9fff]", prose)) >= 3
+    return len(re.findall(rf"[A-Za-z]{{2,}}|[{HAN_RANGE}]", prose)) >= 3

@@ -9,7 +9,7 @@ import time
 from typing import Callable, List, Optional, Protocol, Sequence, Text, Tuple
 
 from assistant.answers.cache import AnswerCache, cache_key
-from assistant.answers.context import resolve_question
+from assistant.answers.context import joined_retry, resolve_question
 from assistant.answers.extractive import best_sentences, extract_answer
 from assistant.answers.grounding import echoes_question, ungrounded
 from assistant.answers.messages import message
@@ -139,21 +139,27 @@ class AnswerService:
         if not query:
             return Answer(message("empty", language), language=language, query=query)
         try:
-            return await self._answer(query, language)
+            return await self._answer(query, language, joined_retry(question, history))
         except StoreError as error:
             logger.error("answers.store_unavailable", extra={"error": str(error)})
             return Answer(message("unavailable", language), mode="unavailable",
                           language=language, query=query)
 
-    async def _answer(self, query: Text, language: Text) -> Answer:
+    async def _answer(self, query: Text, language: Text, retry: Optional[Text] = None) -> Answer:
+        """The answer to `query`; `retry` (the query joined to the earlier question)
+        is answered instead when `query` finds nothing."""
         version = await self.version()
         key = cache_key(query, language, f"{version}.{PROMPT_VERSION}")
         cached = await self.cache.get(key)
-        if cached is not None:
+        if cached is not None and not (retry and cached.get("mode") == "not_found"):
             logger.info("answers.cache_hit", extra={"language": language})
             answer = Answer.from_payload(cached)
             return Answer(answer.text, answer.sources, answer.mode, language, True, query)
-        passages = await asyncio.to_thread(self.retriever.search, query)
+        passages = [] if cached is not None else await asyncio.to_thread(
+            self.retriever.search, query)
+        if not passages and retry:
+            logger.info("answers.retry_joined", extra={"language": language})
+            return await self._answer(retry, language)
         lasting = True
         if not passages:
             answer = Answer(message("not_found", language), language=language, query=query)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import List, Optional, Text, Tuple
 
 from assistant.errors import DocumentError
-from assistant.text import strip_markup
+from assistant.text import strip_markup, text_units
 
 SUPPORTED_SUFFIXES = (".md", ".markdown", ".txt", ".html", ".htm", ".pdf")
 
@@ -70,13 +70,42 @@ def _markdown_sections(text: Text) -> Tuple[Optional[Text], List[Section]]:
     return title, sections
 
 
+# A plain-text heading: a paragraph of one short line with no closing punctuation
+# ("Reporting sickness", "带薪病假天数"). Read as body text, it was glued to the next
+# sentence ("Reporting sickness If you cannot work ...") and chosen as an answer.
+_TEXT_HEADING_CHARS = 60
+_TEXT_HEADING_UNITS = 10
+_CLOSING = tuple(".。!！?？:：;；,，、")
+
+
+def _is_text_heading(paragraph: Text) -> bool:
+    line = paragraph.strip()
+    return (bool(line) and "\n" not in line and len(line) <= _TEXT_HEADING_CHARS
+            and text_units(line) <= _TEXT_HEADING_UNITS and not line.endswith(_CLOSING))
+
+
 def _text_sections(text: Text) -> Tuple[Optional[Text], List[Section]]:
+    """The first line is the title; a short one-line paragraph without closing
+    punctuation starts a section."""
     lines = text.strip().splitlines()
     if not lines:
         return None, []
     title = lines[0].strip()
-    body = "\n".join(lines[1:]).strip()
-    return title, [Section("", body)] if body else []
+    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", "\n".join(lines[1:])) if p.strip()]
+    sections: List[Section] = []
+    heading, body = "", []  # type: Text, List[Text]
+    for i, paragraph in enumerate(paragraphs):
+        # Only before text: a short last line or two short lines in a row are text.
+        following = paragraphs[i + 1] if i + 1 < len(paragraphs) else ""
+        if _is_text_heading(paragraph) and following and not _is_text_heading(following):
+            if body:
+                sections.append(Section(heading, "\n\n".join(body)))
+            heading, body = paragraph, []
+        else:
+            body.append(paragraph)
+    if body:
+        sections.append(Section(heading, "\n\n".join(body)))
+    return title, sections
 
 
 _HIDDEN_STYLE = re.compile(r"(display\s*:\s*none|visibility\s*:\s*hidden)", re.IGNORECASE)

@@ -1,6 +1,6 @@
 import pytest
 
-from assistant.answers.context import is_follow_up, resolve_question
+from assistant.answers.context import is_follow_up, joined_retry, resolve_question
 from assistant.answers.extractive import best_sentences, extract_answer
 from assistant.answers.models import Turn
 from assistant.answers.prompts import build_messages, sanitise_passage, says_not_found
@@ -9,14 +9,17 @@ from assistant.knowledge.retrieval import Passage
 
 
 @pytest.mark.parametrize("text", ["那周末呢?", "那周末呢？", "and for contractors?",
-                                  "What about Saturday?", "周末呢", "and dinner?"])
+                                  "What about Saturday?", "周末呢", "and dinner?",
+                                  "can I carry the unused ones over?", "那期间能在家办公吗",
+                                  "can I claim it again if I move house?"])
 def test_follow_ups(text):
     assert is_follow_up(text)
 
 
 @pytest.mark.parametrize("text", ["How do I reset my password?", "IT服务台几点上班?",
                                   "年假有多少天？", "Can contractors work from home?", "",
-                                  "那密码多久换一次?", "and how do I reset my password?"])
+                                  "那密码多久换一次?", "and how do I reset my password?",
+                                  "Do I need to call IT?", "which VPN client should I install"])
 def test_standalone_questions(text):
     assert not is_follow_up(text)
 
@@ -27,6 +30,14 @@ def test_follow_up_is_resolved_against_the_last_real_question():
     assert resolve_question("那节假日呢?", history) == "IT服务台几点上班? 那节假日呢?"
     assert resolve_question("VPN 服务器地址是什么?", history) == "VPN 服务器地址是什么?"
     assert resolve_question("and for contractors?", []) == "and for contractors?"
+
+
+def test_a_short_question_may_be_retried_joined_to_the_earlier_one():
+    history = [Turn("user", "带薪病假一年有几天?"), Turn("assistant", "10 天。")]
+    assert joined_retry("用完了怎么办", history) == "带薪病假一年有几天? 用完了怎么办"
+    assert joined_retry("用完了怎么办", []) is None
+    assert joined_retry("那外包人员呢?", history) is None  # already a follow-up
+    assert joined_retry("how do I get a new laptop when mine is broken", history) is None
 
 
 def test_extractive_answer_picks_matching_sentences_in_order():

@@ -87,6 +87,33 @@ async def test_a_follow_up_is_searched_with_the_question_it_follows():
     assert "正式员工每年有15天。" not in prompt  # earlier replies stay out of the prompt
 
 
+class TopicSearch(StaticSearch):
+    """Finds its passages only for queries holding `topic`."""
+
+    def __init__(self, topic, *chunks):
+        super().__init__(*chunks)
+        self.topic = topic
+
+    def search(self, query):
+        found = super().search(query)
+        return found if self.topic in query else []
+
+
+async def test_a_short_question_that_finds_nothing_is_searched_again_after_the_earlier_one():
+    search = TopicSearch("年假", LEAVE_ZH)
+    llm = ScriptedChatModel(lambda m: "外包人员没有带薪年假 [1]。")
+    history = [Turn("user", "年假有几天?"), Turn("assistant", "15 天。")]
+    answers = service(search, llm)
+    answer = await answers.answer("用完了怎么办", history, "zh")
+    assert search.queries == ["用完了怎么办", "年假有几天? 用完了怎么办"]
+    assert answer.mode == "llm" and answer.query == "年假有几天? 用完了怎么办"
+    # Without an earlier question it is not found; that reply does not stop a retry later.
+    alone = await answers.answer("用完了怎么办", [], "zh")
+    assert alone.mode == "not_found"
+    again = await answers.answer("用完了怎么办", history, "zh")
+    assert again.mode == "llm" and again.cached
+
+
 async def test_the_model_saying_it_does_not_know_gives_the_not_found_reply():
     llm = ScriptedChatModel(lambda m: "I don't know.")
     answer = await service(llm=llm).answer("What is the VPN address?", [], "en")

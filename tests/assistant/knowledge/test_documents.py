@@ -35,6 +35,25 @@ def test_text_file_title_is_its_first_line(tmp_path):
     assert doc.sections[0].text == "Use 14 characters."
 
 
+def test_text_file_short_lines_without_closing_punctuation_start_sections(tmp_path):
+    text = ("Sick Leave\n\nThis policy explains sick leave.\n\nReporting sickness\n\n"
+            "Tell your manager before 10:00.\nCall or text.\n\n带薪病假天数\n\n每年 10 天。\n")
+    doc = read_document(write(tmp_path, "s.txt", text), tmp_path)
+    assert [(s.heading, s.text) for s in doc.sections] == [
+        ("", "This policy explains sick leave."),
+        ("Reporting sickness", "Tell your manager before 10:00.\nCall or text."),
+        ("带薪病假天数", "每年 10 天。"),
+    ]
+
+
+def test_text_file_short_lines_that_head_nothing_stay_text(tmp_path):
+    # Two short lines in a row, or a short last line, are text: nothing is lost.
+    text = "Contacts\n\nHR desk\n\nIT desk\n\nhr@example.com\n"
+    doc = read_document(write(tmp_path, "c.txt", text), tmp_path)
+    assert [(s.heading, s.text) for s in doc.sections] == [
+        ("", "HR desk\n\nIT desk\n\nhr@example.com")]
+
+
 def test_html_keeps_headings_lists_and_tables_and_drops_scripts(tmp_path):
     html = """<html><head><title>Expenses</title><style>p{color:red}</style></head>
     <body><h1>Expenses</h1><p>Submit within <b>30</b> days.</p>
