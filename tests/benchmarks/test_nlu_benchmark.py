@@ -102,3 +102,76 @@ def test_default_encoder_is_config_ymls():
     assert nlu_benchmark.configured_encoder(pipeline) == "/m/x"
     configured = nlu_benchmark.configured_encoder(nlu_benchmark.project_pipeline())
     assert list(nlu_benchmark.pipelines(5)) == [f"ours: {configured}", "rasa-default"]
+
+
+# The entity measures, on hand-computed examples. Text "北京明天下雨": tokens 北京 (0-2),
+# 明天 (2-4), 下雨 (4-6).
+TEXT = "北京明天下雨"
+CITY = {"entity": "city", "start": 0, "end": 2, "value": "北京"}
+DATE = {"entity": "date", "start": 2, "end": 4, "value": "明天"}
+
+
+def tokens():
+    from rasa.nlu.tokenizers.tokenizer import Token
+
+    return [Token("北京", 0), Token("明天", 2), Token("下雨", 4)]
+
+
+def entity(name, start, end):
+    return {"entity": name, "start": start, "end": end, "value": TEXT[start:end]}
+
+
+def test_exact_span_f1_counts_only_identical_type_start_and_end():
+    predicted = [CITY, entity("date", 2, 3)]  # the date ends one character early
+    # tp 1 (city), fp 1, fn 1: 2 * 1 / (2 * 1 + 1 + 1)
+    assert nlu_benchmark.exact_span_f1([[CITY, DATE]], [predicted]) == 0.5
+    assert nlu_benchmark.exact_span_f1([[CITY, DATE]], [[CITY, DATE]]) == 1.0
+    assert nlu_benchmark.exact_span_f1([[CITY], []], [[], []]) == 0.0
+    assert nlu_benchmark.exact_span_f1([[]], [[]]) is None
+
+
+def test_token_level_f1_is_rasa_test_nlus_micro_average_over_gold_types():
+    # One city over both 北京 and 明天: the tokens read city, city, -, against city,
+    # date, -: city tp 1 fp 1, date fn 1 -> micro P = R = F1 = 0.5; no exact span.
+    predicted = [entity("city", 0, 4)]
+    assert nlu_benchmark.token_level_f1([[CITY, DATE]], [predicted], [tokens()]) == 0.5
+    assert nlu_benchmark.exact_span_f1([[CITY, DATE]], [predicted]) == 0.0
+    # A prediction covering part of a token labels the whole token, as in Rasa.
+    assert nlu_benchmark.token_level_f1([[CITY]], [[entity("city", 0, 1)]], [tokens()]) == 1.0
+    # A type no gold entity has is left out of the average (Rasa's labels come from
+    # the targets), so it costs nothing here; it does cost an exact-span false positive.
+    extra = [CITY, entity("weather", 4, 6)]
+    assert nlu_benchmark.token_level_f1([[CITY]], [extra], [tokens()]) == 1.0
+    assert nlu_benchmark.exact_span_f1([[CITY]], [extra]) == pytest.approx(2 / 3)
+    assert nlu_benchmark.token_level_f1([[CITY, DATE]], [[]], [tokens()]) == 0.0
+    assert nlu_benchmark.token_level_f1([[]], [[CITY]], [tokens()]) is None
+
+
+def test_common_tokenizer_is_jieba_with_its_own_dictionary_for_chinese():
+    import jieba
+
+    chinese = nlu_benchmark.CommonTokenizer("zh")
+    assert [(t.text, t.start, t.end) for t in chinese("北京 明天下雨")] == [
+        ("北京", 0, 2), ("明天", 3, 5), ("下雨", 5, 7)]  # spaces are no token
+    jieba.add_word("北京明天", freq=10**8)  # a user word in Jieba's process-wide tokenizer
+    try:
+        assert "北京明天" in jieba.lcut("北京明天下雨")
+        assert [t.text for t in chinese("北京明天下雨")] == ["北京", "明天", "下雨"]
+    finally:
+        nlu_benchmark.reset_jieba()
+    assert "北京明天" not in jieba.lcut("北京明天下雨")  # the next pipeline starts clean
+    english = nlu_benchmark.CommonTokenizer("en")
+    assert [(t.text, t.start) for t in english("rain in  Paris?")] == [
+        ("rain", 0), ("in", 5), ("Paris?", 9)]
+
+
+def test_rasa_default_uses_jieba_for_chinese_datasets():
+    assert nlu_benchmark.is_chinese(["北京天气", "hello", "上海", "hi", "hey"])
+    assert not nlu_benchmark.is_chinese(["hello", "hi", "hey", "yo", "北京"], share=0.3)
+    default = nlu_benchmark.pipelines(5)["rasa-default"]["config"]
+    chinese = nlu_benchmark.for_language(default, "zh")
+    assert chinese["language"] == "zh"
+    assert [c["name"] for c in chinese["pipeline"]][0] == "JiebaTokenizer"
+    assert "WhitespaceTokenizer" not in [c["name"] for c in chinese["pipeline"]]
+    assert nlu_benchmark.for_language(default, "en") == default
+    assert default["pipeline"][0]["name"] == "WhitespaceTokenizer"  # not changed in place
