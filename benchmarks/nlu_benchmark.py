@@ -8,7 +8,8 @@ Usage:
 
 `--project` adds the project's own data (train on data/nlu, test on
 tests/nlu/held_out.yml); `--encoders` runs our pipeline once per encoder, and
-`--featurizer` once per set of featurizer options (for each encoder).
+`--featurizer` once per set of featurizer options (for each encoder). Each
+pipeline's predictions on the test messages go beside the table, for reading errors.
 
 Each dataset folder holds train.csv and test.csv with columns text,intent and
 optionally annotated (Rasa's [value](entity) markup). For every dataset and
@@ -385,7 +386,7 @@ def project_dataset() -> Dataset:
 
 
 def run_one(dataset: Dataset, name: Text, config: Dict, work: Path,
-            encoder: Optional[Text]) -> Result:
+            encoder: Optional[Text], predictions_file: Optional[Path] = None) -> Result:
     import yaml
     from rasa.model_training import train_nlu
     from sklearn.metrics import accuracy_score, f1_score
@@ -415,13 +416,23 @@ def run_one(dataset: Dataset, name: Text, config: Dict, work: Path,
 
     gold = [m.get("intent") for m in test]
     guess = [p["intent"]["name"] for p in predicted]
+    if predictions_file is not None:  # for reading the errors
+        predictions_file.write_text(json.dumps([
+            {"text": m.get("text"), "intent": m.get("intent"), "predicted_intent": p_intent,
+             "entities": [{k: e[k] for k in ("entity", "start", "end", "value")}
+                          for e in m.get("entities") or []],
+             "predicted_entities": [{k: e.get(k) for k in ("entity", "start", "end", "value")}
+                                    for e in p.get("entities") or []]}
+            for m, p, p_intent in zip(test, predicted, guess, strict=True)
+        ], ensure_ascii=False, indent=1), encoding="utf-8")
     entity_f1 = entity_token_f1 = None
     if dataset.annotated:
-        gold = [m.get("entities") or [] for m in test]
-        got = [p.get("entities") or [] for p in predicted]
-        entity_f1 = exact_span_f1(gold, got)
+        wanted = [m.get("entities") or [] for m in test]
+        found = [p.get("entities") or [] for p in predicted]
+        entity_f1 = exact_span_f1(wanted, found)
         tokenize = CommonTokenizer(language)
-        entity_token_f1 = token_level_f1(gold, got, [tokenize(m.get("text")) for m in test])
+        entity_token_f1 = token_level_f1(wanted, found,
+                                         [tokenize(m.get("text")) for m in test])
     return Result(
         dataset=dataset.name, pipeline=name,
         train_examples=size, test_examples=len(test),
@@ -523,8 +534,9 @@ def main(argv: Optional[List[Text]] = None) -> int:
         ]
         for dataset in datasets:
             for name in names:
+                predictions = args.out / f"predictions-{stamp}-{dataset.name}-{slug(name)}.json"
                 results.append(run_one(dataset, name, configs[name]["config"], Path(tmp),
-                                       configs[name]["encoder"]))
+                                       configs[name]["encoder"], predictions))
                 (args.out / f"nlu-{stamp}.json").write_text(
                     json.dumps([asdict(r) for r in results], indent=2))
                 (args.out / f"nlu-{stamp}.md").write_text(table(results) + "\n")

@@ -175,3 +175,37 @@ def test_rasa_default_uses_jieba_for_chinese_datasets():
     assert "WhitespaceTokenizer" not in [c["name"] for c in chinese["pipeline"]]
     assert nlu_benchmark.for_language(default, "en") == default
     assert default["pipeline"][0]["name"] == "WhitespaceTokenizer"  # not changed in place
+
+
+def test_run_one_scores_intents_and_both_entity_measures(tmp_path, monkeypatch):
+    """`run_one` end to end with training and parsing replaced: the scores and the
+    predictions file come from the parses."""
+    import rasa.model_training
+    from rasa.shared.nlu.training_data.training_data import TrainingData
+
+    train = nlu_benchmark.to_messages([
+        {"text": "北京天气", "intent": "weather", "annotated": "[北京](city)天气"},
+        {"text": "你好", "intent": "greet", "annotated": ""}])
+    test = nlu_benchmark.to_messages([
+        {"text": "北京明天下雨", "intent": "weather", "annotated": "[北京](city)[明天](date)下雨"},
+        {"text": "你好啊", "intent": "greet", "annotated": ""}])
+    dataset = nlu_benchmark.Dataset("toy", TrainingData(train), test, True)
+    parses = [{"intent": {"name": "weather"}, "entities": [entity("city", 0, 4)]},
+              {"intent": {"name": "weather"}, "entities": []}]
+    monkeypatch.setattr(rasa.model_training, "train_nlu", lambda *a, **k: "model.tar.gz")
+
+    async def evaluate(model, messages, timer):
+        return parses, [5.0, 7.0], []
+
+    monkeypatch.setattr(nlu_benchmark, "evaluate", evaluate)
+    config = nlu_benchmark.pipelines(1)["rasa-default"]["config"]
+    predictions = tmp_path / "predictions.json"
+    result = nlu_benchmark.run_one(dataset, "rasa-default", config, tmp_path, None, predictions)
+    assert result.language == "zh"
+    assert result.intent_accuracy == 0.5
+    assert result.entity_f1 == 0.0 and result.entity_token_f1 == 0.5  # as computed above
+    written = json.loads(predictions.read_text(encoding="utf-8"))
+    assert written[0]["predicted_intent"] == "weather" and written[1]["intent"] == "greet"
+    assert written[0]["entities"][1] == {"entity": "date", "start": 2, "end": 4, "value": "明天"}
+    trained_config = (tmp_path / "toy-rasa-default.yml").read_text(encoding="utf-8")
+    assert "JiebaTokenizer" in trained_config and "language: zh" in trained_config
