@@ -3,11 +3,13 @@ answered by the answer service as the action server builds it (Milvus Lite with
 the sample knowledge base, the embedded LLM), graded automatically and strictly.
 
     python -m benchmarks.answer_accuracy --llm-python PATH [--split test] [--no-llm]
+        [--styles quote generate]
 
 A right answer holds every reference fact (any listed spelling) and none of the
 item's wrong values; an unanswerable question is right only when refused. Reports,
-per language and per answer path (the final reply; the LLM's answers; extractive
-answers, also with the LLM switched off): correct, wrong, refused, right source,
+per language and per answer path (the final reply in each answer style, `quote`
+and `generate`; the LLM's own answers; quoted answers; extractive answers, also
+with the LLM switched off): correct, wrong, refused, right source,
 p50/p95 latency. Results go to benchmarks/results/accuracy-*.{json,md}.
 """
 
@@ -151,6 +153,9 @@ def main(argv: Sequence[Text] = ()) -> int:
     parser.add_argument("--split", default="test", choices=("test", "tune", "all"))
     parser.add_argument("--no-llm", action="store_true", help="extractive answers only")
     parser.add_argument("--limit", type=int, default=0, help="first N items only (a smoke run)")
+    parser.add_argument("--styles", nargs="+", default=["quote", "generate"],
+                        choices=("quote", "generate"),
+                        help="answer styles to measure with the LLM (ANSWER_STYLE)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = parser.parse_args(list(argv) or None)
     if not args.no_llm and not args.llm_python:
@@ -189,11 +194,15 @@ def main(argv: Sequence[Text] = ()) -> int:
                     stderr=subprocess.STDOUT)
                 wait_for(f"{env['LLM_BASE_URL']}/models", llm,
                          headers={"Authorization": f"Bearer {LLM_KEY}"})
-                final = asyncio.run(run(build_service(env, True), items, "final"))
-                rows += rows_for(final, "final reply")
-                rows += rows_for([g for g in final if g.answer.mode == "llm"], "LLM answers")
-                rows += rows_for([g for g in final if g.answer.mode == "extractive"],
-                                 "extractive fallbacks")
+                for style in args.styles:
+                    final = asyncio.run(run(build_service({**env, "ANSWER_STYLE": style}, True),
+                                            items, f"final, {style}"))
+                    rows += rows_for(final, f"final reply, {style} style")
+                    for mode, name in (("llm", "LLM answers"), ("quoted", "quoted answers"),
+                                       ("extractive", "extractive fallbacks")):
+                        chosen = [g for g in final if g.answer.mode == mode]
+                        if chosen:
+                            rows += rows_for(chosen, f"{name} ({style} style)")
         finally:
             if llm is not None:
                 llm.terminate()

@@ -45,6 +45,7 @@ def build_services(settings: Settings) -> Services:
         llm=ChatClient(settings.llm),
         llm_languages=settings.llm_languages,
         embedder=embedder,
+        answer_style=settings.answer_style,
     )
     return Services(answers=answers, weather=OpenMeteoClient(settings.weather))
 

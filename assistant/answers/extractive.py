@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 from typing import Callable, Dict, List, Sequence, Set, Text, Tuple
 
 from assistant.text import HAN, STOP_WORDS, join_sentences, split_sentences, text_units
@@ -89,21 +90,90 @@ def _shared_words(sentence_terms: Set[Text], wanted: Set[Text],
                for t in sentence_terms & wanted)
 
 
+@dataclass(frozen=True)
+class RankedSentence:
+    """A sentence of a retrieved passage and how well it answers the question."""
+
+    score: float
+    passage: int  # index among the retrieved passages, best first
+    position: int  # index among the passage's sentences
+    text: Text
+
+
+def rank_sentences(
+    question: Text,
+    passages: Sequence[Text],
+    similarity: Callable[[Text, Sequence[Text]], Sequence[float]],
+) -> List[RankedSentence]:
+    """The sentences of the retrieved passages, best answer first.
+
+    Each sentence is scored by its meaning (the embedder's cosine similarity with
+    the question, weighted `MEANING_WEIGHT`), plus the question's key words it shares
+    (rarer words count more), plus a bonus when the question asks for a number and
+    the sentence holds one, or holds the question's own numbers, minus a step per
+    passage rank. Sentences about the document itself, headings and list markers
+    are left out.
+
+    Args:
+        question: what was asked (resolved against earlier turns).
+        passages: the retrieved passages' texts, best first.
+        similarity: cosine similarities of the question with each sentence.
+    """
+    candidates = [(p, i, s) for p, passage in enumerate(passages)
+                  for i, s in enumerate(split_sentences(passage))
+                  if text_units(s) >= MIN_SENTENCE_UNITS and not _ABOUT_THE_DOCUMENT.search(s)]
+    if not candidates:
+        return []
+    wanted = terms(question)
+    numbers = set(re.findall(r"\d+", question))
+    asks_number = bool(_ASKS_NUMBER.search(question))
+    sentence_terms = [terms(s) for _, _, s in candidates]
+    frequency: Dict[Text, int] = {}
+    for found in sentence_terms:
+        for term in found:
+            frequency[term] = frequency.get(term, 0) + 1
+    meaning = similarity(question, [s for _, _, s in candidates])
+    ranked = []
+    for (p, i, sentence), found, cosine in zip(candidates, sentence_terms, meaning,
+                                               strict=True):
+        score = (_shared_words(found, wanted, frequency, len(candidates))
+                 + MEANING_WEIGHT * cosine - RANK_STEP * p)
+        if asks_number and _NUMBER.search(sentence):
+            score += NUMBER_BONUS
+        if numbers and numbers & set(re.findall(r"\d+", sentence)):
+            score += NUMBER_BONUS
+        ranked.append(RankedSentence(score, p, i, sentence))
+    ranked.sort(key=lambda r: -r.score)
+    return ranked
+
+
+def best_of_passage(ranked: Sequence[RankedSentence], passage: int, max_units: int,
+                    fill: float = FILL) -> Text:
+    """A passage's best sentences, in their order, up to `fill` of `max_units`."""
+    chosen: Dict[int, Text] = {}
+    units = 0
+    for sentence in ranked:
+        if sentence.passage != passage:
+            continue
+        size = text_units(sentence.text)
+        if chosen and units + size > max_units:
+            continue
+        chosen[sentence.position] = sentence.text
+        units += size
+        if units >= max_units * fill:
+            break
+    return join_sentences([chosen[i] for i in sorted(chosen)])
+
+
 def best_sentences(
     question: Text,
     passages: Sequence[Text],
     similarity: Callable[[Text, Sequence[Text]], Sequence[float]],
     max_units: int = 90,
 ) -> Tuple[int, Text]:
-    """The sentences of the retrieved passages that answer the question.
-
-    Each sentence is scored by its meaning (the embedder's cosine similarity with
-    the question, weighted `MEANING_WEIGHT`), plus the question's key words it shares
-    (rarer words count more), plus a bonus when the question asks for a number and
-    the sentence holds one, or holds the question's own numbers, minus a step per
-    passage rank. Sentences about the document itself are never chosen. The answer
-    is the best sentence's passage's best sentences, in their order, up to `FILL`
-    of `max_units`.
+    """The sentences of the retrieved passages that answer the question: the best
+    sentence's passage's best sentences (`rank_sentences`), in their order, up to
+    `FILL` of `max_units`.
 
     Args:
         question: what was asked (resolved against earlier turns).
@@ -114,42 +184,7 @@ def best_sentences(
     Returns:
         The index of the passage the answer comes from, and the answer.
     """
-    candidates = [(p, i, s) for p, passage in enumerate(passages)
-                  for i, s in enumerate(split_sentences(passage))
-                  if text_units(s) >= MIN_SENTENCE_UNITS and not _ABOUT_THE_DOCUMENT.search(s)]
-    if not candidates:
+    ranked = rank_sentences(question, passages, similarity)
+    if not ranked:
         return 0, extract_answer(question, passages[0] if passages else "", max_units)
-    wanted = terms(question)
-    numbers = set(re.findall(r"\d+", question))
-    asks_number = bool(_ASKS_NUMBER.search(question))
-    sentence_terms = [terms(s) for _, _, s in candidates]
-    frequency: Dict[Text, int] = {}
-    for found in sentence_terms:
-        for term in found:
-            frequency[term] = frequency.get(term, 0) + 1
-    meaning = similarity(question, [s for _, _, s in candidates])
-    scored = []
-    for (p, i, sentence), found, cosine in zip(candidates, sentence_terms, meaning,
-                                               strict=True):
-        score = (_shared_words(found, wanted, frequency, len(candidates))
-                 + MEANING_WEIGHT * cosine - RANK_STEP * p)
-        if asks_number and _NUMBER.search(sentence):
-            score += NUMBER_BONUS
-        if numbers and numbers & set(re.findall(r"\d+", sentence)):
-            score += NUMBER_BONUS
-        scored.append((score, p, i, sentence))
-    scored.sort(key=lambda item: -item[0])
-    passage = scored[0][1]
-    chosen: Dict[int, Text] = {}
-    units = 0
-    for _, p, i, sentence in scored:
-        if p != passage:
-            continue
-        size = text_units(sentence)
-        if chosen and units + size > max_units:
-            continue
-        chosen[i] = sentence
-        units += size
-        if units >= max_units * FILL:
-            break
-    return passage, join_sentences([chosen[i] for i in sorted(chosen)])
+    return ranked[0].passage, best_of_passage(ranked, ranked[0].passage, max_units)

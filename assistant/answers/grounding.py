@@ -79,15 +79,18 @@ def echoes_question(answer: Text, question: Text, passages: Sequence[Text]) -> b
         passages: the texts the answer was generated from.
 
     Returns:
-        True when at least `ECHO_SHARE` of the answer's key words (English words,
-        Chinese character pairs; numbers aside) in the passages' own script are the
-        question's and in no passage.
+        True when at least `ECHO_SHARE` of the answer's key words (English words
+        and Chinese character pairs in the passages' own script, and numbers) are
+        the question's and in no passage.
     """
     known = terms(unicodedata.normalize("NFKC", "\n".join(passages)))
     scripts = {script for script in ("han", "latin")
                if sum(_script(t) == script for t in known) >= SCRIPT_SHARE * len(known)}
+    # Numbers count, for whichever side holds them: "年假一年15天" takes its pairs
+    # from the question and its fact from the passage (without the number it was
+    # half the question's and not sent).
     said = {t for t in terms(_CITATION.sub(" ", unicodedata.normalize("NFKC", answer)))
-            if not t.isdigit() and _script(t) in scripts}
+            if t.isdigit() or _script(t) in scripts}
     if not said:
         return False
     dictated = said & terms(unicodedata.normalize("NFKC", question)) - known

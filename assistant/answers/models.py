@@ -9,7 +9,7 @@ from typing import List, Text, TypedDict
 # `not_found`: nothing relevant (or nothing asked); `unavailable`: the knowledge
 # store could not be searched; `declined`: not looked up (too long, only links or
 # only code: see `screening`).
-MODES = ("llm", "extractive", "not_found", "unavailable", "declined")
+MODES = ("llm", "quoted", "extractive", "not_found", "unavailable", "declined")
 
 
 @dataclass(frozen=True)

@@ -78,9 +78,24 @@ def test_rules_across_settings_are_checked():
 
 def test_the_embedded_english_model_answers_only_english_unless_told():
     assert load_settings({"LOCAL_LLM": "gemma3-270m"}).llm_languages == ("en",)
-    hosted = {"LOCAL_LLM": "gemma3-270m", "LLM_BASE_URL": "https://api.deepseek.com/v1"}
+    hosted = {"LOCAL_LLM": "gemma3-270m", "LLM_BASE_URL": "https://api.deepseek.com/v1",
+              "LLM_MODEL": "deepseek-chat"}
     assert load_settings(hosted).llm_languages == ("zh", "en")
     assert load_settings({}).llm_languages == ("zh", "en")
+    # the embedded server on another port is still the embedded model
+    moved = {"LOCAL_LLM": "gemma3-270m", "LLM_BASE_URL": "http://127.0.0.1:9999/v1"}
+    assert load_settings(moved).llm_languages == ("en",)
+
+
+def test_the_embedded_model_quotes_and_a_hosted_one_writes_unless_told():
+    assert load_settings({}).answer_style == "quote"
+    assert load_settings({"LLM_BASE_URL": "http://127.0.0.1:9999/v1"}).answer_style == "quote"
+    assert load_settings({"LLM_MODEL": "deepseek-chat"}).answer_style == "generate"
+    assert load_settings({"ANSWER_STYLE": "generate"}).answer_style == "generate"
+    told = {"LLM_MODEL": "qwen-plus", "ANSWER_STYLE": "quote"}
+    assert load_settings(told).answer_style == "quote"
+    with pytest.raises(ConfigurationError, match="ANSWER_STYLE"):
+        load_settings({"ANSWER_STYLE": "paraphrase"})
 
 
 def test_paths_expand_the_home_folder_and_derive_from_the_cache_dir():

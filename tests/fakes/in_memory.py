@@ -138,6 +138,7 @@ class ScriptedChatModel:
         self.delay_seconds = delay_seconds
         self.requests: List[List[ChatMessage]] = []
         self.stops: List[Optional[List[Text]]] = []
+        self.max_tokens: List[Optional[int]] = []
 
     @property
     def calls(self) -> int:
@@ -148,6 +149,7 @@ class ScriptedChatModel:
                        request_id: Optional[Text] = None) -> Completion:
         self.requests.append(list(messages))
         self.stops.append(stop)
+        self.max_tokens.append(max_tokens)
         if self.delay_seconds:
             await asyncio.sleep(self.delay_seconds)
         if self.fail:

@@ -45,7 +45,9 @@ def server(tmp_path_factory, request):
     llm = FakeOpenAI(reply=lambda messages: "Open NorthConnect [1].").start()
     port = free_port()
     tmp = tmp_path_factory.mktemp("actions")
+    # A hosted model's style: the reply is the model's answer, passed through.
     env = {**os.environ, "ACTION_SERVER_TOKEN": TOKEN, "LLM_BASE_URL": llm.base_url,
+           "ANSWER_STYLE": "generate",
            "MILVUS_LITE_PATH": str(tmp / "kb.db"), "PYTHONPATH": str(ROOT)}
     subprocess.run([sys.executable, "-m", "apps.cli.ingest", "knowledge"],
                    cwd=ROOT, env=env, check=True, capture_output=True)

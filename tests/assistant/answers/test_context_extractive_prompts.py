@@ -74,6 +74,7 @@ def test_sanitise_removes_fence_markup():
 
 @pytest.mark.parametrize("reply, expected", [
     ("I don't know.", True), ("我不知道。", True), ("I do not know", True),
+    ("[1] 不知道。", True), ("[2]", True), ("[2] [1]", True), ("", False),
     ("The VPN address is vpn.example [1].", False),
     ("You can call 7000 on weekends; I don't know about holidays.", False),
 ])

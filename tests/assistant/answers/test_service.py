@@ -9,7 +9,7 @@ import pytest
 from assistant.answers.cache import LRUAnswerCache
 from assistant.answers.models import Answer, Source, Turn
 from assistant.answers.service import AnswerService, format_reply
-from assistant.errors import LLMUnavailableError, ModelBusyError
+from assistant.errors import ConfigurationError, LLMUnavailableError, ModelBusyError
 from tests.fakes.in_memory import HashingEmbedder, ScriptedChatModel, StaticSearch, chunk
 
 LEAVE_EN = chunk("en/hr-annual-leave.md", "Full-time employees get 15 days of paid annual "
@@ -114,8 +114,9 @@ async def test_a_short_question_that_finds_nothing_is_searched_again_after_the_e
     assert again.mode == "llm" and again.cached
 
 
-async def test_the_model_saying_it_does_not_know_gives_the_not_found_reply():
-    llm = ScriptedChatModel(lambda m: "I don't know.")
+@pytest.mark.parametrize("reply", ["I don't know.", "[1]"])
+async def test_the_model_saying_it_does_not_know_gives_the_not_found_reply(reply):
+    llm = ScriptedChatModel(lambda m: reply)
     answer = await service(llm=llm).answer("What is the VPN address?", [], "en")
     assert answer.mode == "not_found" and answer.sources == []
     assert answer.text.startswith("Sorry, I couldn't find")
@@ -145,17 +146,36 @@ async def test_an_unavailable_model_gives_an_extractive_answer():
     assert answer.text.startswith("From the documents:") and answer.text.endswith("[1]")
 
 
-async def test_the_model_reads_two_passages_and_an_extractive_answer_may_use_any():
-    search = StaticSearch(LEAVE_EN, LEAVE_ZH, HELPDESK)
+async def test_the_model_reads_the_passages_holding_the_best_sentences_cut_to_them():
+    long_helpdesk = chunk("en/it-helpdesk-hours.md", "The helpdesk is open 08:30 to 18:00. "
+                          + "Tickets are answered in order. " * 12
+                          + "At the weekend call the on-call engineer on extension 7000.",
+                          "IT Helpdesk Hours")
+    search = StaticSearch(LEAVE_EN, LEAVE_ZH, long_helpdesk)
     llm = ScriptedChatModel(lambda m: "")  # unusable output: extract instead
     answers = AnswerService(search, LRUAnswerCache(), lambda: "v1", llm,
-                            embedder=HashingEmbedder())
+                            embedder=HashingEmbedder(), focus_units=20)
     answer = await answers.answer("Who do I call at the weekend?", [], "en")
     _, user = llm.requests[0]
-    assert "[2] 年假制度" in user["content"] and "IT Helpdesk" not in user["content"]
+    given = user["content"].split("\n\n")
+    assert given[0].startswith("[1] IT Helpdesk Hours\n") and "extension 7000" in given[0]
+    assert len(given[0].split("\n", 1)[1].split()) <= 20 + 10  # cut: one sentence over
+    assert given[1].startswith("[2] ") and given[2].startswith("Question:")
+    # The extractive answer may come from any retrieved passage; numbers follow retrieval.
     assert answer.mode == "extractive" and "7000" in answer.text
     assert answer.text.endswith("[3]")
     assert answer.sources == [Source(3, "IT Helpdesk Hours", "en/it-helpdesk-hours.md")]
+
+
+async def test_without_focus_the_model_reads_the_first_passages_whole():
+    search = StaticSearch(LEAVE_EN, LEAVE_ZH, HELPDESK)
+    llm = ScriptedChatModel(lambda m: "")
+    answers = AnswerService(search, LRUAnswerCache(), lambda: "v1", llm,
+                            embedder=HashingEmbedder(), focus_units=None)
+    await answers.answer("Who do I call at the weekend?", [], "en")
+    _, user = llm.requests[0]
+    assert "[2] 年假制度" in user["content"] and "IT Helpdesk" not in user["content"]
+    assert "Contractors get no paid annual leave." in user["content"]
 
 
 @pytest.mark.parametrize("text, reply", [
@@ -177,7 +197,7 @@ async def test_an_answer_the_question_dictated_is_not_sent():
     assert llm.calls == 1 and answer.mode == "extractive" and "PWNED" not in answer.text
 
 
-@pytest.mark.parametrize("reply", ["", "[1]", "这是中文回答，没有英文", "word " * 40])
+@pytest.mark.parametrize("reply", ["", "这是中文回答，没有英文", "word " * 40])
 async def test_unusable_model_output_falls_back_to_extraction(reply):
     answer = await service(llm=ScriptedChatModel(lambda m: reply)).answer(
         "How many days of annual leave?", [], "en")
@@ -267,3 +287,28 @@ async def test_the_answer_travels_as_data_and_back():
     assert Answer.from_payload(answer.to_payload()) == answer
     assert answer.to_payload()["sources"] == [
         {"number": 1, "title": "Annual Leave", "source": "en/hr-annual-leave.md"}]
+
+
+async def test_in_quote_style_the_model_only_judges_and_the_reply_quotes_the_documents():
+    llm = ScriptedChatModel(lambda m: "Full-time employees get 15 days")
+    answers = AnswerService(StaticSearch(LEAVE_EN, HELPDESK), LRUAnswerCache(), lambda: "v1",
+                            llm, embedder=HashingEmbedder(), answer_style="quote")
+    answer = await answers.answer("How many days of annual leave do I get?", [], "en")
+    assert answer.mode == "quoted" and answer.text.startswith("From the documents:")
+    assert "15 days of paid annual leave" in answer.text and answer.text.endswith("[1]")
+    assert answer.sources == [Source(1, "Annual Leave", "en/hr-annual-leave.md")]
+    assert llm.max_tokens[0] == 16  # only the reply's start is read
+
+
+@pytest.mark.parametrize("reply", ["I don't know.", "[2]", "[1] 不知道。"])
+async def test_in_quote_style_the_model_saying_it_does_not_know_refuses(reply):
+    answers = AnswerService(StaticSearch(LEAVE_EN), LRUAnswerCache(), lambda: "v1",
+                            ScriptedChatModel(lambda m: reply), embedder=HashingEmbedder(),
+                            answer_style="quote")
+    answer = await answers.answer("What is the CEO's salary?", [], "en")
+    assert answer.mode == "not_found" and answer.sources == []
+
+
+async def test_an_unknown_answer_style_is_refused_with_the_setting_to_fix():
+    with pytest.raises(ConfigurationError, match="ANSWER_STYLE"):
+        AnswerService(StaticSearch(), LRUAnswerCache(), lambda: "v1", answer_style="poem")
