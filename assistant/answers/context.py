@@ -61,11 +61,13 @@ def points_back(question: Text) -> bool:
 
 
 def previous_question(history: Sequence[Turn]) -> Optional[Text]:
-    """The latest earlier user message that is not itself a follow-up."""
-    for turn in reversed(history):
-        if turn.role == "user" and not is_follow_up(turn.text):
-            return turn.text
-    return None
+    """The latest earlier user message that is not itself a follow-up, or the
+    first one: a conversation that opened with "canteen lunch hours?" is about it."""
+    asked = [turn.text for turn in history if turn.role == "user"]
+    for text in reversed(asked):
+        if not is_follow_up(text):
+            return text
+    return asked[0] if asked else None
 
 
 def resolve_question(question: Text, history: Sequence[Turn]) -> Text:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Sequence, Set, Text, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Set, Text, Tuple
 
 from assistant.text import HAN, STOP_WORDS, join_sentences, split_sentences, text_units
 
@@ -104,6 +104,7 @@ def rank_sentences(
     question: Text,
     passages: Sequence[Text],
     similarity: Callable[[Text, Sequence[Text]], Sequence[float]],
+    latest: Optional[Text] = None,
 ) -> List[RankedSentence]:
     """The sentences of the retrieved passages, best answer first.
 
@@ -118,6 +119,9 @@ def rank_sentences(
         question: what was asked (resolved against earlier turns).
         passages: the retrieved passages' texts, best first.
         similarity: cosine similarities of the question with each sentence.
+        latest: for a follow-up joined to the question it follows, the follow-up
+            itself ("and on weekends?"): its meaning counts half and its words
+            double, or the earlier question's words decide the sentence.
     """
     candidates = [(p, i, s) for p, passage in enumerate(passages)
                   for i, s in enumerate(split_sentences(passage))
@@ -125,6 +129,7 @@ def rank_sentences(
     if not candidates:
         return []
     wanted = terms(question)
+    stressed = terms(latest) if latest else set()
     numbers = set(re.findall(r"\d+", question))
     asks_number = bool(_ASKS_NUMBER.search(question))
     sentence_terms = [terms(s) for _, _, s in candidates]
@@ -132,11 +137,15 @@ def rank_sentences(
     for found in sentence_terms:
         for term in found:
             frequency[term] = frequency.get(term, 0) + 1
-    meaning = similarity(question, [s for _, _, s in candidates])
+    texts = [s for _, _, s in candidates]
+    meaning = list(similarity(question, texts))
+    if latest:
+        meaning = [(a + b) / 2 for a, b in zip(meaning, similarity(latest, texts), strict=True)]
     ranked = []
     for (p, i, sentence), found, cosine in zip(candidates, sentence_terms, meaning,
                                                strict=True):
         score = (_shared_words(found, wanted, frequency, len(candidates))
+                 + _shared_words(found, stressed, frequency, len(candidates))
                  + MEANING_WEIGHT * cosine - RANK_STEP * p)
         if asks_number and _NUMBER.search(sentence):
             score += NUMBER_BONUS

@@ -172,15 +172,18 @@ class AnswerService:
         if not query:
             return Answer(message("empty", language), language=language, query=query)
         try:
-            return await self._answer(query, language, joined_retry(question, history))
+            return await self._answer(query, language, joined_retry(question, history),
+                                      question.strip())
         except StoreError as error:
             logger.error("answers.store_unavailable", extra={"error": str(error)})
             return Answer(message("unavailable", language), mode="unavailable",
                           language=language, query=query)
 
-    async def _answer(self, query: Text, language: Text, retry: Optional[Text] = None) -> Answer:
+    async def _answer(self, query: Text, language: Text, retry: Optional[Text] = None,
+                      latest: Optional[Text] = None) -> Answer:
         """The answer to `query`; `retry` (the query joined to the earlier question)
-        is answered instead when `query` finds nothing."""
+        is answered instead when `query` finds nothing. `latest` is the user's own
+        message, when `query` joins it to an earlier question."""
         version = await self.version()
         key = cache_key(query, language, f"{version}.{PROMPT_VERSION}")
         cached = await self.cache.get(key)
@@ -192,12 +195,13 @@ class AnswerService:
             self.retriever.search, query)
         if not passages and retry:
             logger.info("answers.retry_joined", extra={"language": language})
-            return await self._answer(retry, language)
+            return await self._answer(retry, language, latest=latest)
         lasting = True
         if not passages:
             answer = Answer(message("not_found", language), language=language, query=query)
         else:
-            answer, lasting = await self._grounded(query, passages, language)
+            answer, lasting = await self._grounded(
+                query, passages, language, latest if latest != query else None)
         if lasting:
             await self.cache.set(key, answer.to_payload())
         logger.info(
@@ -209,16 +213,18 @@ class AnswerService:
         return answer
 
     async def _grounded(
-        self, query: Text, passages: List[Passage], language: Text
+        self, query: Text, passages: List[Passage], language: Text,
+        latest: Optional[Text] = None,
     ) -> Tuple[Answer, bool]:
         """The answer from the passages, and whether it may be cached (not when it
         fell back because the model could not be reached: that passes).
 
-        The model reads the first `max_passages`; an extractive answer may come from
-        any retrieved passage (the answer sentence is in the third or fourth passage
-        for 6 % of the answer benchmark's tune half)."""
+        The model reads the passages holding the best-ranked sentences; an
+        extractive answer may come from any retrieved passage (the answer sentence is
+        in the third or fourth passage for 6 % of the answer benchmark's tune half).
+        `latest`: the follow-up itself when `query` joins it to an earlier question."""
         lasting = True
-        ranked = await asyncio.to_thread(self._rank, query, passages)
+        ranked = await asyncio.to_thread(self._rank, query, passages, latest)
         mode = "extractive"
         if self.llm is not None and language in self.llm_languages:
             given = self._given(passages, ranked)
@@ -262,14 +268,16 @@ class AnswerService:
             query,
         ), lasting
 
-    def _rank(self, query: Text, passages: List[Passage]) -> List[RankedSentence]:
+    def _rank(self, query: Text, passages: List[Passage],
+              latest: Optional[Text] = None) -> List[RankedSentence]:
         """The passages' sentences ranked as answers (empty without an embedder)."""
         if self.embedder is None:
             return []
         embedder = self.embedder
         return rank_sentences(
             query, [p.chunk.passage for p in passages],
-            lambda question, sentences: similarities(embedder, question, sentences))
+            lambda question, sentences: similarities(embedder, question, sentences),
+            latest)
 
     def _given(self, passages: List[Passage], ranked: List[RankedSentence]) -> List[Passage]:
         """What the model reads: the best passages whole, or, with ranked sentences

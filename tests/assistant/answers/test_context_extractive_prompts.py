@@ -1,7 +1,7 @@
 import pytest
 
 from assistant.answers.context import is_follow_up, joined_retry, resolve_question
-from assistant.answers.extractive import best_sentences, extract_answer
+from assistant.answers.extractive import best_sentences, extract_answer, rank_sentences
 from assistant.answers.models import Turn
 from assistant.answers.prompts import build_messages, sanitise_passage, says_not_found
 from assistant.knowledge.chunking import Chunk
@@ -30,6 +30,25 @@ def test_follow_up_is_resolved_against_the_last_real_question():
     assert resolve_question("那节假日呢?", history) == "IT服务台几点上班? 那节假日呢?"
     assert resolve_question("VPN 服务器地址是什么?", history) == "VPN 服务器地址是什么?"
     assert resolve_question("and for contractors?", []) == "and for contractors?"
+
+
+def test_a_conversation_that_opened_with_a_short_question_is_about_it():
+    history = [Turn("user", "canteen lunch hours?"), Turn("assistant", "11:30 to 13:30.")]
+    assert resolve_question("and dinner?", history) == "canteen lunch hours? and dinner?"
+
+
+def test_a_follow_ups_own_meaning_and_words_count_against_the_earlier_topic():
+    passage = ("The helpdesk is open 08:30 to 18:00 on working days. "
+               "At weekends call the on-call engineer on extension 7000.")
+    joined, latest = "When is the helpdesk open? and at weekends?", "and at weekends?"
+    cosines = {(joined, 0): 0.6, (joined, 1): 0.45, (latest, 0): 0.1, (latest, 1): 0.6}
+
+    def similarity(question, sentences):
+        return [cosines[question, i] for i in range(len(sentences))]
+
+    assert rank_sentences(joined, [passage], similarity)[0].text.startswith("The helpdesk")
+    ranked = rank_sentences(joined, [passage], similarity, latest=latest)
+    assert ranked[0].text.startswith("At weekends")
 
 
 def test_a_short_question_may_be_retried_joined_to_the_earlier_one():
