@@ -10,7 +10,8 @@ item's wrong values; an unanswerable question is right only when refused. Report
 per language and per answer path (the final reply in each answer style, `quote`
 and `generate`; the LLM's own answers; quoted answers; extractive answers, also
 with the LLM switched off): correct, wrong, refused, right source,
-p50/p95 latency. Results go to benchmarks/results/accuracy-*.{json,md}.
+p50/p95 latency. Results go to benchmarks/results/accuracy-*.{json,md}, and every
+answer with its verdict to accuracy-*-answers.jsonl (for reading the errors).
 """
 
 from __future__ import annotations
@@ -166,6 +167,7 @@ def main(argv: Sequence[Text] = ()) -> int:
     if args.limit:
         items = items[: args.limit]
     rows: List[Row] = []
+    answers: Dict[Text, List[Graded]] = {}  # every answer per path, for reading errors
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         port = free_port()
@@ -182,10 +184,12 @@ def main(argv: Sequence[Text] = ()) -> int:
             # question's words) side by side with sentences ranked by meaning.
             lexical = build_service(env, False)
             lexical.embedder = None
-            rows += rows_for(asyncio.run(run(lexical, items, "lexical")),
-                             "extractive, shared words (before)")
+            before = asyncio.run(run(lexical, items, "lexical"))
+            rows += rows_for(before, "extractive, shared words (before)")
             extractive = asyncio.run(run(build_service(env, False), items, "no LLM"))
             rows += rows_for(extractive, "extractive (LLM off)")
+            answers["extractive, shared words (before)"] = before
+            answers["extractive (LLM off)"] = extractive
             if not args.no_llm:
                 env.update(LLM_API_KEY=LLM_KEY, LOCAL_LLM_API_KEY=LLM_KEY)
                 llm = subprocess.Popen(
@@ -198,6 +202,7 @@ def main(argv: Sequence[Text] = ()) -> int:
                     final = asyncio.run(run(build_service({**env, "ANSWER_STYLE": style}, True),
                                             items, f"final, {style}"))
                     rows += rows_for(final, f"final reply, {style} style")
+                    answers[f"final reply, {style} style"] = final
                     for mode, name in (("llm", "LLM answers"), ("quoted", "quoted answers"),
                                        ("extractive", "extractive fallbacks")):
                         chosen = [g for g in final if g.answer.mode == mode]
@@ -215,6 +220,14 @@ def main(argv: Sequence[Text] = ()) -> int:
     (args.out / f"accuracy-{args.split}-{stamp}.json").write_text(
         json.dumps([r.as_dict() for r in rows], indent=2, ensure_ascii=False))
     (args.out / f"accuracy-{args.split}-{stamp}.md").write_text(text + "\n")
+    with (args.out / f"accuracy-{args.split}-{stamp}-answers.jsonl").open("w") as out:
+        for path, graded in answers.items():
+            for g in graded:
+                out.write(json.dumps({"path": path, "id": g.item["id"], "verdict": g.verdict,
+                                      "mode": g.answer.mode, "query": g.answer.query,
+                                      "answer": g.answer.text, "seconds": round(g.seconds, 3),
+                                      "right_source": g.right_source},
+                                     ensure_ascii=False) + "\n")
     return 0
 
 
