@@ -114,6 +114,11 @@ def similarity(raw: Text) -> float:
     return value
 
 
+def optional_similarity(raw: Text) -> Optional[float]:
+    """A cosine similarity between -1 and 1, or `none`."""
+    return None if raw.strip().lower() == "none" else similarity(raw)
+
+
 def one_of(*choices: Text) -> Parser:
     """One of the given words."""
 
@@ -309,6 +314,14 @@ class AnswerSettings:
         "embedded 1.5B model the quote was right more often (see Answer accuracy)",
         one_of("generate", "quote"),
         shown="`quote` with the embedded LLM, `generate` with a hosted one",
+    )
+
+    clear_match: Optional[float] = setting(
+        "CLEAR_MATCH_SCORE", 0.35,
+        "when the LLM says the documents do not answer but the best passage is at least "
+        "this similar to the question (cosine), its best sentences are quoted anyway; "
+        "`none` trusts the LLM's refusals (measured: see Answer accuracy)",
+        optional_similarity,
     )
 
     def style_for(self, hosted: bool) -> Text:

@@ -46,6 +46,7 @@ def build_services(settings: Settings) -> Services:
         llm_languages=settings.llm_languages,
         embedder=embedder,
         answer_style=settings.answer_style,
+        clear_match=settings.answers.clear_match,
     )
     return Services(answers=answers, weather=OpenMeteoClient(settings.weather))
 

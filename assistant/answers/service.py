@@ -102,6 +102,7 @@ class AnswerService:
         embedder: Optional[Embedder] = None,
         focus_units: Optional[int] = FOCUS_UNITS,
         answer_style: Text = "generate",
+        clear_match: Optional[float] = None,
     ) -> None:
         """Args:
         retriever: finds passages.
@@ -118,6 +119,9 @@ class AnswerService:
             holding the best-ranked sentences, each cut to its best sentences up to
             this many units; None gives the best passages whole.
         answer_style: one of `ANSWER_STYLES`.
+        clear_match: when the model says the passages do not answer but the best
+            passage is at least this similar to the question (cosine), the best
+            sentences are quoted anyway; None trusts the model's refusals.
 
         Raises:
             ConfigurationError: for an unknown answer style.
@@ -135,6 +139,7 @@ class AnswerService:
         self.embedder = embedder
         self.focus_units = focus_units
         self.answer_style = answer_style
+        self.clear_match = clear_match
         self._cached_version: Optional[Text] = None
         self._version_checked = 0.0
 
@@ -246,9 +251,14 @@ class AnswerService:
                 # No blank lines: Rasa's channels would send each paragraph apart.
                 text = _BLANK_LINES.sub("\n", completion.text.strip())
                 if says_not_found(text):
-                    return Answer(message("not_found", language), language=language,
-                                  query=query), True
-                if quoting:
+                    best = max((p.similarity for p in passages if p.similarity is not None),
+                               default=0.0)
+                    if self.clear_match is None or best < self.clear_match:
+                        return Answer(message("not_found", language), language=language,
+                                      query=query), True
+                    # The best sentences are quoted (mode `extractive`).
+                    logger.info("answers.refusal_overruled", extra={"similarity": round(best, 3)})
+                elif quoting:
                     mode = "quoted" if text else mode
                 else:
                     answer = self._checked(text, query, given, language)

@@ -98,6 +98,13 @@ def test_the_embedded_model_quotes_and_a_hosted_one_writes_unless_told():
         load_settings({"ANSWER_STYLE": "paraphrase"})
 
 
+def test_a_clear_match_score_is_a_similarity_or_none():
+    assert load_settings({}).answers.clear_match == 0.35
+    assert load_settings({"CLEAR_MATCH_SCORE": "none"}).answers.clear_match is None
+    with pytest.raises(ConfigurationError, match="CLEAR_MATCH_SCORE"):
+        load_settings({"CLEAR_MATCH_SCORE": "high"})
+
+
 def test_paths_expand_the_home_folder_and_derive_from_the_cache_dir():
     paths = load(PathSettings, {"ASSISTANT_CACHE_DIR": "~/x"})
     assert paths.encoders_dir == Path.home() / "x" / "encoders"

@@ -312,3 +312,17 @@ async def test_in_quote_style_the_model_saying_it_does_not_know_refuses(reply):
 async def test_an_unknown_answer_style_is_refused_with_the_setting_to_fix():
     with pytest.raises(ConfigurationError, match="ANSWER_STYLE"):
         AnswerService(StaticSearch(), LRUAnswerCache(), lambda: "v1", answer_style="poem")
+
+
+@pytest.mark.parametrize("style", ["quote", "generate"])
+async def test_a_refusal_is_overruled_when_the_best_passage_clearly_matches(style):
+    llm = ScriptedChatModel(lambda m: "I don't know.")
+    search = StaticSearch(LEAVE_EN)  # its passage's similarity is 0.9
+    strict = AnswerService(search, LRUAnswerCache(), lambda: "v1", llm,
+                           embedder=HashingEmbedder(), answer_style=style, clear_match=0.95)
+    assert (await strict.answer("How much annual leave?", [], "en")).mode == "not_found"
+    lenient = AnswerService(search, LRUAnswerCache(), lambda: "v1", llm,
+                            embedder=HashingEmbedder(), answer_style=style, clear_match=0.9)
+    answer = await lenient.answer("How much annual leave?", [], "en")
+    assert answer.mode == "extractive" and "15 days" in answer.text
+    assert answer.sources == [Source(1, "Annual Leave", "en/hr-annual-leave.md")]
