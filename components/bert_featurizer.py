@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Dict, List, NamedTuple, Optional, Text, Tuple, Type
@@ -398,6 +399,7 @@ class BertFeaturizer(DenseFeaturizer, GraphComponent):
         Raises:
             InvalidConfigException: if an example is longer than the encoder allows.
         """
+        began = time.perf_counter()
         batch_size = self._config["batch_size"]
         for attribute in DENSE_FEATURIZABLE_ATTRIBUTES:
             examples = [
@@ -408,6 +410,8 @@ class BertFeaturizer(DenseFeaturizer, GraphComponent):
             for start in range(0, len(examples), batch_size):
                 batch = examples[start : start + batch_size]
                 self._featurize(batch, attribute, training=True)
+        logger.info(f"Featurized {len(training_data.training_examples)} training "
+                    f"examples in {time.perf_counter() - began:.0f}s.")
         return training_data
 
     def process(self, messages: List[Message]) -> List[Message]:

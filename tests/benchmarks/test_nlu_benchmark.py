@@ -209,3 +209,14 @@ def test_run_one_scores_intents_and_both_entity_measures(tmp_path, monkeypatch):
     assert written[0]["entities"][1] == {"entity": "date", "start": 2, "end": 4, "value": "明天"}
     trained_config = (tmp_path / "toy-rasa-default.yml").read_text(encoding="utf-8")
     assert "JiebaTokenizer" in trained_config and "language: zh" in trained_config
+
+
+def test_ours_is_config_ymls_nlu_pipeline_without_the_fallback_gates():
+    names = [c["name"] for c in nlu_benchmark.pipelines(5)[
+        f"ours: {nlu_benchmark.configured_encoder(nlu_benchmark.project_pipeline())}"
+    ]["config"]["pipeline"]]
+    configured = [c["name"] for c in nlu_benchmark.project_pipeline()]
+    assert names == [n for n in configured if n not in nlu_benchmark.EXCLUDED]
+    assert "components.novelty_classifier.NoveltyClassifier" in configured
+    assert not any("Fallback" in n or "novelty" in n or "no_content" in n for n in names)
+    assert "LexicalSyntacticFeaturizer" in names
