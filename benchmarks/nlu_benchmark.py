@@ -49,7 +49,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Set, Text, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Set, Text, Tuple
 
 from assistant.config import apply_process_defaults  # noqa: E402
 
@@ -136,12 +136,12 @@ def subsample(rows: List[Dict[Text, Text]], per_intent: int, seed: int = 0) -> L
     return kept
 
 
-def is_chinese(texts: List[Text], share: float = 0.2) -> bool:
+def is_chinese(texts: Iterable[Text], share: float = 0.2) -> bool:
     """Whether at least `share` of the texts hold a Chinese character."""
     from assistant.text import HAN
 
-    texts = list(texts)
-    return bool(texts) and sum(bool(HAN.search(t)) for t in texts) >= share * len(texts)
+    found = list(texts)
+    return bool(found) and sum(bool(HAN.search(t)) for t in found) >= share * len(found)
 
 
 def for_language(config: Dict[Text, Any], language: Text) -> Dict[Text, Any]:
