@@ -169,7 +169,7 @@ def main(argv: Sequence[Text] = ()) -> int:
             results["rss_after_mb"] = rss_mb(server.pid)
             stop(server)  # Milvus Lite: one process per file
 
-            print("Extractive answers (LLM endpoint unreachable) and the replay ...", flush=True)
+            print("Extractive answers (LLM endpoint unreachable) ...", flush=True)
             extractive_env = {**env, "LLM_BASE_URL": "http://127.0.0.1:9/v1"}
             fallback = start_action_server(extractive_port, extractive_env,
                                            work / "extractive.log")
@@ -177,13 +177,15 @@ def main(argv: Sequence[Text] = ()) -> int:
             extractive = [ask(extractive_port, q["question"], q["language"], f"e{i}")
                           for i, q in enumerate(pool)]
             stop(fallback)
-            # The replay: questions drawn with a Zipf-like popularity (a few asked
-            # often), written the way people vary them (case, trailing punctuation).
+            # The replay, with the model up (answers given without it are not cached):
+            # questions drawn with a Zipf-like popularity (a few asked often), written
+            # the way people vary them (case, trailing punctuation).
+            print(f"The replay ({args.replay} requests, the model up) ...", flush=True)
             rng = random.Random(42)
             weights = [1 / (rank + 1) for rank in range(len(pool))]
             log = work / "replay.log"
             replay_port = free_port()
-            processes.append(start_action_server(replay_port, extractive_env, log))
+            processes.append(start_action_server(replay_port, env, log))
             for i in range(args.replay):
                 item = rng.choices(pool, weights)[0]
                 text = item["question"]
