@@ -47,6 +47,10 @@ CONFIGURATIONS = {
 }
 
 
+# Answers the model took part in.
+MODEL_MODES = ("llm", "quoted", "not_found")
+
+
 def ask(port: int, question: Text, language: Text, sender: Text) -> Tuple[float, Text]:
     """The answer action's latency and the answer's mode."""
     return answer_action(port, question, language, sender, timeout=300)
@@ -128,7 +132,9 @@ def main(argv: Sequence[Text] = ()) -> int:
                         seen = len(events_in(log))
                         results = run_level(port, questions, f"{port}-{level}")
                         latencies = [r[0] for r in results]
-                        by_llm = sum(1 for r in results if r[1] == "llm")
+                        # The model wrote (`llm`), judged the quote (`quoted`) or said
+                        # the documents do not answer (these questions are all found).
+                        by_llm = sum(1 for r in results if r[1] in MODEL_MODES)
                         events = events_in(log)[seen:]
                         row = {
                             "configuration": name, "askers": level,
