@@ -101,3 +101,21 @@ async def test_slow_llm_gives_an_extractive_answer(sample_kb, fake_llm):
     answer = await service(sample_kb, fake_llm, timeout=1.0).answer(
         "How long must my password be?", [], "en")
     assert answer.mode == "extractive" and "14" in answer.text
+
+
+async def test_the_issues_questions_get_the_sentences_that_answer_them(sample_kb, embedder):
+    # Seen with the first extractive answer (#13): "连续输错几次密码账号会被锁?" answered
+    # with the lock's duration, "医生证明要交给谁?" with "段落[1]：人事部可以查看", and
+    # the follow-up "那外包人员呢?" with the wrong sentences. Ranked by meaning now.
+    answers = AnswerService(sample_kb, LRUAnswerCache(), lambda: "v1", None,
+                            embedder=embedder)
+    locked = await answers.answer("连续输错几次密码账号会被锁?", [], "zh")
+    assert "连续输错 5 次" in locked.text
+    assert locked.sources[0].source.endswith("password-policy.txt")
+    note = await answers.answer("医生证明要交给谁?", [], "zh")
+    assert "PeopleHub" in note.text and "人事部" in note.text
+    assert note.sources[0].source.endswith("sick-leave.txt")
+    history = [Turn("user", "年假有几天?"), Turn("assistant", "15 天。")]
+    contractors = await answers.answer("那外包人员呢?", history, "zh")
+    assert "外包人员没有北风提供的带薪年假" in contractors.text
+    assert contractors.sources[0].source.endswith("hr-annual-leave.md")
