@@ -174,15 +174,28 @@ def best_of_passage(ranked: Sequence[RankedSentence], passage: int, max_units: i
     return join_sentences([chosen[i] for i in sorted(chosen)])
 
 
+def quote(ranked: Sequence[RankedSentence], question: Text, passages: Sequence[Text],
+          max_units: int = 90) -> Tuple[int, Text]:
+    """The best sentence's passage's best sentences, in their order, up to `FILL` of
+    `max_units`; the first passage's sentences sharing the question's words when
+    nothing was ranked.
+
+    Returns:
+        The index of the passage the answer comes from, and the answer.
+    """
+    if not ranked:
+        return 0, extract_answer(question, passages[0] if passages else "", max_units)
+    return ranked[0].passage, best_of_passage(ranked, ranked[0].passage, max_units)
+
+
 def best_sentences(
     question: Text,
     passages: Sequence[Text],
     similarity: Callable[[Text, Sequence[Text]], Sequence[float]],
     max_units: int = 90,
 ) -> Tuple[int, Text]:
-    """The sentences of the retrieved passages that answer the question: the best
-    sentence's passage's best sentences (`rank_sentences`), in their order, up to
-    `FILL` of `max_units`.
+    """The sentences of the retrieved passages that answer the question:
+    `rank_sentences`, then `quote`.
 
     Args:
         question: what was asked (resolved against earlier turns).
@@ -193,7 +206,4 @@ def best_sentences(
     Returns:
         The index of the passage the answer comes from, and the answer.
     """
-    ranked = rank_sentences(question, passages, similarity)
-    if not ranked:
-        return 0, extract_answer(question, passages[0] if passages else "", max_units)
-    return ranked[0].passage, best_of_passage(ranked, ranked[0].passage, max_units)
+    return quote(rank_sentences(question, passages, similarity), question, passages, max_units)

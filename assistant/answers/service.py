@@ -14,7 +14,7 @@ from assistant.answers.context import joined_retry, resolve_question
 from assistant.answers.extractive import (
     RankedSentence,
     best_of_passage,
-    extract_answer,
+    quote,
     rank_sentences,
 )
 from assistant.answers.grounding import echoes_question, ungrounded
@@ -264,11 +264,8 @@ class AnswerService:
                     answer = self._checked(text, query, given, language)
                     if answer is not None:
                         return answer, True
-        if ranked:
-            number = ranked[0].passage + 1
-            text = best_of_passage(ranked, ranked[0].passage, EXTRACT_UNITS)
-        else:
-            number, text = 1, extract_answer(query, passages[0].chunk.passage, EXTRACT_UNITS)
+        index, text = quote(ranked, query, [p.chunk.passage for p in passages], EXTRACT_UNITS)
+        number = index + 1
         return Answer(
             f"{message('extractive_intro', language)} {text} [{number}]",
             _sources(passages, [number]),
