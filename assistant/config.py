@@ -130,6 +130,16 @@ def one_of(*choices: Text) -> Parser:
     return parse
 
 
+def switch(raw: Text) -> bool:
+    """`on`/`off` (also `true`/`false`, `1`/`0`, `yes`/`no`)."""
+    value = raw.strip().lower()
+    if value in ("on", "true", "1", "yes"):
+        return True
+    if value in ("off", "false", "0", "no"):
+        return False
+    raise ValueError(f"must be on or off, got {raw!r}")
+
+
 def languages(raw: Text) -> Tuple[Text, ...]:
     """A comma-separated list of `zh` and `en`."""
     values = tuple(part.strip() for part in raw.split(",") if part.strip())
@@ -208,7 +218,13 @@ class KnowledgeSettings:
     )
     milvus_lite_path: Text = setting(
         "MILVUS_LITE_PATH", ".data/knowledge.db",
-        "the Milvus Lite file (one process at a time)", path,
+        "the Milvus Lite file (one process at a time); `make run` serves it to the "
+        "action server, the API and the worker on `MILVUS_LITE_PORT`", path,
+    )
+    milvus_lite_port: int = setting(
+        "MILVUS_LITE_PORT", 19530,
+        "`make run`: the loopback port of the Milvus Lite server it starts when "
+        "`MILVUS_URI` is unset", whole_number(1),
     )
     collection: Text = setting(
         "MILVUS_COLLECTION", "knowledge", "the collection of chunks (versions in `<name>_meta`)"
@@ -517,6 +533,46 @@ class ChannelSettings:
         "to it; unset: as titles and paths", url, shown="unset")
 
 
+@dataclass(frozen=True)
+class ApiSettings:
+    """The API service (`make api`)"""
+
+    host: Text = setting(
+        "API_HOST", "127.0.0.1",
+        "the address the API listens on; another than loopback needs `API_LOCAL_USER=off`")
+    port: int = setting("API_PORT", 8000, "its port", whole_number(1))
+    db_url: Text = setting(
+        "API_DB_URL", "sqlite:///.data/api.db",
+        "the API's own tables (API keys, hit-test runs): a SQLite file, or PostgreSQL "
+        "(`postgresql://user:password@host:5432/db`)",
+        secret=True, shown="`sqlite:///.data/api.db`")
+    rasa_url: Text = setting(
+        "API_RASA_URL", "http://127.0.0.1:5005", "where the API reaches Rasa's REST channel",
+        url)
+    local_user: bool = setting(
+        "API_LOCAL_USER", True,
+        "single-user local mode: a request without credentials acts as the one local "
+        "user (an administrator); refused on any address but loopback. `off`: every "
+        "request needs an API key", switch, shown="`on`")
+
+
+@dataclass(frozen=True)
+class JobSettings:
+    """Background jobs (`make worker`): ingestion, re-indexing, retraining"""
+
+    broker_url: Text = setting(
+        "JOBS_BROKER_URL", "",
+        "the job queue's broker: `redis://…`, `amqp://…`; unset: `REDIS_URL` when set, "
+        "else a SQLite file (`sqla+sqlite:///.data/jobs-broker.db`) that needs no server",
+        secret=True, shown="`REDIS_URL`, else SQLite")
+    stale_seconds: float = setting(
+        "JOB_STALE_SECONDS", 60.0,
+        "a running job whose worker sent no heartbeat for this long is failed as lost",
+        positive_number)
+    max_upload_mb: float = setting(
+        "UPLOAD_MAX_MB", 20.0, "the largest document the API accepts", positive_number)
+
+
 SECTIONS: Tuple[Type[Any], ...] = (
     PathSettings,
     KnowledgeSettings,
@@ -531,6 +587,8 @@ SECTIONS: Tuple[Type[Any], ...] = (
     RasaServerSettings,
     RasaSettings,
     ChannelSettings,
+    ApiSettings,
+    JobSettings,
 )
 
 
@@ -551,6 +609,14 @@ class Settings:
     rasa_server: RasaServerSettings = RasaServerSettings()
     rasa: RasaSettings = RasaSettings()
     channels: ChannelSettings = ChannelSettings()
+    api: ApiSettings = ApiSettings()
+    jobs: JobSettings = JobSettings()
+
+    @property
+    def jobs_broker(self) -> Text:
+        """The job queue's broker: `JOBS_BROKER_URL`, else `REDIS_URL`, else SQLite."""
+        return (self.jobs.broker_url or self.cache.redis_url
+                or "sqla+sqlite:///.data/jobs-broker.db")
 
     @property
     def hosted_llm(self) -> bool:
@@ -630,6 +696,8 @@ def load_settings(env: Optional[Mapping[Text, Text]] = None) -> Settings:
         rasa_server=load(RasaServerSettings, env),
         rasa=load(RasaSettings, env),
         channels=load(ChannelSettings, env),
+        api=load(ApiSettings, env),
+        jobs=load(JobSettings, env),
     )
 
 

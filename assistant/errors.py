@@ -6,7 +6,11 @@
     │   │   └── ConversionError a packaged encoder could not be converted
     │   └── ModelFileError      the embedded LLM's file cannot be written or verified
     ├── InputError              what a user or caller gave cannot be used
-    │   └── DocumentError       a document cannot be read
+    │   ├── DocumentError       a document cannot be read
+    │   ├── NotFoundError       what a caller named does not exist
+    │   └── AccessError         a caller cannot be let in
+    │       ├── AuthenticationError  ... no valid credentials (HTTP 401)
+    │       └── PermissionDeniedError  ... valid, but not allowed this (403)
     └── ServiceError            a service the assistant depends on failed
         ├── StoreError          the knowledge store (Milvus)
         ├── LLMError            the language model refused or gave no answer
@@ -15,7 +19,8 @@
 
 Each process maps the tree to its transport in one place: the action server in
 `apps/action_server/http.py`, the command-line tools in `apps/cli/__init__.py`,
-the Rasa components where Rasa expects `InvalidConfigException`.
+the API service in `apps/api/errors.py`, the Rasa components where Rasa expects
+`InvalidConfigException`.
 """
 
 from __future__ import annotations
@@ -47,6 +52,23 @@ class InputError(AssistantError):
 
 class DocumentError(InputError):
     """A document cannot be read; the message names the file and the reason."""
+
+
+class NotFoundError(InputError):
+    """What a caller named (a document, a job, a key) does not exist."""
+
+
+class AccessError(InputError):
+    """A caller cannot be let in; the message says what credentials are needed."""
+
+
+class AuthenticationError(AccessError):
+    """No credentials, or credentials that are forged, expired, revoked or for
+    another audience."""
+
+
+class PermissionDeniedError(AccessError):
+    """Valid credentials that do not grant what was asked (a scope or a role)."""
 
 
 class ServiceError(AssistantError):

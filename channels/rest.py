@@ -12,7 +12,8 @@ Compared with Rasa's `rest` channel:
 - one conversation's messages are handled one after another in arrival order; a
   message whose turn does not come within `max_wait_seconds` gets 429 with
   `Retry-After`, and a message Rasa fails on gets 500: never an empty 200;
-- replies carry no markup a page could execute.
+- replies carry no markup a page could execute; a knowledge answer's reply carries
+  the answer as data (`answer`: its text and numbered sources) beside its text.
 """
 
 from __future__ import annotations
@@ -46,11 +47,25 @@ logger = logging.getLogger(__name__)
 EXAMPLE = '{"sender": "user-1", "message": "hello"}'
 
 
+ANSWER_KEY = "answer"  # as actions/conversation.py names it
+
+
 class SanitizingCollector(CollectingOutputChannel):
-    """Collects the replies with any markup a page could execute removed."""
+    """Collects the replies with any markup a page could execute removed; a
+    knowledge answer's reply carries the answer (text and sources) as data."""
 
     async def _persist_message(self, message: Dict[Text, Any]) -> None:
         await super()._persist_message(clean_reply(message))
+
+    async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
+        """A knowledge answer is one message with `answer` beside its text; other
+        texts as Rasa collects them (one message per paragraph)."""
+        answer = kwargs.get(ANSWER_KEY)
+        if isinstance(answer, dict):
+            await self._persist_message(
+                {"recipient_id": recipient_id, "text": text, ANSWER_KEY: answer})
+            return
+        await super().send_text_message(recipient_id, text, **kwargs)
 
 
 def _http_error(error: RejectedInputError) -> Exception:

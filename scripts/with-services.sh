@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Starts the embedded LLM (unless LLM_BASE_URL points elsewhere) and the action
-# server, waits until both answer their health checks, runs the given command
-# (scripts/rasa-run.sh) in the foreground, and stops both when it exits.
+# Starts the embedded LLM (unless LLM_BASE_URL points elsewhere), a Milvus Lite
+# server on loopback for the knowledge file (unless MILVUS_URI points elsewhere:
+# a Milvus Lite file is open in one process only, and the action server, the API
+# and the job worker all use it), the action server, the API and the job worker;
+# waits until they answer, runs the given command (scripts/rasa-run.sh) in the
+# foreground, and stops them all when it exits.
 # Every secret that is not set is made fresh for this run: the action server's
 # (ACTION_SERVER_TOKEN), the embedded LLM's key (LOCAL_LLM_API_KEY) and Rasa's
 # HTTP API token (RASA_AUTH_TOKEN, written to .run/rasa-api-token for you).
@@ -19,7 +22,7 @@ export RASA_AUTH_TOKEN="${RASA_AUTH_TOKEN:-$(secret)}"
 printf '%s\n' "$RASA_AUTH_TOKEN" > .run/rasa-api-token
 # Addresses as assistant/config.py resolves them (defaults and the environment).
 eval "$("$actions_py" -m apps.cli.settings get LOCAL_LLM_PORT ACTION_SERVER_PORT \
-  RASA_HOST RASA_PORT)"
+  RASA_HOST RASA_PORT MILVUS_LITE_PATH MILVUS_LITE_PORT API_PORT)"
 export ACTION_SERVER_URL="${ACTION_SERVER_URL:-http://127.0.0.1:$ACTION_SERVER_PORT/webhook}"
 pids=()
 cleanup() {
@@ -49,10 +52,35 @@ if [[ -z "${LLM_BASE_URL:-}" ]]; then
     -H "Authorization: Bearer $LOCAL_LLM_API_KEY"
 fi
 
+if [[ -z "${MILVUS_URI:-}" ]]; then
+  echo "==> Serving the knowledge base on 127.0.0.1:$MILVUS_LITE_PORT (log: .run/milvus.log)"
+  "$(dirname "$actions_py")/milvus-lite" server --data-dir "$MILVUS_LITE_PATH" \
+    --host 127.0.0.1 --port "$MILVUS_LITE_PORT" > .run/milvus.log 2>&1 &
+  pids+=($!)
+  export MILVUS_URI="http://127.0.0.1:$MILVUS_LITE_PORT"
+  for _ in $(seq 60); do
+    if "$actions_py" -c "import sys; from pymilvus import MilvusClient; \
+MilvusClient(uri=sys.argv[1]).list_collections()" "$MILVUS_URI" 2>/dev/null; then break; fi
+    if ! kill -0 "${pids[-1]}" 2>/dev/null; then
+      echo "The Milvus Lite server stopped; last lines of .run/milvus.log:" >&2
+      tail -20 .run/milvus.log >&2; exit 1
+    fi
+    sleep 1
+  done
+fi
+
 echo "==> Starting the action server on 127.0.0.1:$ACTION_SERVER_PORT (log: .run/actions.log)"
 "$actions_py" -m apps.action_server > .run/actions.log 2>&1 &
 pids+=($!)
 wait_for "The action server" "http://127.0.0.1:$ACTION_SERVER_PORT/health" 120 .run/actions.log
+
+echo "==> Starting the job worker (log: .run/worker.log)"
+"$actions_py" -m apps.worker > .run/worker.log 2>&1 &
+pids+=($!)
+echo "==> Starting the API on 127.0.0.1:$API_PORT (docs: /v1/docs; log: .run/api.log)"
+"$actions_py" -m apps.api > .run/api.log 2>&1 &
+pids+=($!)
+wait_for "The API" "http://127.0.0.1:$API_PORT/v1/health" 120 .run/api.log
 
 echo "==> Rasa on $RASA_HOST:$RASA_PORT; its HTTP API token is in .run/rasa-api-token"
 "$@"

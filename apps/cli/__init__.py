@@ -2,7 +2,8 @@
 
 - `ingest`: index a folder of documents into the knowledge store (`make index`);
 - `settings`: the settings as this environment sees them, checked (`make settings`);
-- `credentials`: Rasa's credentials file without the channels that are not set up.
+- `credentials`: Rasa's credentials file without the channels that are not set up;
+- `api_keys`: make, list and revoke the API service's keys.
 
 Errors of the library end a tool with one line on stderr (`apps/entrypoint.py`).
 """

@@ -192,6 +192,7 @@ class MilvusKnowledgeStore:
         """Deletes every chunk of a document."""
         self.client.delete(self.collection, filter=f"source == {_quote(source)}")
 
+    @_store_errors
     def drop(self) -> None:
         """Deletes both collections (a full rebuild follows)."""
         with self._lock:

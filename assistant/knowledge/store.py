@@ -56,3 +56,7 @@ class KnowledgeStore(SearchableStore, Protocol):
     def version(self) -> Text:
         """The knowledge base's version ("empty" before the first ingestion)."""
         ...
+
+    def drop(self) -> None:
+        """Deletes every chunk (a full rebuild follows)."""
+        ...

@@ -13,11 +13,15 @@ import asyncio
 import hashlib
 import math
 import re
-from typing import Callable, Dict, List, Optional, Sequence, Text, Tuple
+from dataclasses import replace
+from typing import Any, Callable, Dict, List, Optional, Sequence, Text, Tuple
 
+from assistant.access.keys import KeyRecord
 from assistant.errors import LLMUnavailableError, StoreError
+from assistant.jobs.models import Job
 from assistant.knowledge.analysis import bm25_text
 from assistant.knowledge.chunking import Chunk
+from assistant.knowledge.hit_testing import HitTestRun
 from assistant.knowledge.retrieval import Passage
 from assistant.knowledge.store import Hit
 from assistant.llm.chat import ChatMessage, Completion
@@ -87,6 +91,10 @@ class InMemoryStore:
         self._check()
         return self._version
 
+    def drop(self) -> None:
+        self._check()
+        self.rows.clear()
+
     def _all(self) -> List[Tuple[Chunk, List[float]]]:
         return [row for rows in self.rows.values() for row in rows]
 
@@ -155,3 +163,118 @@ class ScriptedChatModel:
         if self.fail:
             raise self.failure("the scripted model is set to fail")
         return Completion(self.reply(messages), "scripted", "id", 0.0, 1)
+
+
+class InMemoryKeyStore:
+    """A `KeyStore` in a dict."""
+
+    def __init__(self) -> None:
+        self.records: Dict[Text, KeyRecord] = {}
+
+    def add(self, record: KeyRecord) -> None:
+        self.records[record.id] = record
+
+    def get(self, key_id: Text) -> Optional[KeyRecord]:
+        return self.records.get(key_id)
+
+    def all(self) -> List[KeyRecord]:
+        return sorted(self.records.values(), key=lambda r: -r.created_at)
+
+    def update(self, record: KeyRecord) -> None:
+        self.records[record.id] = record
+
+
+class InMemoryHitTestLog:
+    """A `HitTestLog` in a list."""
+
+    def __init__(self) -> None:
+        self.runs: List[HitTestRun] = []
+
+    def add(self, run: HitTestRun) -> None:
+        self.runs.append(run)
+
+    def recent(self, limit: int) -> List[HitTestRun]:
+        return sorted(self.runs, key=lambda r: -r.created_at)[:limit]
+
+    def get(self, run_id: Text) -> Optional[HitTestRun]:
+        return next((r for r in self.runs if r.id == run_id), None)
+
+
+class InMemoryJobStore:
+    """A `JobStore` in dicts, with the same guarded changes as the SQL one."""
+
+    def __init__(self) -> None:
+        self.jobs: Dict[Text, Job] = {}
+        self.locks: Dict[Text, Tuple[Text, float]] = {}
+        self.workers: Dict[Text, float] = {}
+
+    def add(self, job: Job) -> None:
+        self.jobs[job.id] = job
+
+    def get(self, job_id: Text) -> Optional[Job]:
+        return self.jobs.get(job_id)
+
+    def recent(self, limit: int) -> List[Job]:
+        return sorted(self.jobs.values(), key=lambda j: -j.created_at)[:limit]
+
+    def _set(self, job_id: Text, states: Tuple[Text, ...], **values: Any) -> bool:
+        job = self.jobs.get(job_id)
+        if job is None or job.state not in states:
+            return False
+        self.jobs[job_id] = replace(job, **values)
+        return True
+
+    def claim(self, job_id: Text, worker: Text, now: float) -> bool:
+        return self._set(job_id, ("queued",), state="running", worker=worker,
+                         started_at=now, heartbeat_at=now, message="started")
+
+    def report(self, job_id: Text, progress: float, message: Text, now: float) -> None:
+        self._set(job_id, ("running",), progress=progress, message=message,
+                  heartbeat_at=now)
+
+    def heartbeat(self, job_id: Text, now: float) -> None:
+        self._set(job_id, ("running",), heartbeat_at=now)
+
+    def finish(self, job_id: Text, state: Text, message: Text, error: Optional[Text],
+               now: float) -> None:
+        extra = {"progress": 1.0} if state == "succeeded" else {}
+        self._set(job_id, ("queued", "running"), state=state, message=message, error=error,
+                  finished_at=now, **extra)
+
+    def fail_stale(self, before: float, now: float, reason: Text) -> List[Text]:
+        stale = [j.id for j in self.jobs.values()
+                 if j.state == "running" and (j.heartbeat_at or 0) < before]
+        for job_id in stale:
+            self._set(job_id, ("running",), state="failed", message="failed", error=reason,
+                      finished_at=now)
+        return stale
+
+    def acquire(self, name: Text, owner: Text, now: float, ttl: float) -> bool:
+        held = self.locks.get(name)
+        if held and held[0] != owner and held[1] >= now:
+            return False
+        self.locks[name] = (owner, now + ttl)
+        return True
+
+    def release(self, name: Text, owner: Text) -> None:
+        if self.locks.get(name, ("",))[0] == owner:
+            del self.locks[name]
+
+    def worker_alive(self, name: Text, now: float) -> None:
+        self.workers[name] = now
+
+    def last_worker_seen(self) -> Optional[float]:
+        return max(self.workers.values(), default=None)
+
+
+class RecordingQueue:
+    """A `JobQueue` that keeps what it was given (or fails)."""
+
+    def __init__(self) -> None:
+        self.sent: List[Job] = []
+        self.failure: Optional[Exception] = None
+
+    def enqueue(self, job: Job) -> None:
+        if self.failure:
+            raise self.failure
+        self.sent.append(job)

@@ -1,0 +1,413 @@
+"""The API service's routes (`/v1/…`, OpenAPI at `/v1/openapi.json`, docs at
+`/v1/docs`): chat, hit testing, knowledge documents, API keys, health."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import os
+import re
+import tempfile
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any, Awaitable, Callable, Dict, List, Literal, Optional, Protocol, Text
+
+from fastapi import APIRouter, Depends, FastAPI, File, Query, Request, UploadFile
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, field_validator
+
+from apps.api import errors
+from assistant.access.keys import ApiKeys, KeyRecord
+from assistant.access.principal import LOCAL_USER, SCOPES, Principal
+from assistant.adapters.rasa_rest import Reply
+from assistant.errors import AuthenticationError, InputError, NotFoundError
+from assistant.jobs.service import Jobs
+from assistant.knowledge.documents import SUPPORTED_SUFFIXES
+from assistant.knowledge.hit_testing import MAX_QUESTION_CHARS, MAX_QUESTIONS, HitTester
+
+logger = logging.getLogger("apps.api")
+
+VERSION = "1"
+MAX_MESSAGE_CHARS = 4000
+_CONVERSATION = r"^[A-Za-z0-9_-]{1,64}$"
+
+
+class Chat(Protocol):
+    """Rasa's REST channel (`RasaChat`)."""
+
+    async def send(self, sender: Text, message: Text,
+                   metadata: Optional[Dict[Text, Any]] = None) -> List[Reply]:
+        """One turn; the assistant's replies."""
+
+    async def ready(self) -> bool:
+        """Whether Rasa answers."""
+
+
+class Documents(Protocol):
+    """The knowledge store's documents (`MilvusKnowledgeStore`)."""
+
+    def indexed_documents(self) -> Dict[Text, Text]:
+        """Source path -> content hash."""
+
+    def version(self) -> Text:
+        """The knowledge base's version."""
+
+
+@dataclass
+class ApiServices:
+    """What the routes use, built once by `apps/api/wiring.py`."""
+
+    keys: ApiKeys
+    hit_tests: HitTester
+    chat: Chat
+    documents: Documents
+    local_user: bool  # single-user local mode
+    database_ready: Callable[[], bool]
+    jobs: Jobs
+    knowledge_dir: Path  # uploads are saved under its `uploads/` folder
+    max_upload_bytes: int = 20 * 1024 * 1024
+
+
+# --- request and response shapes ----------------------------------------------------
+
+
+class ChatRequest(BaseModel):
+    message: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS,
+                         description="what the user says")
+    conversation: str = Field("default", pattern=_CONVERSATION,
+                              description="one of the caller's conversations")
+
+    @field_validator("message")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the message is blank")
+        return value
+
+
+class Source(BaseModel):
+    number: int
+    title: str
+    source: str
+
+
+class ChatMessage(BaseModel):
+    text: str = ""
+    sources: List[Source] = Field(default_factory=list,
+                                  description="a knowledge answer's numbered sources")
+    buttons: List[Dict[str, Any]] = Field(default_factory=list)
+    image: Optional[str] = None
+
+
+class ChatResponse(BaseModel):
+    conversation: str
+    messages: List[ChatMessage]
+
+
+class HitTestRequest(BaseModel):
+    questions: List[str] = Field(min_length=1, max_length=MAX_QUESTIONS,
+                                 description="one question, or a batch")
+    mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
+    top_k: int = Field(5, ge=1, le=20)
+
+    @field_validator("questions")
+    @classmethod
+    def _sizes(cls, questions: List[str]) -> List[str]:
+        for number, question in enumerate(questions, start=1):
+            if not question.strip():
+                raise ValueError(f"question {number} is blank")
+            if len(question) > MAX_QUESTION_CHARS:
+                raise ValueError(f"question {number} is over {MAX_QUESTION_CHARS} characters")
+        return questions
+
+
+class NewKeyRequest(BaseModel):
+    name: str = Field(min_length=1, max_length=80)
+    scopes: List[Literal[SCOPES]] = Field(min_length=1)  # type: ignore[valid-type]
+    days: Optional[float] = Field(None, gt=0, le=3650, description="lifetime; none: no expiry")
+
+
+def _key_payload(record: KeyRecord, now: float) -> Dict[Text, Any]:
+    def when(seconds: Optional[float]) -> Optional[Text]:
+        return None if seconds is None else dt.datetime.fromtimestamp(
+            seconds, dt.UTC).isoformat(timespec="seconds")
+
+    return {"id": record.id, "name": record.name, "scopes": list(record.scopes),
+            "state": record.state(now), "created_at": when(record.created_at),
+            "expires_at": when(record.expires_at), "revoked_at": when(record.revoked_at),
+            "last_used_at": when(record.last_used_at)}
+
+
+UPLOADS = "uploads"
+_UNSAFE = re.compile(r"[^\w.\- ]+", re.UNICODE)
+
+
+def safe_name(filename: Text) -> Text:
+    """An uploaded file's name made safe to store: its last path part, letters of any
+    script, digits, `. - _` and spaces kept, the rest `_`.
+
+    Raises:
+        InputError: for an empty name, or a type ingestion cannot read.
+    """
+    name = unicodedata.normalize("NFC", PurePosixPath(filename.replace("\\", "/")).name)
+    name = _UNSAFE.sub("_", name).strip(" .")[:120]
+    suffix = PurePosixPath(name).suffix.lower()
+    if not name or name.startswith(".") or not PurePosixPath(name).stem:
+        raise InputError(f"The file name {filename!r} cannot be used; rename the file.")
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise InputError(f"{name}: this type cannot be indexed; upload "
+                         f"{', '.join(SUPPORTED_SUFFIXES)} files.")
+    return name
+
+
+def job_payload(job: Any) -> Dict[Text, Any]:
+    """A job as the API shows it."""
+    return job.to_payload()
+
+
+# --- the app ------------------------------------------------------------------------
+
+
+def create_app(services: ApiServices) -> FastAPI:
+    """The FastAPI app over `services`."""
+    app = FastAPI(
+        title="Bilingual assistant API",
+        version=VERSION,
+        description="Chat with the assistant, test what the knowledge base finds, and "
+                    "manage API keys. Authenticate with `Authorization: Bearer <API key>`"
+                    + (" (single-user local mode: requests without one act as the local "
+                       "administrator)." if services.local_user else "."),
+        openapi_url="/v1/openapi.json", docs_url="/v1/docs", redoc_url=None,
+    )
+    errors.install(app)
+    app.state.services = services
+
+    def caller(request: Request) -> Principal:
+        header = request.headers.get("authorization", "")
+        if header:
+            scheme, _, token = header.partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                raise AuthenticationError(
+                    "Send the API key as `Authorization: Bearer ba_…`.")
+            return services.keys.authenticate(token)
+        if services.local_user:
+            return LOCAL_USER
+        raise AuthenticationError(
+            "This service needs an API key: send `Authorization: Bearer ba_…` "
+            "(an administrator makes one with `python -m apps.cli.api_keys create`).")
+
+    def needs(scope: Text) -> Callable[[Principal], Principal]:
+        def check(principal: Principal = Depends(caller)) -> Principal:
+            principal.require(scope)
+            return principal
+        return check
+
+    async def off_loop(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return await asyncio.to_thread(function, *args, **kwargs)
+
+    v1 = APIRouter(prefix="/v1")
+
+    @v1.get("/health", tags=["health"])
+    async def health() -> Dict[Text, Text]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    @v1.get("/ready", tags=["health"])
+    async def ready() -> JSONResponse:
+        """Readiness: the API's database, the knowledge store and Rasa answer."""
+        checks = await asyncio.gather(
+            _safe(off_loop(services.database_ready)),
+            _safe(off_loop(services.documents.version)), _safe(services.chat.ready()))
+        parts = {"database": bool(checks[0]), "knowledge": bool(checks[1]),
+                 "rasa": bool(checks[2])}
+        ok = all(parts.values())
+        return JSONResponse({"status": "ready" if ok else "not_ready", "checks": parts},
+                            status_code=200 if ok else 503)
+
+    @v1.get("/me", tags=["access"])
+    async def me(principal: Principal = Depends(caller)) -> Dict[Text, Any]:
+        """Who the caller is and what they may do; `mode` says when it is the local
+        single-user mode."""
+        return {"subject": principal.subject, "name": principal.name,
+                "roles": sorted(principal.roles), "scopes": sorted(principal.granted),
+                "via": principal.via,
+                "mode": "local single-user" if principal.via == "local" else "signed in"}
+
+    @v1.post("/chat", response_model=ChatResponse, tags=["chat"])
+    async def chat(request: ChatRequest,
+                   principal: Principal = Depends(needs("chat"))) -> ChatResponse:
+        """One message to the assistant; its replies, a knowledge answer's sources as
+        data. The conversation is the caller's own (`conversation` names one of
+        several)."""
+        sender = f"{principal.subject}:{request.conversation}"
+        replies = await services.chat.send(sender, request.message.strip())
+        return ChatResponse(conversation=request.conversation,
+                            messages=[_message(r) for r in replies])
+
+    @v1.post("/hit-tests", tags=["knowledge"], status_code=201)
+    async def hit_test(request: HitTestRequest,
+                       principal: Principal = Depends(needs("knowledge:read"))
+                       ) -> Dict[Text, Any]:
+        """Which passages the assistant would read for each question, with scores;
+        the run is kept in the history."""
+        run = await off_loop(services.hit_tests.run, request.questions, principal.subject,
+                             request.mode, request.top_k)
+        return run.to_payload()
+
+    @v1.get("/hit-tests", tags=["knowledge"])
+    async def hit_test_history(
+            limit: int = Query(20, ge=1, le=100),
+            principal: Principal = Depends(needs("knowledge:read"))) -> Dict[Text, Any]:
+        """The newest runs, newest first (questions and how many found a passage)."""
+        runs = await off_loop(services.hit_tests.history, limit)
+        return {"runs": [
+            {"id": r.id, "created_at": r.created_at, "subject": r.subject, "mode": r.mode,
+             "questions": len(r.results), "answered": sum(q.answered for q in r.results)}
+            for r in runs]}
+
+    @v1.get("/hit-tests/{run_id}", tags=["knowledge"])
+    async def hit_test_run(run_id: str,
+                           principal: Principal = Depends(needs("knowledge:read"))
+                           ) -> Dict[Text, Any]:
+        """One run with every question's passages."""
+        return (await off_loop(services.hit_tests.get, run_id)).to_payload()
+
+    @v1.get("/documents", tags=["knowledge"])
+    async def documents(principal: Principal = Depends(needs("knowledge:read"))
+                        ) -> Dict[Text, Any]:
+        """The indexed documents and the knowledge base's version."""
+        indexed = await off_loop(services.documents.indexed_documents)
+        version = await off_loop(services.documents.version)
+        return {"version": version, "documents": [
+            {"source": source, "content_hash": digest}
+            for source, digest in sorted(indexed.items())]}
+
+    @v1.get("/api-keys", tags=["access"])
+    async def list_keys(principal: Principal = Depends(needs("admin"))) -> Dict[Text, Any]:
+        """Every API key (never the key itself)."""
+        records = await off_loop(services.keys.list)
+        now = services.keys.clock()
+        return {"keys": [_key_payload(r, now) for r in records]}
+
+    @v1.post("/api-keys", tags=["access"], status_code=201)
+    async def new_key(request: NewKeyRequest,
+                      principal: Principal = Depends(needs("admin"))) -> Dict[Text, Any]:
+        """A new API key; `key` is shown this once (only its hash is kept)."""
+        token, record = await off_loop(services.keys.issue, request.name,
+                                       list(request.scopes), request.days)
+        logger.info("api.key_issued", extra={"key": record.id, "by": principal.subject})
+        return {"key": token, **_key_payload(record, services.keys.clock())}
+
+    @v1.delete("/api-keys/{key_id}", tags=["access"])
+    async def revoke_key(key_id: str,
+                         principal: Principal = Depends(needs("admin"))) -> Dict[Text, Any]:
+        """Revokes a key at once."""
+        record = await off_loop(services.keys.revoke, key_id)
+        logger.info("api.key_revoked", extra={"key": record.id, "by": principal.subject})
+        return _key_payload(record, services.keys.clock())
+
+    async def save_upload(upload: UploadFile, folder: Path) -> Text:
+        name = safe_name(upload.filename or "")
+        limit = services.max_upload_bytes
+        folder.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=folder, prefix=".upload-")
+        size = 0
+        try:
+            with os.fdopen(handle, "wb") as out:
+                while chunk := await upload.read(1024 * 1024):
+                    size += len(chunk)
+                    if size > limit:
+                        raise InputError(f"{name} is larger than {limit // (1024 * 1024)} MB "
+                                         f"(UPLOAD_MAX_MB); split it or raise the limit.")
+                    out.write(chunk)
+            if size == 0:
+                raise InputError(f"{name} is empty.")
+            os.replace(temporary, folder / name)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+        return f"{UPLOADS}/{name}"
+
+    @v1.post("/documents", tags=["knowledge"], status_code=202)
+    async def upload(files: List[UploadFile] = File(..., description="documents to index"),
+                     principal: Principal = Depends(needs("knowledge:write"))
+                     ) -> Dict[Text, Any]:
+        """Saves the documents and queues their indexing; follow the job for progress.
+        A file with the name of an earlier upload replaces it."""
+        if len(files) > 50:
+            raise InputError("At most 50 files per upload.")
+        names = [safe_name(f.filename or "") for f in files]  # all checked first
+        if len(set(names)) != len(names):
+            raise InputError("Two files have the same name.")
+        saved = [await save_upload(f, services.knowledge_dir / UPLOADS) for f in files]
+        job = await off_loop(services.jobs.submit, "ingest", {"uploaded": saved},
+                             principal.subject)
+        logger.info("api.uploaded", extra={"files": len(saved), "job": job.id})
+        return {"saved": saved, "job": job_payload(job)}
+
+    @v1.delete("/documents/{source:path}", tags=["knowledge"], status_code=202)
+    async def delete_document(source: str,
+                              principal: Principal = Depends(needs("knowledge:write"))
+                              ) -> Dict[Text, Any]:
+        """Removes an uploaded document from the folder and the index (a job)."""
+        indexed = await off_loop(services.documents.indexed_documents)
+        root = services.knowledge_dir.resolve()
+        path = (root / source).resolve()
+        if root not in path.parents:
+            raise InputError("Give a document's source path as listed by GET /v1/documents.")
+        if source not in indexed and not path.is_file():
+            raise NotFoundError(f"No document {source!r}; see GET /v1/documents.")
+        if path.is_file():
+            path.unlink()
+        job = await off_loop(services.jobs.submit, "ingest", {"delete": [source]},
+                             principal.subject)
+        return {"deleted": source, "job": job_payload(job)}
+
+    @v1.post("/documents/reindex", tags=["knowledge"], status_code=202)
+    async def reindex(principal: Principal = Depends(needs("admin"))) -> Dict[Text, Any]:
+        """Drops the index and indexes the folder again (a job)."""
+        job = await off_loop(services.jobs.submit, "reindex", {}, principal.subject)
+        return {"job": job_payload(job)}
+
+    @v1.get("/jobs", tags=["jobs"])
+    async def list_jobs(limit: int = Query(50, ge=1, le=200),
+                        principal: Principal = Depends(needs("knowledge:read"))
+                        ) -> Dict[Text, Any]:
+        """The newest jobs with their state, progress and error."""
+        return {"jobs": [job_payload(j) for j in await off_loop(services.jobs.recent, limit)]}
+
+    @v1.get("/jobs/{job_id}", tags=["jobs"])
+    async def get_job(job_id: str, principal: Principal = Depends(needs("knowledge:read"))
+                      ) -> Dict[Text, Any]:
+        """One job: `state` (queued, running, succeeded, failed), `progress` (0 to 1),
+        `message`, `error`."""
+        return job_payload(await off_loop(services.jobs.get, job_id))
+
+    @v1.post("/jobs/{job_id}/retry", tags=["jobs"], status_code=202)
+    async def retry_job(job_id: str, principal: Principal = Depends(needs("knowledge:write"))
+                        ) -> Dict[Text, Any]:
+        """A new attempt at a failed job."""
+        return job_payload(await off_loop(services.jobs.retry, job_id, principal.subject))
+
+    app.include_router(v1)
+    return app
+
+
+async def _safe(call: Awaitable[Any]) -> Any:
+    """The call's result, or None when it raised (a readiness check)."""
+    try:
+        return await call
+    except Exception:  # noqa: BLE001 - any failure means not ready
+        return None
+
+
+def _message(reply: Reply) -> ChatMessage:
+    answer = reply.get("answer")
+    if isinstance(answer, dict) and isinstance(answer.get("text"), str):
+        return ChatMessage(text=answer["text"], sources=[
+            Source(number=s["number"], title=s["title"], source=s["source"])
+            for s in answer.get("sources", [])])
+    return ChatMessage(text=reply.get("text", ""), buttons=reply.get("buttons", []),
+                       image=reply.get("image"))

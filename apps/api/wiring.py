@@ -1,0 +1,76 @@
+"""The API service's composition root: settings in, services and app out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+from fastapi import FastAPI
+from sqlalchemy import text as sql
+from sqlalchemy.engine import Engine
+
+from apps.api.app import ApiServices, Chat, create_app
+from apps.job_queue import CeleryQueue, celery_app
+from assistant.access.keys import ApiKeys
+from assistant.adapters.milvus_store import MilvusKnowledgeStore
+from assistant.adapters.rasa_rest import RasaChat
+from assistant.adapters.sql_service_store import (
+    SqlHitTestLog,
+    SqlJobStore,
+    SqlKeyStore,
+    connect,
+)
+from assistant.config import Settings
+from assistant.errors import ConfigurationError
+from assistant.jobs.service import Jobs
+from assistant.knowledge.embedder import make_embedder
+from assistant.knowledge.hit_testing import HitTester
+from assistant.knowledge.retrieval import Retriever
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def check_binding(settings: Settings, host: str) -> None:
+    """Refuses local mode (no credentials needed) on any address but loopback.
+
+    Raises:
+        ConfigurationError: saying how to serve others safely.
+    """
+    if settings.api.local_user and host not in LOOPBACK:
+        raise ConfigurationError(
+            f"The API would listen on {host} in single-user local mode, where requests "
+            f"need no credentials. Set API_LOCAL_USER=off (every request then needs an "
+            f"API key) or listen on 127.0.0.1.")
+
+
+def build_services(settings: Settings, engine: Optional[Engine] = None,
+                   chat: Optional[Chat] = None) -> ApiServices:
+    """Database, API keys, the knowledge store and retriever, the job queue, and
+    Rasa's client."""
+    engine = engine or connect(settings.api.db_url)
+    embedder = make_embedder(settings.knowledge.embedding_model, settings.paths.encoders_dir)
+    store = MilvusKnowledgeStore(settings.knowledge, embedder.dim)
+
+    def database_ready() -> bool:
+        with engine.connect() as connection:
+            connection.execute(sql("SELECT 1"))
+        return True
+
+    return ApiServices(
+        keys=ApiKeys(SqlKeyStore(engine)),
+        hit_tests=HitTester(Retriever(store, embedder, settings.retrieval),
+                            SqlHitTestLog(engine)),
+        chat=chat or RasaChat(settings.api.rasa_url),
+        documents=store,
+        local_user=settings.api.local_user,
+        database_ready=database_ready,
+        jobs=Jobs(SqlJobStore(engine), CeleryQueue(celery_app(settings.jobs_broker)),
+                  stale_seconds=settings.jobs.stale_seconds),
+        knowledge_dir=Path(settings.knowledge.documents_dir),
+        max_upload_bytes=int(settings.jobs.max_upload_mb * 1024 * 1024),
+    )
+
+
+def build_app(settings: Settings) -> FastAPI:
+    """The app as `python -m apps.api` serves it."""
+    return create_app(build_services(settings))

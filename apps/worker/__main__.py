@@ -1,0 +1,42 @@
+"""Runs the job worker: `python -m apps.worker --help`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import socket
+from typing import Optional, Sequence, Text
+
+from apps.entrypoint import run
+from apps.job_queue import QUEUE, shown
+from apps.worker.wiring import build_worker
+from assistant.config import load_settings
+from assistant.logs import configure_logging
+
+logger = logging.getLogger("apps.worker")
+
+
+def main(argv: Optional[Sequence[Text]] = None) -> int:
+    """Takes jobs from the queue, one at a time, until stopped."""
+    settings = load_settings()
+    parser = argparse.ArgumentParser(description="Run background jobs (ingestion, "
+                                                 "re-indexing) from the queue.")
+    parser.add_argument("--name", default=f"worker-{socket.gethostname()}-{os.getpid()}",
+                        help="this worker's name in the jobs' records")
+    args = parser.parse_args(argv)
+    configure_logging("worker")
+    app, _, announce = build_worker(settings, args.name)
+    announce()
+    logger.info("worker.start", extra={"worker": args.name,
+                                       "broker": shown(settings.jobs_broker)})
+    # One job at a time in this process (the knowledge base has one writer anyway);
+    # run more workers for more throughput. No remote control: nothing else listens.
+    app.worker_main(["worker", "--pool=solo", "--concurrency=1", "-Q", QUEUE,
+                     "-n", f"{args.name}@%h", "--loglevel=WARNING", "--without-mingle",
+                     "--without-gossip", "--without-heartbeat"])
+    return 0
+
+
+if __name__ == "__main__":
+    run(main)

@@ -1,0 +1,54 @@
+"""The worker's composition root: settings in, the Celery app with its task out."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Text, Tuple
+
+from celery import Celery
+
+from apps.job_queue import TASK, celery_app
+from assistant.adapters.milvus_store import MilvusKnowledgeStore
+from assistant.adapters.sql_service_store import SqlJobStore, connect
+from assistant.config import Settings
+from assistant.errors import AssistantError
+from assistant.jobs.knowledge import KnowledgeJobs
+from assistant.jobs.service import HEARTBEAT_SECONDS, Worker
+from assistant.knowledge.embedder import make_embedder
+
+logger = logging.getLogger("apps.worker")
+
+
+def build_worker(settings: Settings, name: Text) -> Tuple[Celery, Worker, Callable[[], None]]:
+    """The Celery app running `Worker.run` as its one task, the worker, and a
+    function that starts the thread saying this worker is alive."""
+    store = SqlJobStore(connect(settings.api.db_url))
+    knowledge = settings.knowledge
+    embedder = make_embedder(knowledge.embedding_model, settings.paths.encoders_dir)
+    handlers = KnowledgeJobs(
+        Path(knowledge.documents_dir), MilvusKnowledgeStore(knowledge, embedder.dim),
+        embedder, knowledge.chunk_size, knowledge.chunk_overlap).handlers()
+    # Several heartbeats fit in the time after which a silent job counts as lost.
+    beat_every = min(HEARTBEAT_SECONDS, settings.jobs.stale_seconds / 4)
+    worker = Worker(store, handlers, name, heartbeat_seconds=beat_every)
+    app = celery_app(settings.jobs_broker)
+
+    @app.task(name=TASK)
+    def run_job(job_id: Text) -> None:
+        worker.run(job_id)
+
+    def announce() -> None:
+        def beat() -> None:
+            while True:
+                try:
+                    store.worker_alive(name, time.time())
+                except AssistantError as error:
+                    logger.warning("worker.heartbeat_failed", extra={"error": str(error)})
+                time.sleep(beat_every)
+
+        threading.Thread(target=beat, name="worker-alive", daemon=True).start()
+
+    return app, worker, announce

@@ -1,0 +1,340 @@
+"""The services' own tables (API keys, hit-test runs, jobs, locks, workers) on
+SQLAlchemy: a SQLite file by default, PostgreSQL when `API_DB_URL` names one."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Text
+
+from sqlalchemy import (
+    Column,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    delete,
+    event,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy import (
+    Text as SqlText,
+)
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
+
+from assistant.access.keys import KeyRecord
+from assistant.errors import ConfigurationError, ServiceError
+from assistant.jobs.models import Job
+from assistant.knowledge.hit_testing import HitTestRun
+
+metadata = MetaData()
+
+api_keys = Table(
+    "api_keys", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("scopes", String(200), nullable=False),  # space separated
+    Column("digest", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float),
+    Column("revoked_at", Float),
+    Column("last_used_at", Float),
+)
+
+hit_test_runs = Table(
+    "hit_test_runs", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("created_at", Float, nullable=False, index=True),
+    Column("subject", String(200), nullable=False),
+    Column("body", SqlText, nullable=False),  # the run as JSON
+)
+
+jobs = Table(
+    "jobs", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("state", String(16), nullable=False, index=True),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", Float, nullable=False, index=True),
+    Column("params", SqlText, nullable=False),  # JSON
+    Column("progress", Float, nullable=False, default=0.0),
+    Column("message", SqlText, nullable=False, default=""),
+    Column("error", SqlText),
+    Column("started_at", Float),
+    Column("finished_at", Float),
+    Column("heartbeat_at", Float),
+    Column("worker", String(200)),
+    Column("attempt", Integer, nullable=False, default=1),
+    Column("retry_of", String(32)),
+)
+
+locks = Table(
+    "locks", metadata,
+    Column("name", String(64), primary_key=True),
+    Column("owner", String(64), nullable=False),
+    Column("expires_at", Float, nullable=False),
+)
+
+workers = Table(
+    "workers", metadata,
+    Column("name", String(200), primary_key=True),
+    Column("heartbeat_at", Float, nullable=False),
+)
+
+
+def connect(url: Text) -> Engine:
+    """An engine for `url`, its tables created; a SQLite file's folder is made.
+
+    Raises:
+        ConfigurationError: for a URL SQLAlchemy cannot parse or has no driver for.
+        ServiceError: when the database cannot be reached.
+    """
+    try:
+        parsed = make_url(url)
+        options: Dict[Text, Any] = {}
+        if parsed.get_backend_name() == "sqlite":
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            options["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        engine = create_engine(parsed, pool_pre_ping=True, **options)
+    except (ArgumentError, ImportError, ValueError) as error:
+        raise ConfigurationError(
+            f"API_DB_URL cannot be used ({error}). Give a SQLAlchemy URL such as "
+            f"sqlite:///.data/api.db or postgresql://user:password@host:5432/db."
+        ) from None
+    if engine.dialect.name == "sqlite":
+        @event.listens_for(engine, "connect")
+        def _wal(connection: Any, _: Any) -> None:  # readers do not block the writer
+            connection.execute("PRAGMA journal_mode=WAL")
+
+    try:
+        metadata.create_all(engine)
+    except SQLAlchemyError as error:
+        raise ServiceError(
+            f"The API database at {parsed.render_as_string(hide_password=True)} cannot "
+            f"be used: {error.__class__.__name__}. Check that it is running and "
+            f"API_DB_URL is right.") from None
+    return engine
+
+
+def _failed(error: SQLAlchemyError) -> ServiceError:
+    return ServiceError(f"The API database failed ({error.__class__.__name__}); try again.")
+
+
+class SqlKeyStore:
+    """`KeyStore` on the `api_keys` table."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @staticmethod
+    def _record(row: Any) -> KeyRecord:
+        return KeyRecord(row.id, row.name, tuple(row.scopes.split()), row.digest,
+                         row.created_at, row.expires_at, row.revoked_at, row.last_used_at)
+
+    @staticmethod
+    def _values(record: KeyRecord) -> Dict[Text, Any]:
+        return {"id": record.id, "name": record.name, "scopes": " ".join(record.scopes),
+                "digest": record.digest, "created_at": record.created_at,
+                "expires_at": record.expires_at, "revoked_at": record.revoked_at,
+                "last_used_at": record.last_used_at}
+
+    def add(self, record: KeyRecord) -> None:
+        try:
+            with self.engine.begin() as connection:
+                connection.execute(insert(api_keys).values(**self._values(record)))
+        except SQLAlchemyError as error:
+            raise _failed(error) from None
+
+    def get(self, key_id: Text) -> Optional[KeyRecord]:
+        try:
+            with self.engine.connect() as connection:
+                row = connection.execute(
+                    select(api_keys).where(api_keys.c.id == key_id)).first()
+        except SQLAlchemyError as error:
+            raise _failed(error) from None
+        return None if row is None else self._record(row)
+
+    def all(self) -> List[KeyRecord]:
+        try:
+            with self.engine.connect() as connection:
+                rows = connection.execute(
+                    select(api_keys).order_by(api_keys.c.created_at.desc())).all()
+        except SQLAlchemyError as error:
+            raise _failed(error) from None
+        return [self._record(row) for row in rows]
+
+    def update(self, record: KeyRecord) -> None:
+        try:
+            with self.engine.begin() as connection:
+                connection.execute(update(api_keys).where(api_keys.c.id == record.id)
+                                   .values(**self._values(record)))
+        except SQLAlchemyError as error:
+            raise _failed(error) from None
+
+
+class SqlHitTestLog:
+    """`HitTestLog` on the `hit_test_runs` table; keeps the newest `keep` runs."""
+
+    def __init__(self, engine: Engine, keep: int = 500) -> None:
+        self.engine = engine
+        self.keep = keep
+
+    def add(self, run: HitTestRun) -> None:
+        try:
+            with self.engine.begin() as connection:
+                connection.execute(insert(hit_test_runs).values(
+                    id=run.id, created_at=run.created_at, subject=run.subject,
+                    body=json.dumps(run.to_payload(), ensure_ascii=False)))
+                old = select(hit_test_runs.c.id).order_by(
+                    hit_test_runs.c.created_at.desc()).offset(self.keep)
+                connection.execute(delete(hit_test_runs).where(hit_test_runs.c.id.in_(old)))
+        except SQLAlchemyError as error:
+            raise _failed(error) from None
+
+    def recent(self, limit: int) -> List[HitTestRun]:
+        try:
+            with self.engine.connect() as connection:
+                rows = connection.execute(
+                    select(hit_test_runs.c.body)
+                    .order_by(hit_test_runs.c.created_at.desc()).limit(limit)).all()
+        except SQLAlchemyError as error:
+            raise _failed(error) from None
+        return [HitTestRun.from_payload(json.loads(row.body)) for row in rows]
+
+    def get(self, run_id: Text) -> Optional[HitTestRun]:
+        try:
+            with self.engine.connect() as connection:
+                row = connection.execute(select(hit_test_runs.c.body)
+                                         .where(hit_test_runs.c.id == run_id)).first()
+        except SQLAlchemyError as error:
+            raise _failed(error) from None
+        return None if row is None else HitTestRun.from_payload(json.loads(row.body))
+
+
+class SqlJobStore:
+    """`JobStore` on the `jobs` and `locks` tables; every change is one statement
+    guarded by the state it expects, so two workers never both claim a job."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @staticmethod
+    def _job(row: Any) -> Job:
+        return Job(id=row.id, kind=row.kind, state=row.state, created_by=row.created_by,
+                   created_at=row.created_at, params=json.loads(row.params),
+                   progress=row.progress, message=row.message, error=row.error,
+                   started_at=row.started_at, finished_at=row.finished_at,
+                   heartbeat_at=row.heartbeat_at, worker=row.worker, attempt=row.attempt,
+                   retry_of=row.retry_of)
+
+    def _change(self, statement: Any) -> int:
+        try:
+            with self.engine.begin() as connection:
+                return int(connection.execute(statement).rowcount or 0)
+        except SQLAlchemyError as error:
+            raise _failed(error) from None
+
+    def add(self, job: Job) -> None:
+        values = job.to_payload()
+        values["params"] = json.dumps(job.params, ensure_ascii=False)
+        self._change(insert(jobs).values(**values))
+
+    def get(self, job_id: Text) -> Optional[Job]:
+        try:
+            with self.engine.connect() as connection:
+                row = connection.execute(select(jobs).where(jobs.c.id == job_id)).first()
+        except SQLAlchemyError as error:
+            raise _failed(error) from None
+        return None if row is None else self._job(row)
+
+    def recent(self, limit: int) -> List[Job]:
+        try:
+            with self.engine.connect() as connection:
+                rows = connection.execute(
+                    select(jobs).order_by(jobs.c.created_at.desc()).limit(limit)).all()
+        except SQLAlchemyError as error:
+            raise _failed(error) from None
+        return [self._job(row) for row in rows]
+
+    def claim(self, job_id: Text, worker: Text, now: float) -> bool:
+        return self._change(
+            update(jobs).where(jobs.c.id == job_id, jobs.c.state == "queued")
+            .values(state="running", worker=worker, started_at=now, heartbeat_at=now,
+                    message="started")) == 1
+
+    def report(self, job_id: Text, progress: float, message: Text, now: float) -> None:
+        self._change(update(jobs).where(jobs.c.id == job_id, jobs.c.state == "running")
+                     .values(progress=progress, message=message, heartbeat_at=now))
+
+    def heartbeat(self, job_id: Text, now: float) -> None:
+        self._change(update(jobs).where(jobs.c.id == job_id, jobs.c.state == "running")
+                     .values(heartbeat_at=now))
+
+    def finish(self, job_id: Text, state: Text, message: Text, error: Optional[Text],
+               now: float) -> None:
+        values: Dict[Text, Any] = {"state": state, "message": message, "error": error,
+                                   "finished_at": now}
+        if state == "succeeded":
+            values["progress"] = 1.0
+        # A job already failed as lost stays failed: its outcome was reported.
+        self._change(update(jobs).where(jobs.c.id == job_id,
+                                        jobs.c.state.in_(("queued", "running")))
+                     .values(**values))
+
+    def fail_stale(self, before: float, now: float, reason: Text) -> List[Text]:
+        stale = (jobs.c.state == "running") & (jobs.c.heartbeat_at < before)
+        try:
+            with self.engine.begin() as connection:
+                ids = [row.id for row in connection.execute(select(jobs.c.id).where(stale))]
+                if ids:
+                    connection.execute(update(jobs).where(stale, jobs.c.id.in_(ids)).values(
+                        state="failed", message="failed", error=reason, finished_at=now))
+        except SQLAlchemyError as error:
+            raise _failed(error) from None
+        return ids
+
+    def acquire(self, name: Text, owner: Text, now: float, ttl: float) -> bool:
+        try:
+            with self.engine.begin() as connection:
+                connection.execute(insert(locks).values(name=name, owner=owner,
+                                                        expires_at=now + ttl))
+            return True
+        except IntegrityError:
+            pass  # held: taken over below if it is ours or has expired
+        except SQLAlchemyError as error:
+            raise _failed(error) from None
+        return self._change(
+            update(locks).where(locks.c.name == name,
+                                or_(locks.c.owner == owner, locks.c.expires_at < now))
+            .values(owner=owner, expires_at=now + ttl)) == 1
+
+    def release(self, name: Text, owner: Text) -> None:
+        self._change(delete(locks).where(locks.c.name == name, locks.c.owner == owner))
+
+    def worker_alive(self, name: Text, now: float) -> None:
+        """Records that a worker process is running."""
+        if self._change(update(workers).where(workers.c.name == name)
+                        .values(heartbeat_at=now)) == 0:
+            try:
+                self._change(insert(workers).values(name=name, heartbeat_at=now))
+            except ServiceError:
+                self._change(update(workers).where(workers.c.name == name)
+                             .values(heartbeat_at=now))
+
+    def last_worker_seen(self) -> Optional[float]:
+        """When any worker last said it was alive (None: never)."""
+        try:
+            with self.engine.connect() as connection:
+                row = connection.execute(
+                    select(workers.c.heartbeat_at).order_by(
+                        workers.c.heartbeat_at.desc()).limit(1)).first()
+        except SQLAlchemyError as error:
+            raise _failed(error) from None
+        return None if row is None else float(row.heartbeat_at)

@@ -1,0 +1,138 @@
+"""The API service's tables on a SQLite file and on the real PostgreSQL at
+127.0.0.1:5432: API keys and hit-test runs, as the API uses them."""
+
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from assistant.access.keys import ApiKeys
+from assistant.adapters.sql_service_store import SqlHitTestLog, SqlJobStore, SqlKeyStore, connect
+from assistant.errors import AuthenticationError, ConfigurationError, ServiceError
+from assistant.knowledge.hit_testing import Hit, HitTestRun, QuestionResult
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+@pytest.fixture
+def postgres_url():
+    """A fresh database on the PostgreSQL at 127.0.0.1:5432, dropped afterwards."""
+    name = f"assistant_api_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError as error:
+        pytest.fail(f"PostgreSQL at 127.0.0.1:5432 is not reachable: {error}")
+    yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    with admin.connect() as connection:
+        connection.execute(sa.text(
+            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
+        connection.execute(sa.text(f'DROP DATABASE "{name}"'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request, tmp_path):
+    url = (f"sqlite:///{tmp_path}/sub/api.db" if request.param == "sqlite"
+           else request.getfixturevalue("postgres_url"))
+    engine = connect(url)
+    yield engine
+    engine.dispose()
+
+
+def run(run_id, created_at, question="VPN?"):
+    hit = Hit(1, "en/it-vpn.md", "VPN", "Install", "Install Secure Connect", 0.03, 0.71)
+    return HitTestRun(run_id, created_at, "local", "hybrid", 5,
+                      [QuestionResult(question, [hit], 12.5), QuestionResult("?", [], 1.0)])
+
+
+def test_keys_live_in_the_database_across_connections(engine):
+    keys = ApiKeys(SqlKeyStore(engine))
+    token, record = keys.issue("export", ["chat", "knowledge:read"], days=7)
+    again = ApiKeys(SqlKeyStore(connect(str(engine.url.render_as_string(False)))))
+    caller = again.authenticate(token)
+    assert caller.subject == f"key:{record.id}" and caller.allows("knowledge:read")
+    assert again.store.get(record.id).last_used_at is not None
+    with engine.connect() as connection:
+        stored = " ".join(str(v) for row in connection.execute(
+            sa.text("SELECT * FROM api_keys")) for v in row)
+    assert token.rsplit("_", 1)[1] not in stored  # only the hash is kept
+    again.revoke(record.id)
+    with pytest.raises(AuthenticationError, match="revoked"):
+        keys.authenticate(token)
+
+
+def test_hit_test_runs_come_back_newest_first_and_old_ones_are_dropped(engine):
+    log = SqlHitTestLog(engine, keep=3)
+    for n in range(5):
+        log.add(run(f"r{n}", 100.0 + n, question=f"问题 {n}"))
+    assert [r.id for r in log.recent(10)] == ["r4", "r3", "r2"]
+    assert log.get("r3") == run("r3", 103.0, question="问题 3")
+    assert log.get("r0") is None
+
+
+def test_a_bad_url_says_what_a_good_one_looks_like():
+    with pytest.raises(ConfigurationError, match="sqlite:///"):
+        connect("nonsense://")
+
+
+def test_an_unreachable_database_is_a_service_error():
+    with pytest.raises(ServiceError, match="API_DB_URL"):
+        connect("postgresql://postgres@127.0.0.1:1/none")
+
+
+def test_jobs_are_claimed_once_even_by_racing_workers(engine):
+    import threading
+
+    from assistant.jobs.models import Job
+    from assistant.jobs.service import Jobs
+
+    store = SqlJobStore(engine)
+    job = Job("j1", "ingest", "queued", "local", 100.0, {"folder": "知识"})
+    store.add(job)
+    assert store.get("j1") == job
+    results = []
+    barrier = threading.Barrier(8)
+
+    def claim(n):
+        barrier.wait()
+        results.append(SqlJobStore(engine).claim("j1", f"w{n}", 101.0))
+
+    threads = [threading.Thread(target=claim, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == [False] * 7 + [True]
+    store.report("j1", 0.25, "1 of 4", 102.0)
+    running = store.get("j1")
+    assert (running.state, running.progress, running.heartbeat_at) == ("running", 0.25, 102.0)
+    jobs = Jobs(store, queue=None, clock=lambda: 200.0, stale_seconds=60)  # type: ignore
+    assert jobs.reap() == ["j1"]
+    lost = store.get("j1")
+    assert lost.state == "failed" and "stopped responding" in lost.error
+    store.finish("j1", "succeeded", "late", None, 201.0)
+    assert store.get("j1").state == "failed"
+
+
+def test_the_writers_lock_is_exclusive_until_released_or_expired(engine):
+    a, b = SqlJobStore(engine), SqlJobStore(engine)
+    assert a.acquire("knowledge", "job-a", 100.0, 60)
+    assert not b.acquire("knowledge", "job-b", 110.0, 60)
+    assert a.acquire("knowledge", "job-a", 150.0, 60)  # renewed by its owner
+    assert not b.acquire("knowledge", "job-b", 200.0, 60)
+    assert b.acquire("knowledge", "job-b", 211.0, 60)  # a's lease ran out
+    a.release("knowledge", "job-a")  # not a's any more: nothing happens
+    assert not a.acquire("knowledge", "job-a", 212.0, 60)
+    b.release("knowledge", "job-b")
+    assert a.acquire("knowledge", "job-a", 213.0, 60)
+
+
+def test_workers_say_they_are_alive(engine):
+    store = SqlJobStore(engine)
+    assert store.last_worker_seen() is None
+    store.worker_alive("w1", 100.0)
+    store.worker_alive("w1", 105.0)
+    store.worker_alive("w2", 103.0)
+    assert store.last_worker_seen() == 105.0
