@@ -557,6 +557,36 @@ class ApiSettings:
 
 
 @dataclass(frozen=True)
+class SignInSettings:
+    """Sign-in with OpenID Connect (the API and its web pages)"""
+
+    issuer: Text = setting(
+        "OIDC_ISSUER", "",
+        "the identity provider (`https://keycloak.example.com/realms/acme`, "
+        "`https://login.microsoftonline.com/<tenant>/v2.0`, `https://accounts.google.com`); "
+        "set: people sign in, and local single-user mode is off", url, shown="unset")
+    client_id: Text = setting("OIDC_CLIENT_ID", "", "this application's client id there",
+                              shown="–")
+    client_secret: Text = setting(
+        "OIDC_CLIENT_SECRET", "", "its client secret (the code is exchanged with it and "
+        "PKCE)", secret=True, shown="–")
+    scopes: Text = setting("OIDC_SCOPES", "openid email profile", "the scopes asked for")
+    roles_claim: Text = setting(
+        "OIDC_ROLES_CLAIM", "roles",
+        "the ID token claim holding roles (`user`, `admin`; others ignored)")
+    admins: Text = setting(
+        "OIDC_ADMINS", "", "e-mails or subjects made administrators, comma separated "
+        "(besides the roles claim)", shown="unset")
+    public_url: Text = setting(
+        "API_PUBLIC_URL", "http://127.0.0.1:8000",
+        "the API's address as browsers reach it: the callback "
+        "(`<url>/v1/auth/callback`, registered with the provider), the allowed origin, "
+        "`Secure` cookies when https", url)
+    session_hours: float = setting(
+        "SESSION_HOURS", 8.0, "how long a sign-in lasts", positive_number)
+
+
+@dataclass(frozen=True)
 class JobSettings:
     """Background jobs (`make worker`): ingestion, re-indexing, retraining"""
 
@@ -588,6 +618,7 @@ SECTIONS: Tuple[Type[Any], ...] = (
     RasaSettings,
     ChannelSettings,
     ApiSettings,
+    SignInSettings,
     JobSettings,
 )
 
@@ -611,6 +642,7 @@ class Settings:
     channels: ChannelSettings = ChannelSettings()
     api: ApiSettings = ApiSettings()
     jobs: JobSettings = JobSettings()
+    sign_in: SignInSettings = SignInSettings()
 
     @property
     def jobs_broker(self) -> Text:
@@ -698,6 +730,7 @@ def load_settings(env: Optional[Mapping[Text, Text]] = None) -> Settings:
         channels=load(ChannelSettings, env),
         api=load(ApiSettings, env),
         jobs=load(JobSettings, env),
+        sign_in=load(SignInSettings, env),
     )
 
 

@@ -26,10 +26,11 @@ def main(argv: Optional[Sequence[Text]] = None) -> int:
     app = build_app(settings)
     import uvicorn
 
-    logger.info("api.start", extra={"host": args.host, "port": args.port,
-                                    "mode": "local single-user" if settings.api.local_user
-                                    else "API keys"})
-    if settings.api.local_user:
+    local = settings.api.local_user and not settings.sign_in.issuer
+    mode = ("sign-in with " + settings.sign_in.issuer if settings.sign_in.issuer
+            else "local single-user" if local else "API keys only")
+    logger.info("api.start", extra={"host": args.host, "port": args.port, "mode": mode})
+    if local:
         print(f"Single-user local mode on http://{args.host}:{args.port}/v1/docs: requests "
               f"without credentials act as the local administrator.", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")

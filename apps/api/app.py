@@ -15,14 +15,21 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Awaitable, Callable, Dict, List, Literal, Optional, Protocol, Text
 
 from fastapi import APIRouter, Depends, FastAPI, File, Query, Request, UploadFile
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, Field, field_validator
 
 from apps.api import errors
 from assistant.access.keys import ApiKeys, KeyRecord
+from assistant.access.oidc import OidcClient
 from assistant.access.principal import LOCAL_USER, SCOPES, Principal
+from assistant.access.sessions import Sessions, SessionStore
 from assistant.adapters.rasa_rest import Reply
-from assistant.errors import AuthenticationError, InputError, NotFoundError
+from assistant.errors import (
+    AuthenticationError,
+    InputError,
+    NotFoundError,
+    PermissionDeniedError,
+)
 from assistant.jobs.service import Jobs
 from assistant.knowledge.documents import SUPPORTED_SUFFIXES
 from assistant.knowledge.hit_testing import MAX_QUESTION_CHARS, MAX_QUESTIONS, HitTester
@@ -56,6 +63,31 @@ class Documents(Protocol):
 
 
 @dataclass
+class SignIn:
+    """Sign-in with an identity provider, and the sessions it opens."""
+
+    oidc: OidcClient
+    sessions: Sessions
+    logins: SessionStore  # pending sign-ins (state, nonce, PKCE verifier)
+    public_url: Text  # the API as browsers reach it
+
+    @property
+    def secure(self) -> bool:
+        """Whether cookies are `Secure` (an https address)."""
+        return self.public_url.startswith("https://")
+
+    @property
+    def origin(self) -> Text:
+        """The one web origin whose pages may send the session cookie with changes."""
+        scheme, _, rest = self.public_url.partition("://")
+        return f"{scheme}://{rest.split('/', 1)[0]}"
+
+
+COOKIE = "assistant_session"
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+@dataclass
 class ApiServices:
     """What the routes use, built once by `apps/api/wiring.py`."""
 
@@ -68,6 +100,7 @@ class ApiServices:
     jobs: Jobs
     knowledge_dir: Path  # uploads are saved under its `uploads/` folder
     max_upload_bytes: int = 20 * 1024 * 1024
+    sign_in: Optional[SignIn] = None  # None: API keys (and local mode) only
 
 
 # --- request and response shapes ----------------------------------------------------
@@ -175,14 +208,20 @@ def create_app(services: ApiServices) -> FastAPI:
     app = FastAPI(
         title="Bilingual assistant API",
         version=VERSION,
-        description="Chat with the assistant, test what the knowledge base finds, and "
-                    "manage API keys. Authenticate with `Authorization: Bearer <API key>`"
+        description="Chat with the assistant, test what the knowledge base finds, manage "
+                    "documents, jobs and API keys. Authenticate with `Authorization: Bearer "
+                    "<API key>`" + (", or sign in at /v1/auth/login" if services.sign_in
+                                    else "")
                     + (" (single-user local mode: requests without one act as the local "
-                       "administrator)." if services.local_user else "."),
+                       "administrator)." if services.local_user and not services.sign_in
+                       else "."),
         openapi_url="/v1/openapi.json", docs_url="/v1/docs", redoc_url=None,
     )
     errors.install(app)
     app.state.services = services
+
+    sign_in = services.sign_in
+    local_user = services.local_user and sign_in is None
 
     def caller(request: Request) -> Principal:
         header = request.headers.get("authorization", "")
@@ -192,9 +231,21 @@ def create_app(services: ApiServices) -> FastAPI:
                 raise AuthenticationError(
                     "Send the API key as `Authorization: Bearer ba_…`.")
             return services.keys.authenticate(token)
-        if services.local_user:
+        cookie = request.cookies.get(COOKIE)
+        if sign_in is not None and cookie:
+            principal = sign_in.sessions.principal(cookie)
+            # A page of another site cannot make a signed-in browser change anything.
+            if request.method not in SAFE_METHODS and \
+                    request.headers.get("origin", "") != sign_in.origin:
+                raise PermissionDeniedError(
+                    "This request did not come from the assistant's own pages (Origin "
+                    "header); it was refused.")
+            return principal
+        if local_user:
             return LOCAL_USER
         raise AuthenticationError(
+            "Sign in (GET /v1/auth/login) or send an API key as `Authorization: Bearer "
+            "ba_…`." if sign_in else
             "This service needs an API key: send `Authorization: Bearer ba_…` "
             "(an administrator makes one with `python -m apps.cli.api_keys create`).")
 
@@ -225,6 +276,47 @@ def create_app(services: ApiServices) -> FastAPI:
         ok = all(parts.values())
         return JSONResponse({"status": "ready" if ok else "not_ready", "checks": parts},
                             status_code=200 if ok else 503)
+
+    @v1.get("/auth/login", tags=["access"])
+    async def login(next_path: str = Query("/", alias="next", max_length=500)
+                    ) -> RedirectResponse:
+        """Sends the browser to the identity provider (authorization code + PKCE);
+        `next`: the page to return to."""
+        if sign_in is None:
+            raise NotFoundError("Sign-in is not configured (OIDC_ISSUER).")
+        url, pending = await off_loop(sign_in.oidc.start, next_path)
+        await off_loop(sign_in.logins.add_login, pending)
+        return RedirectResponse(url, status_code=302)
+
+    @v1.get("/auth/callback", tags=["access"])
+    async def callback(state: str = Query("", max_length=200),
+                       code: str = Query("", max_length=2000),
+                       error: str = Query("", max_length=200)) -> RedirectResponse:
+        """The provider's redirect back: checks it, opens a session (an HTTP-only
+        cookie) and returns to the page the sign-in started from."""
+        if sign_in is None:
+            raise NotFoundError("Sign-in is not configured (OIDC_ISSUER).")
+        if error:
+            raise AuthenticationError(f"The identity provider refused the sign-in ({error}).")
+        pending = await off_loop(sign_in.logins.take_login, state) if state else None
+        principal = await off_loop(sign_in.oidc.finish, pending, state, code)
+        token = await off_loop(sign_in.sessions.create, principal)
+        logger.info("api.signed_in", extra={"subject": principal.subject,
+                                            "roles": ",".join(sorted(principal.roles))})
+        response = RedirectResponse(pending.next_path if pending else "/", status_code=302)
+        response.set_cookie(COOKIE, token, max_age=int(sign_in.sessions.hours * 3600),
+                            httponly=True, secure=sign_in.secure, samesite="lax", path="/")
+        return response
+
+    @v1.post("/auth/logout", tags=["access"])
+    async def logout(request: Request) -> JSONResponse:
+        """Ends the browser's session."""
+        cookie = request.cookies.get(COOKIE)
+        if sign_in is not None and cookie:
+            await off_loop(sign_in.sessions.end, cookie)
+        response = JSONResponse({"status": "signed out"})
+        response.delete_cookie(COOKIE, path="/")
+        return response
 
     @v1.get("/me", tags=["access"])
     async def me(principal: Principal = Depends(caller)) -> Dict[Text, Any]:

@@ -9,15 +9,19 @@ from fastapi import FastAPI
 from sqlalchemy import text as sql
 from sqlalchemy.engine import Engine
 
-from apps.api.app import ApiServices, Chat, create_app
+from apps.api.app import ApiServices, Chat, SignIn, create_app
 from apps.job_queue import CeleryQueue, celery_app
 from assistant.access.keys import ApiKeys
+from assistant.access.oidc import OidcClient, OidcConfig, parse_admins
+from assistant.access.sessions import Sessions
 from assistant.adapters.milvus_store import MilvusKnowledgeStore
+from assistant.adapters.oidc_http import OidcHttp
 from assistant.adapters.rasa_rest import RasaChat
 from assistant.adapters.sql_service_store import (
     SqlHitTestLog,
     SqlJobStore,
     SqlKeyStore,
+    SqlSessionStore,
     connect,
 )
 from assistant.config import Settings
@@ -36,11 +40,33 @@ def check_binding(settings: Settings, host: str) -> None:
     Raises:
         ConfigurationError: saying how to serve others safely.
     """
-    if settings.api.local_user and host not in LOOPBACK:
+    if settings.api.local_user and not settings.sign_in.issuer and host not in LOOPBACK:
         raise ConfigurationError(
             f"The API would listen on {host} in single-user local mode, where requests "
             f"need no credentials. Set API_LOCAL_USER=off (every request then needs an "
             f"API key) or listen on 127.0.0.1.")
+
+
+def build_sign_in(settings: Settings, engine: Engine) -> Optional[SignIn]:
+    """Sign-in with the identity provider `OIDC_ISSUER` names, if any.
+
+    Raises:
+        ConfigurationError: when the issuer is set without a client id.
+    """
+    config = settings.sign_in
+    if not config.issuer:
+        return None
+    if not config.client_id:
+        raise ConfigurationError("OIDC_ISSUER is set but OIDC_CLIENT_ID is not: register the "
+                                 "assistant with the identity provider and set both.")
+    store = SqlSessionStore(engine)
+    oidc = OidcClient(OidcConfig(
+        issuer=config.issuer, client_id=config.client_id,
+        client_secret=config.client_secret,
+        redirect_uri=f"{config.public_url}/v1/auth/callback", scopes=config.scopes,
+        roles_claim=config.roles_claim, admins=parse_admins(config.admins.split(","))),
+        OidcHttp())
+    return SignIn(oidc, Sessions(store, hours=config.session_hours), store, config.public_url)
 
 
 def build_services(settings: Settings, engine: Optional[Engine] = None,
@@ -68,6 +94,7 @@ def build_services(settings: Settings, engine: Optional[Engine] = None,
                   stale_seconds=settings.jobs.stale_seconds),
         knowledge_dir=Path(settings.knowledge.documents_dir),
         max_upload_bytes=int(settings.jobs.max_upload_mb * 1024 * 1024),
+        sign_in=build_sign_in(settings, engine),
     )
 
 

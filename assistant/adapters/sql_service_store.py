@@ -29,6 +29,8 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 
 from assistant.access.keys import KeyRecord
+from assistant.access.oidc import LoginRequest
+from assistant.access.sessions import SessionRecord
 from assistant.errors import ConfigurationError, ServiceError
 from assistant.jobs.models import Job
 from assistant.knowledge.hit_testing import HitTestRun
@@ -85,6 +87,25 @@ workers = Table(
     "workers", metadata,
     Column("name", String(200), primary_key=True),
     Column("heartbeat_at", Float, nullable=False),
+)
+
+sessions = Table(
+    "sessions", metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("subject", String(300), nullable=False),
+    Column("name", String(300), nullable=False),
+    Column("roles", String(100), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False, index=True),
+)
+
+logins = Table(
+    "logins", metadata,
+    Column("state", String(100), primary_key=True),
+    Column("nonce", String(100), nullable=False),
+    Column("verifier", String(200), nullable=False),
+    Column("created_at", Float, nullable=False, index=True),
+    Column("next_path", String(500), nullable=False),
 )
 
 
@@ -338,3 +359,56 @@ class SqlJobStore:
         except SQLAlchemyError as error:
             raise _failed(error) from None
         return None if row is None else float(row.heartbeat_at)
+
+
+class SqlSessionStore:
+    """`SessionStore` on the `sessions` and `logins` tables."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def _run(self, statement: Any) -> Any:
+        try:
+            with self.engine.begin() as connection:
+                return connection.execute(statement)
+        except SQLAlchemyError as error:
+            raise _failed(error) from None
+
+    def add(self, record: SessionRecord) -> None:
+        self._run(insert(sessions).values(
+            digest=record.digest, subject=record.subject, name=record.name[:300],
+            roles=record.roles, created_at=record.created_at, expires_at=record.expires_at))
+        # Expired sessions go as new ones come.
+        self._run(delete(sessions).where(sessions.c.expires_at < record.created_at))
+
+    def get(self, digest: Text) -> Optional[SessionRecord]:
+        try:
+            with self.engine.connect() as connection:
+                row = connection.execute(
+                    select(sessions).where(sessions.c.digest == digest)).first()
+        except SQLAlchemyError as error:
+            raise _failed(error) from None
+        return None if row is None else SessionRecord(
+            row.digest, row.subject, row.name, row.roles, row.created_at, row.expires_at)
+
+    def remove(self, digest: Text) -> None:
+        self._run(delete(sessions).where(sessions.c.digest == digest))
+
+    def add_login(self, login: LoginRequest) -> None:
+        self._run(insert(logins).values(
+            state=login.state, nonce=login.nonce, verifier=login.verifier,
+            created_at=login.created_at, next_path=login.next_path))
+        self._run(delete(logins).where(logins.c.created_at < login.created_at - 3600))
+
+    def take_login(self, state: Text) -> Optional[LoginRequest]:
+        try:
+            with self.engine.begin() as connection:
+                row = connection.execute(select(logins).where(logins.c.state == state)).first()
+                if row is None:
+                    return None
+                taken = connection.execute(delete(logins).where(logins.c.state == state))
+                if taken.rowcount != 1:  # another request used it first
+                    return None
+        except SQLAlchemyError as error:
+            raise _failed(error) from None
+        return LoginRequest(row.state, row.nonce, row.verifier, row.created_at, row.next_path)

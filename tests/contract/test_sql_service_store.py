@@ -136,3 +136,31 @@ def test_workers_say_they_are_alive(engine):
     store.worker_alive("w1", 105.0)
     store.worker_alive("w2", 103.0)
     assert store.last_worker_seen() == 105.0
+
+
+def test_sessions_and_pending_sign_ins(engine):
+    from assistant.access.oidc import LoginRequest
+    from assistant.access.principal import Principal
+    from assistant.access.sessions import Sessions
+    from assistant.adapters.sql_service_store import SqlSessionStore
+
+    store = SqlSessionStore(engine)
+    now = [1000.0]
+    sessions = Sessions(store, clock=lambda: now[0], hours=1)
+    ann = Principal("oidc:u-1", "Ann 李", frozenset({"user", "admin"}), frozenset(), "session")
+    token = sessions.create(ann)
+    assert sessions.principal(token) == ann
+    with engine.connect() as connection:
+        stored = " ".join(str(v) for row in connection.execute(
+            sa.text("SELECT * FROM sessions")) for v in row)
+    assert token not in stored
+    now[0] += 3601
+    with pytest.raises(AuthenticationError, match="ended"):
+        sessions.principal(token)
+    again = sessions.create(ann)
+    sessions.end(again)
+    with pytest.raises(AuthenticationError):
+        sessions.principal(again)
+    store.add_login(LoginRequest("st", "no", "ver", 1000.0, "/admin"))
+    assert store.take_login("st") == LoginRequest("st", "no", "ver", 1000.0, "/admin")
+    assert store.take_login("st") is None  # once

@@ -17,6 +17,8 @@ from dataclasses import replace
 from typing import Any, Callable, Dict, List, Optional, Sequence, Text, Tuple
 
 from assistant.access.keys import KeyRecord
+from assistant.access.oidc import LoginRequest
+from assistant.access.sessions import SessionRecord
 from assistant.errors import LLMUnavailableError, StoreError
 from assistant.jobs.models import Job
 from assistant.knowledge.analysis import bm25_text
@@ -278,3 +280,26 @@ class RecordingQueue:
         if self.failure:
             raise self.failure
         self.sent.append(job)
+
+
+class InMemorySessionStore:
+    """A `SessionStore` in dicts."""
+
+    def __init__(self) -> None:
+        self.sessions: Dict[Text, SessionRecord] = {}
+        self.logins: Dict[Text, LoginRequest] = {}
+
+    def add(self, record: SessionRecord) -> None:
+        self.sessions[record.digest] = record
+
+    def get(self, digest: Text) -> Optional[SessionRecord]:
+        return self.sessions.get(digest)
+
+    def remove(self, digest: Text) -> None:
+        self.sessions.pop(digest, None)
+
+    def add_login(self, login: LoginRequest) -> None:
+        self.logins[login.state] = login
+
+    def take_login(self, state: Text) -> Optional[LoginRequest]:
+        return self.logins.pop(state, None)
