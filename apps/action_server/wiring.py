@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any, List
 
@@ -11,7 +12,9 @@ from assistant.adapters.milvus_store import MilvusKnowledgeStore
 from assistant.adapters.open_meteo import OpenMeteoClient
 from assistant.adapters.openai_chat import ChatClient
 from assistant.adapters.redis_cache import RedisAnswerCache
+from assistant.adapters.sql_service_store import SqlFeedbackStore, connect
 from assistant.answers.cache import AnswerCache, LRUAnswerCache
+from assistant.answers.curated import CuratedAnswers
 from assistant.answers.service import AnswerService
 from assistant.config import Settings
 from assistant.knowledge.embedder import make_embedder
@@ -35,8 +38,11 @@ def build_cache(settings: Settings) -> AnswerCache:
 
 
 def build_services(settings: Settings) -> Services:
-    """Embedder, Milvus store, retriever, LLM client, cache and weather client."""
+    """Embedder, Milvus store, retriever, LLM client, cache, curated answers (the
+    services' database, opened on first use) and weather client."""
     embedder = make_embedder(settings.knowledge.embedding_model, settings.paths.encoders_dir)
+    feedback = functools.lru_cache(maxsize=1)(
+        lambda: SqlFeedbackStore(connect(settings.api.db_url)))
     store = MilvusKnowledgeStore(settings.knowledge, embedder.dim)
     answers = AnswerService(
         Retriever(store, embedder, settings.retrieval),
@@ -47,6 +53,7 @@ def build_services(settings: Settings) -> Services:
         embedder=embedder,
         answer_style=settings.answer_style,
         clear_match=settings.answers.clear_match,
+        curated=CuratedAnswers(lambda: feedback().answers(), embedder),
     )
     return Services(answers=answers, weather=OpenMeteoClient(settings.weather))
 

@@ -30,6 +30,7 @@ from assistant.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
+from assistant.feedback.service import FeedbackService
 from assistant.jobs.service import Jobs
 from assistant.knowledge.documents import SUPPORTED_SUFFIXES
 from assistant.knowledge.hit_testing import MAX_QUESTION_CHARS, MAX_QUESTIONS, HitTester
@@ -50,6 +51,9 @@ class Chat(Protocol):
 
     async def ready(self) -> bool:
         """Whether Rasa answers."""
+
+    async def understand(self, text: Text) -> Optional[Dict[Text, Any]]:
+        """Rasa's intent for a message (`name`, `confidence`), or None."""
 
 
 class Documents(Protocol):
@@ -100,6 +104,7 @@ class ApiServices:
     jobs: Jobs
     knowledge_dir: Path  # uploads are saved under its `uploads/` folder
     max_upload_bytes: int = 20 * 1024 * 1024
+    feedback: Optional[FeedbackService] = None
     sign_in: Optional[SignIn] = None  # None: API keys (and local mode) only
 
 
@@ -160,6 +165,33 @@ class NewKeyRequest(BaseModel):
     name: str = Field(min_length=1, max_length=80)
     scopes: List[Literal[SCOPES]] = Field(min_length=1)  # type: ignore[valid-type]
     days: Optional[float] = Field(None, gt=0, le=3650, description="lifetime; none: no expiry")
+
+
+class FeedbackRequest(BaseModel):
+    conversation: str = Field("default", pattern=_CONVERSATION)
+    rating: Literal[1, -1] = Field(description="1: thumbs up; -1: thumbs down")
+    reason: str = Field("", max_length=1000)
+    message: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS,
+                         description="the user's message the reply answered")
+    reply: str = Field(min_length=1, max_length=20000, description="the assistant's reply")
+    sources: List[Source] = Field(default_factory=list, max_length=20)
+
+
+class IntentFix(BaseModel):
+    intent: str = Field(min_length=1, max_length=100)
+
+
+class AnswerFix(BaseModel):
+    answer: str = Field(min_length=1, max_length=4000)
+
+
+class Note(BaseModel):
+    note: str = Field("", max_length=1000)
+
+
+class NewCuratedAnswer(BaseModel):
+    question: str = Field(min_length=1, max_length=2000)
+    answer: str = Field(min_length=1, max_length=4000)
 
 
 def _key_payload(record: KeyRecord, now: float) -> Dict[Text, Any]:
@@ -482,6 +514,97 @@ def create_app(services: ApiServices) -> FastAPI:
                         ) -> Dict[Text, Any]:
         """A new attempt at a failed job."""
         return job_payload(await off_loop(services.jobs.retry, job_id, principal.subject))
+
+    def reviews() -> FeedbackService:
+        if services.feedback is None:
+            raise NotFoundError("Feedback is not set up in this service.")
+        return services.feedback
+
+    @v1.post("/feedback", tags=["feedback"], status_code=201)
+    async def give_feedback(request: FeedbackRequest,
+                            principal: Principal = Depends(needs("feedback"))
+                            ) -> Dict[Text, Any]:
+        """A thumbs up or down on one reply, with a reason; a thumbs down goes to the
+        review queue with what the assistant understood (Rasa's intent) and the
+        sources it gave."""
+        understood = await services.chat.understand(request.message)
+        item = await off_loop(
+            reviews().submit, principal.subject, request.conversation, request.rating,
+            request.reason, request.message, request.reply,
+            [s.model_dump() for s in request.sources],
+            (understood or {}).get("name"), (understood or {}).get("confidence"))
+        return item.to_payload()
+
+    @v1.get("/feedback", tags=["feedback"])
+    async def feedback_queue(status: Literal["open", "resolved", "all"] = "open",
+                             limit: int = Query(50, ge=1, le=500),
+                             principal: Principal = Depends(needs("admin"))
+                             ) -> Dict[Text, Any]:
+        """The review queue (open thumbs-downs), or resolved feedback."""
+        items = await off_loop(reviews().queue, None if status == "all" else status, limit)
+        return {"feedback": [i.to_payload() for i in items]}
+
+    @v1.post("/feedback/{feedback_id}/intent", tags=["feedback"])
+    async def fix_intent(feedback_id: str, fix: IntentFix,
+                         principal: Principal = Depends(needs("admin"))) -> Dict[Text, Any]:
+        """The message was misunderstood: it becomes a training example of the given
+        intent in `data/nlu/reviewed.yml` (learnt at the next retrain)."""
+        return (await off_loop(reviews().correct_intent, feedback_id, fix.intent,
+                               principal.subject)).to_payload()
+
+    @v1.post("/feedback/{feedback_id}/answer", tags=["feedback"])
+    async def fix_answer(feedback_id: str, fix: AnswerFix,
+                         principal: Principal = Depends(needs("admin"))) -> Dict[Text, Any]:
+        """The right answer: served from now on for the same or a very similar
+        question, before the LLM."""
+        return (await off_loop(reviews().write_answer, feedback_id, fix.answer,
+                               principal.subject)).to_payload()
+
+    @v1.post("/feedback/{feedback_id}/gap", tags=["feedback"])
+    async def mark_gap(feedback_id: str, note: Note,
+                       principal: Principal = Depends(needs("admin"))) -> Dict[Text, Any]:
+        """The documents do not cover the question: listed under GET /v1/gaps."""
+        return (await off_loop(reviews().mark_gap, feedback_id, note.note,
+                               principal.subject)).to_payload()
+
+    @v1.post("/feedback/{feedback_id}/dismiss", tags=["feedback"])
+    async def dismiss(feedback_id: str, note: Note,
+                      principal: Principal = Depends(needs("admin"))) -> Dict[Text, Any]:
+        """Nothing to change."""
+        return (await off_loop(reviews().dismiss, feedback_id, note.note,
+                               principal.subject)).to_payload()
+
+    @v1.get("/gaps", tags=["feedback"])
+    async def gaps(principal: Principal = Depends(needs("admin"))) -> Dict[Text, Any]:
+        """Questions marked as not covered by the documents."""
+        return {"gaps": [g.to_payload() for g in await off_loop(reviews().gaps)]}
+
+    @v1.get("/intents", tags=["feedback"])
+    async def intents(principal: Principal = Depends(needs("admin"))) -> Dict[Text, Any]:
+        """The intents a corrected message may be given."""
+        return {"intents": await off_loop(reviews().examples.intents)}
+
+    @v1.get("/curated-answers", tags=["feedback"])
+    async def curated(principal: Principal = Depends(needs("admin"))) -> Dict[Text, Any]:
+        """Every curated answer."""
+        answers = await off_loop(reviews().store.answers)
+        return {"answers": [a.to_payload() for a in answers]}
+
+    @v1.post("/curated-answers", tags=["feedback"], status_code=201)
+    async def add_curated(request: NewCuratedAnswer,
+                          principal: Principal = Depends(needs("admin"))) -> Dict[Text, Any]:
+        """A curated answer for a question, without feedback."""
+        return (await off_loop(reviews().add_answer, request.question, request.answer,
+                               principal.subject)).to_payload()
+
+    @v1.delete("/curated-answers/{answer_id}", tags=["feedback"])
+    async def remove_curated(answer_id: str,
+                             principal: Principal = Depends(needs("admin"))
+                             ) -> Dict[Text, Any]:
+        """Deletes a curated answer."""
+        if not await off_loop(reviews().store.remove_answer, answer_id):
+            raise NotFoundError(f"No curated answer has the id {answer_id!r}.")
+        return {"deleted": answer_id}
 
     app.include_router(v1)
     return app

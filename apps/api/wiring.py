@@ -15,9 +15,11 @@ from assistant.access.keys import ApiKeys
 from assistant.access.oidc import OidcClient, OidcConfig, parse_admins
 from assistant.access.sessions import Sessions
 from assistant.adapters.milvus_store import MilvusKnowledgeStore
+from assistant.adapters.nlu_file import ReviewedExamples
 from assistant.adapters.oidc_http import OidcHttp
 from assistant.adapters.rasa_rest import RasaChat
 from assistant.adapters.sql_service_store import (
+    SqlFeedbackStore,
     SqlHitTestLog,
     SqlJobStore,
     SqlKeyStore,
@@ -26,6 +28,7 @@ from assistant.adapters.sql_service_store import (
 )
 from assistant.config import Settings
 from assistant.errors import ConfigurationError
+from assistant.feedback.service import FeedbackService
 from assistant.jobs.service import Jobs
 from assistant.knowledge.embedder import make_embedder
 from assistant.knowledge.hit_testing import HitTester
@@ -86,7 +89,7 @@ def build_services(settings: Settings, engine: Optional[Engine] = None,
         keys=ApiKeys(SqlKeyStore(engine)),
         hit_tests=HitTester(Retriever(store, embedder, settings.retrieval),
                             SqlHitTestLog(engine)),
-        chat=chat or RasaChat(settings.api.rasa_url),
+        chat=chat or RasaChat(settings.api.rasa_url, token=settings.rasa_server.auth_token),
         documents=store,
         local_user=settings.api.local_user,
         database_ready=database_ready,
@@ -95,6 +98,8 @@ def build_services(settings: Settings, engine: Optional[Engine] = None,
         knowledge_dir=Path(settings.knowledge.documents_dir),
         max_upload_bytes=int(settings.jobs.max_upload_mb * 1024 * 1024),
         sign_in=build_sign_in(settings, engine),
+        feedback=FeedbackService(SqlFeedbackStore(engine), ReviewedExamples(
+            Path("data/nlu/reviewed.yml"), Path("domain.yml"))),
     )
 
 

@@ -30,14 +30,17 @@ class RasaChat:
     """Sends a user's message to Rasa and returns the assistant's replies."""
 
     def __init__(self, base_url: Text, timeout_seconds: float = 60.0,
-                 transport: Optional[httpx.AsyncBaseTransport] = None) -> None:
+                 transport: Optional[httpx.AsyncBaseTransport] = None,
+                 token: Text = "") -> None:
         """Args:
         base_url: Rasa's server (`http://127.0.0.1:5005`).
+        token: Rasa's HTTP API token (`RASA_AUTH_TOKEN`), for `understand`.
         timeout_seconds: how long a turn may take (an uncached knowledge answer
             takes seconds; Rasa's action timeout is 30 s).
         transport: httpx's transport (tests pass `httpx.MockTransport`).
         """
         self.base_url = base_url.rstrip("/")
+        self.token = token
         self._client = httpx.AsyncClient(base_url=self.base_url, timeout=timeout_seconds,
                                          transport=transport)
 
@@ -81,6 +84,20 @@ class RasaChat:
         if not isinstance(replies, list):
             raise ServiceError("Rasa answered something that is not a list.")
         return [_reply(r) for r in replies if isinstance(r, dict)]
+
+    async def understand(self, text: Text) -> Optional[Dict[Text, Any]]:
+        """What Rasa makes of a message (`intent`: name and confidence), or None when
+        it cannot say (no token, Rasa down): feedback is kept without it."""
+        if not self.token:
+            return None
+        try:
+            response = await self._client.post("/model/parse", params={"token": self.token},
+                                               json={"text": text}, timeout=10.0)
+            body = response.json() if response.status_code == 200 else None
+        except (httpx.HTTPError, ValueError):
+            return None
+        intent = body.get("intent") if isinstance(body, dict) else None
+        return intent if isinstance(intent, dict) else None
 
     async def ready(self) -> bool:
         """Whether Rasa's server answers."""

@@ -32,6 +32,7 @@ from assistant.access.keys import KeyRecord
 from assistant.access.oidc import LoginRequest
 from assistant.access.sessions import SessionRecord
 from assistant.errors import ConfigurationError, ServiceError
+from assistant.feedback.models import CuratedAnswer, Feedback
 from assistant.jobs.models import Job
 from assistant.knowledge.hit_testing import HitTestRun
 
@@ -106,6 +107,37 @@ logins = Table(
     Column("verifier", String(200), nullable=False),
     Column("created_at", Float, nullable=False, index=True),
     Column("next_path", String(500), nullable=False),
+)
+
+feedback = Table(
+    "feedback", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("created_at", Float, nullable=False, index=True),
+    Column("subject", String(300), nullable=False),
+    Column("conversation", String(100), nullable=False),
+    Column("rating", Integer, nullable=False),
+    Column("reason", SqlText, nullable=False),
+    Column("message", SqlText, nullable=False),
+    Column("reply", SqlText, nullable=False),
+    Column("intent", String(100)),
+    Column("confidence", Float),
+    Column("sources", SqlText, nullable=False),  # JSON
+    Column("status", String(16), nullable=False, index=True),
+    Column("resolution", String(16)),
+    Column("detail", SqlText),
+    Column("resolved_by", String(300)),
+    Column("resolved_at", Float),
+)
+
+curated_answers = Table(
+    "curated_answers", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("question", SqlText, nullable=False),
+    Column("answer", SqlText, nullable=False),
+    Column("language", String(8), nullable=False),
+    Column("created_by", String(300), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("feedback_id", String(32)),
 )
 
 
@@ -412,3 +444,66 @@ class SqlSessionStore:
         except SQLAlchemyError as error:
             raise _failed(error) from None
         return LoginRequest(row.state, row.nonce, row.verifier, row.created_at, row.next_path)
+
+
+class SqlFeedbackStore:
+    """`FeedbackStore` on the `feedback` and `curated_answers` tables. Every text is
+    a bound parameter: SQL in a message or a reason is stored as text."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def _run(self, statement: Any) -> Any:
+        try:
+            with self.engine.begin() as connection:
+                return connection.execute(statement)
+        except SQLAlchemyError as error:
+            raise _failed(error) from None
+
+    def _rows(self, statement: Any) -> List[Any]:
+        try:
+            with self.engine.connect() as connection:
+                return list(connection.execute(statement))
+        except SQLAlchemyError as error:
+            raise _failed(error) from None
+
+    @staticmethod
+    def _feedback(row: Any) -> Feedback:
+        values = dict(row._mapping)
+        values["sources"] = json.loads(values["sources"])
+        return Feedback(**values)
+
+    def add(self, item: Feedback) -> None:
+        values = item.to_payload()
+        values["sources"] = json.dumps(item.sources, ensure_ascii=False)
+        self._run(insert(feedback).values(**values))
+
+    def get(self, feedback_id: Text) -> Optional[Feedback]:
+        rows = self._rows(select(feedback).where(feedback.c.id == feedback_id))
+        return self._feedback(rows[0]) if rows else None
+
+    def recent(self, status: Optional[Text], limit: int) -> List[Feedback]:
+        query = select(feedback).order_by(feedback.c.created_at.desc()).limit(limit)
+        if status is not None:
+            query = query.where(feedback.c.status == status)
+        return [self._feedback(row) for row in self._rows(query)]
+
+    def resolve(self, feedback_id: Text, resolution: Text, detail: Optional[Text],
+                by: Text, now: float) -> bool:
+        result = self._run(update(feedback).where(feedback.c.id == feedback_id,
+                                                  feedback.c.status == "open")
+                           .values(status="resolved", resolution=resolution, detail=detail,
+                                   resolved_by=by, resolved_at=now))
+        return bool(result.rowcount == 1)
+
+    def add_answer(self, answer: CuratedAnswer) -> None:
+        self._run(insert(curated_answers).values(**answer.to_payload()))
+
+    def answers(self) -> List[CuratedAnswer]:
+        rows = self._rows(select(curated_answers)
+                          .order_by(curated_answers.c.created_at.desc()))
+        return [CuratedAnswer(**dict(row._mapping)) for row in rows]
+
+    def remove_answer(self, answer_id: Text) -> bool:
+        result = self._run(delete(curated_answers).where(curated_answers.c.id == answer_id))
+        return bool(result.rowcount == 1)

@@ -8,8 +8,8 @@ from typing import List, Text, TypedDict
 # `llm`: generated from the passages; `extractive`: the best passage's sentences;
 # `not_found`: nothing relevant (or nothing asked); `unavailable`: the knowledge
 # store could not be searched; `declined`: not looked up (too long, only links or
-# only code: see `screening`).
-MODES = ("llm", "quoted", "extractive", "not_found", "unavailable", "declined")
+# only code: see `screening`); `curated`: an administrator's answer to this question.
+MODES = ("llm", "quoted", "extractive", "not_found", "unavailable", "declined", "curated")
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from typing import Callable, List, Optional, Protocol, Sequence, Text, Tuple
 
 from assistant.answers.cache import AnswerCache, cache_key
 from assistant.answers.context import joined_retry, resolve_question
+from assistant.answers.curated import CuratedAnswers
 from assistant.answers.extractive import (
     RankedSentence,
     best_of_passage,
@@ -27,7 +28,13 @@ from assistant.answers.prompts import (
     stop_sequences,
 )
 from assistant.answers.screening import screen
-from assistant.errors import ConfigurationError, LLMError, ModelBusyError, StoreError
+from assistant.errors import (
+    AssistantError,
+    ConfigurationError,
+    LLMError,
+    ModelBusyError,
+    StoreError,
+)
 from assistant.knowledge.embedder import Embedder, similarities
 from assistant.knowledge.retrieval import Passage
 from assistant.llm.chat import ChatModel
@@ -103,6 +110,7 @@ class AnswerService:
         focus_units: Optional[int] = FOCUS_UNITS,
         answer_style: Text = "generate",
         clear_match: Optional[float] = None,
+        curated: Optional[CuratedAnswers] = None,
     ) -> None:
         """Args:
         retriever: finds passages.
@@ -122,6 +130,8 @@ class AnswerService:
         clear_match: when the model says the passages do not answer but the best
             passage is at least this similar to the question (cosine), the best
             sentences are quoted anyway; None trusts the model's refusals.
+        curated: administrators' answers, served before anything else for the same
+            or a very similar question.
 
         Raises:
             ConfigurationError: for an unknown answer style.
@@ -140,6 +150,7 @@ class AnswerService:
         self.focus_units = focus_units
         self.answer_style = answer_style
         self.clear_match = clear_match
+        self.curated = curated
         self._cached_version: Optional[Text] = None
         self._version_checked = 0.0
 
@@ -176,6 +187,9 @@ class AnswerService:
         query = resolve_question(question, history)
         if not query:
             return Answer(message("empty", language), language=language, query=query)
+        curated = await self._curated(query, language)
+        if curated is not None:
+            return curated
         try:
             return await self._answer(query, language, joined_retry(question, history),
                                       question.strip())
@@ -183,6 +197,21 @@ class AnswerService:
             logger.error("answers.store_unavailable", extra={"error": str(error)})
             return Answer(message("unavailable", language), mode="unavailable",
                           language=language, query=query)
+
+    async def _curated(self, query: Text, language: Text) -> Optional[Answer]:
+        """An administrator's answer to this question, if there is one; a database
+        that cannot be read is logged and skipped, never fails the answer."""
+        if self.curated is None:
+            return None
+        try:
+            found = await asyncio.to_thread(self.curated.find, query, language)
+        except AssistantError as error:
+            logger.warning("answers.curated_unavailable", extra={"error": str(error)})
+            return None
+        if found is None:
+            return None
+        logger.info("answers.curated", extra={"language": language, "curated": found.id})
+        return Answer(found.answer, [], "curated", language, False, query)
 
     async def _answer(self, query: Text, language: Text, retry: Optional[Text] = None,
                       latest: Optional[Text] = None) -> Answer:

@@ -57,7 +57,7 @@ def test_keys_live_in_the_database_across_connections(engine):
     with engine.connect() as connection:
         stored = " ".join(str(v) for row in connection.execute(
             sa.text("SELECT * FROM api_keys")) for v in row)
-    assert token.rsplit("_", 1)[1] not in stored  # only the hash is kept
+    assert token.split("_", 2)[2] not in stored  # only the hash is kept
     again.revoke(record.id)
     with pytest.raises(AuthenticationError, match="revoked"):
         keys.authenticate(token)
@@ -164,3 +164,21 @@ def test_sessions_and_pending_sign_ins(engine):
     store.add_login(LoginRequest("st", "no", "ver", 1000.0, "/admin"))
     assert store.take_login("st") == LoginRequest("st", "no", "ver", 1000.0, "/admin")
     assert store.take_login("st") is None  # once
+
+
+def test_feedback_and_curated_answers(engine):
+    from assistant.adapters.sql_service_store import SqlFeedbackStore
+    from assistant.feedback.service import FeedbackService
+    from tests.fakes.in_memory import ListedExamples
+
+    reviews = FeedbackService(SqlFeedbackStore(engine), ListedExamples("affirm"))
+    text = "'; DROP TABLE feedback; -- 好的"
+    item = reviews.submit("oidc:1", "c-1", -1, text, text, "Bye",
+                          [{"number": 1, "title": "标题", "source": "zh/a.md"}], "goodbye", 0.6)
+    assert reviews.store.get(item.id) == item
+    assert reviews.queue() == [item]
+    reviews.correct_intent(item.id, "affirm", "admin")
+    assert reviews.queue() == [] and reviews.queue("resolved")[0].resolution == "intent"
+    curated = reviews.add_answer("班车几点发车?", "8:00", "admin")
+    assert reviews.store.answers() == [curated]
+    assert reviews.store.remove_answer(curated.id) and not reviews.store.remove_answer("x")

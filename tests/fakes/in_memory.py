@@ -20,6 +20,7 @@ from assistant.access.keys import KeyRecord
 from assistant.access.oidc import LoginRequest
 from assistant.access.sessions import SessionRecord
 from assistant.errors import LLMUnavailableError, StoreError
+from assistant.feedback.models import CuratedAnswer, Feedback
 from assistant.jobs.models import Job
 from assistant.knowledge.analysis import bm25_text
 from assistant.knowledge.chunking import Chunk
@@ -303,3 +304,56 @@ class InMemorySessionStore:
 
     def take_login(self, state: Text) -> Optional[LoginRequest]:
         return self.logins.pop(state, None)
+
+
+class InMemoryFeedbackStore:
+    """A `FeedbackStore` in dicts."""
+
+    def __init__(self) -> None:
+        self.items: Dict[Text, Feedback] = {}
+        self.curated: Dict[Text, CuratedAnswer] = {}
+
+    def add(self, feedback: Feedback) -> None:
+        self.items[feedback.id] = feedback
+
+    def get(self, feedback_id: Text) -> Optional[Feedback]:
+        return self.items.get(feedback_id)
+
+    def recent(self, status: Optional[Text], limit: int) -> List[Feedback]:
+        found = [f for f in self.items.values() if status is None or f.status == status]
+        return sorted(found, key=lambda f: -f.created_at)[:limit]
+
+    def resolve(self, feedback_id: Text, resolution: Text, detail: Optional[Text],
+                by: Text, now: float) -> bool:
+        item = self.items.get(feedback_id)
+        if item is None or item.status != "open":
+            return False
+        self.items[feedback_id] = replace(item, status="resolved", resolution=resolution,
+                                          detail=detail, resolved_by=by, resolved_at=now)
+        return True
+
+    def add_answer(self, answer: CuratedAnswer) -> None:
+        self.curated[answer.id] = answer
+
+    def answers(self) -> List[CuratedAnswer]:
+        return sorted(self.curated.values(), key=lambda a: -a.created_at)
+
+    def remove_answer(self, answer_id: Text) -> bool:
+        return self.curated.pop(answer_id, None) is not None
+
+
+class ListedExamples:
+    """`TrainingExamples` in a dict."""
+
+    def __init__(self, *intents: Text) -> None:
+        self.known = list(intents)
+        self.examples: Dict[Text, List[Text]] = {}
+
+    def add(self, text: Text, intent: Text) -> bool:
+        if text in self.examples.get(intent, []):
+            return False
+        self.examples.setdefault(intent, []).append(text)
+        return True
+
+    def intents(self) -> List[Text]:
+        return list(self.known)

@@ -9,16 +9,19 @@ from fastapi.testclient import TestClient
 from apps.api.app import ApiServices, create_app
 from assistant.access.keys import ApiKeys
 from assistant.errors import InputError, ServiceError
+from assistant.feedback.service import FeedbackService
 from assistant.jobs.service import Jobs
 from assistant.knowledge.hit_testing import HitTester
 from assistant.knowledge.ingest import ingest
 from assistant.knowledge.retrieval import Retriever
 from tests.fakes.in_memory import (
     HashingEmbedder,
+    InMemoryFeedbackStore,
     InMemoryHitTestLog,
     InMemoryJobStore,
     InMemoryKeyStore,
     InMemoryStore,
+    ListedExamples,
     RecordingQueue,
 )
 
@@ -46,6 +49,9 @@ class FakeRasa:
     async def ready(self):
         return self.up
 
+    async def understand(self, text):
+        return {"name": "goodbye", "confidence": 0.63} if self.up else None
+
 
 @pytest.fixture
 def world(tmp_path):
@@ -60,7 +66,9 @@ def world(tmp_path):
                            chat=rasa, documents=store, local_user=False,
                            database_ready=lambda: True,
                            jobs=Jobs(InMemoryJobStore(), RecordingQueue()),
-                           knowledge_dir=tmp_path, max_upload_bytes=1000)
+                           knowledge_dir=tmp_path, max_upload_bytes=1000,
+                           feedback=FeedbackService(InMemoryFeedbackStore(),
+                                                    ListedExamples("greet", "affirm")))
     return services, store, rasa
 
 
@@ -331,3 +339,56 @@ def test_a_queue_that_is_down_is_503_and_the_failed_job_can_be_retried(world):
     assert again.status_code == 202 and again.json()["attempt"] == 2
     assert api.post(f"/v1/jobs/{again.json()['id']}/retry").status_code == 400
     assert api.get("/v1/jobs/nope").status_code == 404
+
+
+def test_feedback_goes_to_the_queue_and_an_admin_acts_on_it(world):
+    services = world[0]
+    user, _ = services.keys.issue("user", ["chat", "feedback"])
+    api = client(services)
+    given = api.post("/v1/feedback", headers=bearer(user), json={
+        "rating": -1, "reason": "it said goodbye", "message": "sure, go ahead",
+        "reply": "Bye!", "sources": []})
+    assert given.status_code == 201, given.text
+    item = given.json()
+    assert item["intent"] == "goodbye" and item["status"] == "open"
+    assert api.get("/v1/feedback", headers=bearer(user)).status_code == 403
+    admin = client(services, local_user=True)
+    assert [f["id"] for f in admin.get("/v1/feedback").json()["feedback"]] == [item["id"]]
+    assert admin.get("/v1/intents").json()["intents"] == ["greet", "affirm"]
+    fixed = admin.post(f"/v1/feedback/{item['id']}/intent", json={"intent": "affirm"})
+    assert fixed.status_code == 200 and fixed.json()["resolution"] == "intent"
+    assert services.feedback.examples.examples == {"affirm": ["sure, go ahead"]}
+    assert admin.post(f"/v1/feedback/{item['id']}/gap", json={}).status_code == 400
+    assert admin.get("/v1/feedback").json()["feedback"] == []
+
+
+def test_a_written_answer_is_listed_and_can_be_deleted(world):
+    services = world[0]
+    api = client(services, local_user=True)
+    item = api.post("/v1/feedback", json={"rating": -1, "message": "CEO salary?",
+                                          "reply": "Expenses are refunded."}).json()
+    curated = api.post(f"/v1/feedback/{item['id']}/answer",
+                       json={"answer": "That is confidential."}).json()
+    listed = api.get("/v1/curated-answers").json()["answers"]
+    assert [a["id"] for a in listed] == [curated["id"]]
+    assert api.delete(f"/v1/curated-answers/{curated['id']}").status_code == 200
+    assert api.delete(f"/v1/curated-answers/{curated['id']}").status_code == 404
+
+
+@pytest.mark.parametrize("body", [
+    {"rating": 0, "message": "m", "reply": "r"},
+    {"rating": -1, "message": "", "reply": "r"},
+    {"rating": -1, "message": "m"},
+    {"rating": "bad", "message": "m", "reply": "r"},
+    {"rating": -1, "message": "m", "reply": "r", "conversation": "a/b"},
+])
+def test_bad_feedback_is_422(world, body):
+    assert client(world[0], local_user=True).post("/v1/feedback", json=body).status_code == 422
+
+
+def test_sql_and_markup_in_feedback_are_kept_as_text(world):
+    api = client(world[0], local_user=True)
+    text = "'; DROP TABLE feedback; -- <script>alert(1)</script>"
+    item = api.post("/v1/feedback", json={"rating": -1, "reason": text, "message": text,
+                                          "reply": text}).json()
+    assert api.get("/v1/feedback").json()["feedback"][0]["reason"] == text == item["message"]

@@ -326,3 +326,25 @@ async def test_a_refusal_is_overruled_when_the_best_passage_clearly_matches(styl
     answer = await lenient.answer("How much annual leave?", [], "en")
     assert answer.mode == "extractive" and "15 days" in answer.text
     assert answer.sources == [Source(1, "Annual Leave", "en/hr-annual-leave.md")]
+
+
+async def test_a_curated_answer_comes_before_the_cache_the_documents_and_the_model():
+    from assistant.answers.curated import CuratedAnswers
+    from assistant.errors import ServiceError
+    from assistant.feedback.models import CuratedAnswer
+
+    curated = [CuratedAnswer("c1", "What is the CEO's salary?", "That is confidential.",
+                             "en", "admin", 1.0)]
+    search, llm = StaticSearch(LEAVE_EN), ScriptedChatModel(lambda m: "15 days [1]")
+    answers = service(search, llm)
+    answers.curated = CuratedAnswers(lambda: curated, HashingEmbedder())
+    answer = await answers.answer("what is the CEO's salary", [], "en")
+    assert (answer.text, answer.mode, answer.sources) == ("That is confidential.",
+                                                         "curated", [])
+    assert search.queries == [] and llm.requests == []
+
+    def down():
+        raise ServiceError("the database is down")
+
+    answers.curated = CuratedAnswers(down, HashingEmbedder())
+    assert (await answers.answer("How many days of leave?", [], "en")).mode == "llm"
