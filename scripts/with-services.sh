@@ -81,6 +81,7 @@ echo "==> Starting the API on 127.0.0.1:$API_PORT (docs: /v1/docs; log: .run/api
 "$actions_py" -m apps.api > .run/api.log 2>&1 &
 pids+=($!)
 wait_for "The API" "http://127.0.0.1:$API_PORT/v1/health" 120 .run/api.log
+echo "==> Open the web chat at http://$RASA_HOST:$RASA_PORT/webhooks/socketio/chat/ and the API's docs at http://127.0.0.1:$API_PORT/v1/docs"
 
 echo "==> Rasa on $RASA_HOST:$RASA_PORT; its HTTP API token is in .run/rasa-api-token"
 "$@"

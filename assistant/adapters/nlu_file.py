@@ -58,10 +58,11 @@ class ReviewedExamples:
             if any(example.lower() == e.lower() for e in examples.get(intent, [])):
                 return False
             examples.setdefault(intent, []).append(example)
-            blocks = [{"intent": name, "examples": "".join(f"- {e}\n" for e in items)}
-                      for name, items in sorted(examples.items())]
-            body = yaml.safe_dump({"version": "3.1", "nlu": blocks}, allow_unicode=True,
-                                  sort_keys=False, width=1000)
+            # Literal blocks, as Rasa's own files are written: one example a line.
+            body = 'version: "3.1"\nnlu:\n' + "".join(
+                f"  - intent: {name}\n    examples: |\n"
+                + "".join(f"      - {e}\n" for e in items)
+                for name, items in sorted(examples.items()))
             handle, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".reviewed-")
             with os.fdopen(handle, "w", encoding="utf-8") as out:
                 out.write(HEADER + body)
