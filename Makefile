@@ -36,7 +36,7 @@ PTH = $$($(1) -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/as
 
 MODEL_INPUTS := config.yml domain.yml $(shell find data -type f 2>/dev/null)
 
-.PHONY: FORCE help browser setup index llm actions-env-path llm-env-path benchmark-retrieval benchmark-answers benchmark-accuracy benchmark-load benchmark-oos probe-security train shell run api worker actions settings test test-fast test-components test-dirs lint readme typecheck validate benchmark env-path clean
+.PHONY: FORCE help browser setup index llm actions-env-path llm-env-path benchmark-retrieval benchmark-answers benchmark-accuracy benchmark-api benchmark-load benchmark-oos probe-security train shell run api worker actions settings test test-fast test-components test-dirs lint readme typecheck validate benchmark env-path clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -208,6 +208,9 @@ benchmark-accuracy: setup ## Answer accuracy on the question set's test half (LL
 
 benchmark-oos: $(STAMP) $(RASA_ENV)/.defaults ## Off-topic recall and in-scope accuracy, config.yml against it without NoveltyClassifier: make benchmark-oos [ARGS="--improved-model M.tar.gz"]
 	@$(RASA_PY) -m benchmarks.out_of_scope $(ARGS)
+
+benchmark-api: $(ACTIONS_STAMP) ## Against a running `make run`: what chat through the API adds, indexing after an upload, 20 users at once
+	@$(ACTIONS_PY) -m benchmarks.api_benchmark $(ARGS)
 
 benchmark-load: setup ## Knowledge questions asked at once by 1, 2, 5, 10 people, with and without the LLM's admission control
 	@$(ACTIONS_PY) -m benchmarks.load_benchmark --llm-python $(LLM_PY)

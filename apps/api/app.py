@@ -39,6 +39,8 @@ logger = logging.getLogger("apps.api")
 
 VERSION = "1"
 MAX_MESSAGE_CHARS = 4000
+MAX_FILES = 50  # per upload
+MAX_JSON_BYTES = 1024 * 1024
 _CONVERSATION = r"^[A-Za-z0-9_-]{1,64}$"
 
 
@@ -251,6 +253,20 @@ def create_app(services: ApiServices) -> FastAPI:
     )
     errors.install(app)
     app.state.services = services
+    # Bodies are refused by their declared size before anything reads them (an
+    # upload's parts would otherwise be spooled to disk first).
+    largest_upload = services.max_upload_bytes * MAX_FILES + 1024 * 1024
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next: Callable[[Request], Awaitable[Any]]
+                         ) -> Any:
+        declared = request.headers.get("content-length", "")
+        limit = largest_upload if request.url.path == "/v1/documents" else MAX_JSON_BYTES
+        if declared.isdigit() and int(declared) > limit:
+            return JSONResponse(errors.body(
+                "too_large", f"The request body is larger than {limit // (1024 * 1024)} MB "
+                             f"allowed here (UPLOAD_MAX_MB per file)."), status_code=413)
+        return await call_next(request)
 
     sign_in = services.sign_in
     local_user = services.local_user and sign_in is None
@@ -460,8 +476,8 @@ def create_app(services: ApiServices) -> FastAPI:
                      ) -> Dict[Text, Any]:
         """Saves the documents and queues their indexing; follow the job for progress.
         A file with the name of an earlier upload replaces it."""
-        if len(files) > 50:
-            raise InputError("At most 50 files per upload.")
+        if len(files) > MAX_FILES:
+            raise InputError(f"At most {MAX_FILES} files per upload.")
         names = [safe_name(f.filename or "") for f in files]  # all checked first
         if len(set(names)) != len(names):
             raise InputError("Two files have the same name.")

@@ -392,3 +392,14 @@ def test_sql_and_markup_in_feedback_are_kept_as_text(world):
     item = api.post("/v1/feedback", json={"rating": -1, "reason": text, "message": text,
                                           "reply": text}).json()
     assert api.get("/v1/feedback").json()["feedback"][0]["reason"] == text == item["message"]
+
+
+def test_bodies_larger_than_allowed_are_413_before_they_are_read(world):
+    api = client(world[0], local_user=True)
+    response = api.post("/v1/chat", content=b"{" + b" " * (1024 * 1024 + 10) + b"}",
+                        headers={"Content-Type": "application/json"})
+    assert response.status_code == 413 and response.json()["error"]["type"] == "too_large"
+    huge = api.post("/v1/documents", content=b"x",
+                    headers={"Content-Type": "multipart/form-data; boundary=x",
+                             "Content-Length": str(200 * 1024 * 1024)})
+    assert huge.status_code == 413
