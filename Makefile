@@ -124,12 +124,12 @@ train: models/.trained ## Train the model if data or config changed
 	@$(RASA_PY) -m apps.cli.credentials credentials.yml $@
 
 shell: setup train .run/credentials.yml ## Set up, train if needed, start the LLM and action server, and talk in `rasa shell`
-	@scripts/with-services.sh $(ACTIONS_PY) $(LLM_PY) \
+	@RASA_COMMAND=$${RASA_COMMAND:-$(RASA)} scripts/with-services.sh $(ACTIONS_PY) $(LLM_PY) \
 		scripts/rasa-run.sh $(RASA) shell --model models/current.tar.gz \
 		--credentials .run/credentials.yml
 
 run: setup train .run/credentials.yml ## Serve the assistant on 127.0.0.1: Rasa (REST, socket.io, Slack, Telegram, WeCom; HTTP API behind a token) on :5005, actions on :5055, LLM on :8088, the API on :8000, the knowledge base on :19530, and the job worker
-	@scripts/with-services.sh $(ACTIONS_PY) $(LLM_PY) \
+	@RASA_COMMAND=$${RASA_COMMAND:-$(RASA)} scripts/with-services.sh $(ACTIONS_PY) $(LLM_PY) \
 		scripts/rasa-run.sh $(RASA) run --model models/current.tar.gz \
 		--credentials .run/credentials.yml
 

@@ -601,6 +601,10 @@ class JobSettings:
         positive_number)
     max_upload_mb: float = setting(
         "UPLOAD_MAX_MB", 20.0, "the largest document the API accepts", positive_number)
+    rasa_command: Text = setting(
+        "RASA_COMMAND", "", "Rasa's executable, for retrain jobs (`make run` sets it to "
+        "`$(make -s env-path)/bin/rasa`); unset: the worker takes no retrain jobs",
+        path, shown="unset")
 
 
 SECTIONS: Tuple[Type[Any], ...] = (

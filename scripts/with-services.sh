@@ -75,6 +75,8 @@ pids+=($!)
 wait_for "The action server" "http://127.0.0.1:$ACTION_SERVER_PORT/health" 120 .run/actions.log
 
 echo "==> Starting the job worker (log: .run/worker.log)"
+# Retrain jobs run Rasa's own `rasa train` and `rasa test` (RASA_COMMAND, which
+# `make run` sets to Rasa's environment's executable).
 "$actions_py" -m apps.worker > .run/worker.log 2>&1 &
 pids+=($!)
 echo "==> Starting the API on 127.0.0.1:$API_PORT (docs: /v1/docs; log: .run/api.log)"

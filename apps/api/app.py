@@ -511,6 +511,14 @@ def create_app(services: ApiServices) -> FastAPI:
         job = await off_loop(services.jobs.submit, "reindex", {}, principal.subject)
         return {"job": job_payload(job)}
 
+    @v1.post("/model/retrain", tags=["jobs"], status_code=202)
+    async def retrain(principal: Principal = Depends(needs("admin"))) -> Dict[Text, Any]:
+        """Trains a new model on the current data (with the reviewed examples), checks
+        it beside the served one on the held-out messages and test stories, and loads
+        it into Rasa only if it is not worse (a job)."""
+        job = await off_loop(services.jobs.submit, "retrain", {}, principal.subject)
+        return {"job": job_payload(job)}
+
     @v1.get("/jobs", tags=["jobs"])
     async def list_jobs(limit: int = Query(50, ge=1, le=200),
                         principal: Principal = Depends(needs("knowledge:read"))

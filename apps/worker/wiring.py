@@ -12,10 +12,12 @@ from celery import Celery
 
 from apps.job_queue import TASK, celery_app
 from assistant.adapters.milvus_store import MilvusKnowledgeStore
+from assistant.adapters.rasa_cli import RasaCli, RasaModelServer
 from assistant.adapters.sql_service_store import SqlJobStore, connect
 from assistant.config import Settings
 from assistant.errors import AssistantError
 from assistant.jobs.knowledge import KnowledgeJobs
+from assistant.jobs.retrain import RetrainJob
 from assistant.jobs.service import HEARTBEAT_SECONDS, Worker
 from assistant.knowledge.embedder import make_embedder
 
@@ -31,6 +33,13 @@ def build_worker(settings: Settings, name: Text) -> Tuple[Celery, Worker, Callab
     handlers = KnowledgeJobs(
         Path(knowledge.documents_dir), MilvusKnowledgeStore(knowledge, embedder.dim),
         embedder, knowledge.chunk_size, knowledge.chunk_overlap).handlers()
+    if settings.jobs.rasa_command:
+        project = Path.cwd()
+        handlers["retrain"] = RetrainJob(
+            RasaCli(Path(settings.jobs.rasa_command), project, project / "models",
+                    project / "tests" / "nlu" / "held_out.yml",
+                    project / "tests" / "test_stories.yml"),
+            RasaModelServer(settings.api.rasa_url, settings.rasa_server.auth_token))
     # Several heartbeats fit in the time after which a silent job counts as lost.
     beat_every = min(HEARTBEAT_SECONDS, settings.jobs.stale_seconds / 4)
     worker = Worker(store, handlers, name, heartbeat_seconds=beat_every)
