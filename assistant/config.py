@@ -542,9 +542,10 @@ class ApiSettings:
         "the address the API listens on; another than loopback needs `API_LOCAL_USER=off`")
     port: int = setting("API_PORT", 8000, "its port", whole_number(1))
     db_url: Text = setting(
-        "API_DB_URL", "sqlite:///.data/api.db",
-        "the API's own tables (API keys, hit-test runs): a SQLite file, or PostgreSQL "
-        "(`postgresql://user:password@host:5432/db`)",
+        "DATABASE_URL", "sqlite:///.data/api.db",
+        "the services' own tables (API keys, sessions, hit-test runs, jobs, feedback, "
+        "curated answers), shared by the API, the worker and the action server: a SQLite "
+        "file, or PostgreSQL (`postgresql://user:password@host:5432/db`)",
         secret=True, shown="`sqlite:///.data/api.db`")
     rasa_url: Text = setting(
         "API_RASA_URL", "http://127.0.0.1:5005", "where the API reaches Rasa's REST channel",

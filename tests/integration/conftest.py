@@ -142,7 +142,7 @@ class Servers:
             PYTHONPATH=str(PROJECT),
             ACTION_SERVER_TOKEN=TOKEN,
             MILVUS_LITE_PATH=str(self.logs / "knowledge.db"),
-            API_DB_URL=f"sqlite:///{self.logs / 'api.db'}",
+            DATABASE_URL=f"sqlite:///{self.logs / 'api.db'}",
             LLM_BASE_URL=f"http://127.0.0.1:{self.llm_port}/v1",
             LLM_API_KEY=LLM_KEY,
             LLM_TIMEOUT_SECONDS="40",

@@ -36,7 +36,7 @@ def api(servers: Servers, work_dir: Path) -> Iterator[Api]:
     env = {**os.environ, "PYTHONPATH": str(PROJECT),
            # Its own Milvus Lite file: a file is open in one process only.
            "MILVUS_LITE_PATH": str(work_dir / "api-knowledge.db"),
-           "API_DB_URL": f"sqlite:///{work_dir / 'api.db'}",
+           "DATABASE_URL": f"sqlite:///{work_dir / 'api.db'}",
            "API_RASA_URL": servers.rasa_url, "API_LOCAL_USER": "off"}
     subprocess.run([python, "-m", "apps.cli.ingest", "knowledge"], cwd=PROJECT, env=env,
                    check=True, capture_output=True, timeout=600)
