@@ -1,11 +1,15 @@
-"""Shared test set-up: no network, no telemetry, and local fakes of the services
-that cannot be reached from here (Open-Meteo, a hosted LLM)."""
+"""Shared test set-up: no network, no telemetry, local fakes of the services that
+cannot be reached from here (Open-Meteo, a hosted LLM), and fresh databases on the
+PostgreSQL this machine runs."""
 
 from assistant.config import apply_process_defaults
 
 apply_process_defaults()  # before Rasa, TensorFlow or transformers are imported
 
+import uuid  # noqa: E402
+
 import pytest  # noqa: E402
+import sqlalchemy as sa  # noqa: E402
 
 from assistant.config import WeatherSettings  # noqa: E402
 from tests.fakes.open_meteo import FakeOpenMeteo  # noqa: E402
@@ -45,3 +49,24 @@ def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> str:
     from tests.fakes.tiny_bert import build_tiny_bert
 
     return build_tiny_bert(tmp_path_factory.mktemp("tiny_bert"))
+
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+@pytest.fixture
+def postgres_url():
+    """A fresh database on the PostgreSQL at 127.0.0.1:5432, dropped afterwards."""
+    name = f"assistant_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError as error:
+        pytest.fail(f"PostgreSQL at 127.0.0.1:5432 is not reachable: {error}")
+    yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    with admin.connect() as connection:
+        connection.execute(sa.text(
+            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
+        connection.execute(sa.text(f'DROP DATABASE "{name}"'))
+    admin.dispose()

@@ -229,11 +229,6 @@ def safe_name(filename: Text) -> Text:
     return name
 
 
-def job_payload(job: Any) -> Dict[Text, Any]:
-    """A job as the API shows it."""
-    return job.to_payload()
-
-
 # --- the app ------------------------------------------------------------------------
 
 
@@ -485,7 +480,7 @@ def create_app(services: ApiServices) -> FastAPI:
         job = await off_loop(services.jobs.submit, "ingest", {"uploaded": saved},
                              principal.subject)
         logger.info("api.uploaded", extra={"files": len(saved), "job": job.id})
-        return {"saved": saved, "job": job_payload(job)}
+        return {"saved": saved, "job": job.to_payload()}
 
     @v1.delete("/documents/{source:path}", tags=["knowledge"], status_code=202)
     async def delete_document(source: str,
@@ -503,13 +498,13 @@ def create_app(services: ApiServices) -> FastAPI:
             path.unlink()
         job = await off_loop(services.jobs.submit, "ingest", {"delete": [source]},
                              principal.subject)
-        return {"deleted": source, "job": job_payload(job)}
+        return {"deleted": source, "job": job.to_payload()}
 
     @v1.post("/documents/reindex", tags=["knowledge"], status_code=202)
     async def reindex(principal: Principal = Depends(needs("admin"))) -> Dict[Text, Any]:
         """Drops the index and indexes the folder again (a job)."""
         job = await off_loop(services.jobs.submit, "reindex", {}, principal.subject)
-        return {"job": job_payload(job)}
+        return {"job": job.to_payload()}
 
     @v1.post("/model/retrain", tags=["jobs"], status_code=202)
     async def retrain(principal: Principal = Depends(needs("admin"))) -> Dict[Text, Any]:
@@ -517,27 +512,27 @@ def create_app(services: ApiServices) -> FastAPI:
         it beside the served one on the held-out messages and test stories, and loads
         it into Rasa only if it is not worse (a job)."""
         job = await off_loop(services.jobs.submit, "retrain", {}, principal.subject)
-        return {"job": job_payload(job)}
+        return {"job": job.to_payload()}
 
     @v1.get("/jobs", tags=["jobs"])
     async def list_jobs(limit: int = Query(50, ge=1, le=200),
                         principal: Principal = Depends(needs("knowledge:read"))
                         ) -> Dict[Text, Any]:
         """The newest jobs with their state, progress and error."""
-        return {"jobs": [job_payload(j) for j in await off_loop(services.jobs.recent, limit)]}
+        return {"jobs": [j.to_payload() for j in await off_loop(services.jobs.recent, limit)]}
 
     @v1.get("/jobs/{job_id}", tags=["jobs"])
     async def get_job(job_id: str, principal: Principal = Depends(needs("knowledge:read"))
                       ) -> Dict[Text, Any]:
         """One job: `state` (queued, running, succeeded, failed), `progress` (0 to 1),
         `message`, `error`."""
-        return job_payload(await off_loop(services.jobs.get, job_id))
+        return (await off_loop(services.jobs.get, job_id)).to_payload()
 
     @v1.post("/jobs/{job_id}/retry", tags=["jobs"], status_code=202)
     async def retry_job(job_id: str, principal: Principal = Depends(needs("knowledge:write"))
                         ) -> Dict[Text, Any]:
         """A new attempt at a failed job."""
-        return job_payload(await off_loop(services.jobs.retry, job_id, principal.subject))
+        return (await off_loop(services.jobs.retry, job_id, principal.subject)).to_payload()
 
     def reviews() -> FeedbackService:
         if services.feedback is None:

@@ -4,8 +4,9 @@ SQLAlchemy: a SQLite file by default, PostgreSQL when `DATABASE_URL` names one."
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, Iterator, List, Optional, Text
 
 from sqlalchemy import (
     Column,
@@ -25,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy import (
     Text as SqlText,
 )
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 
 from assistant.access.keys import KeyRecord
@@ -180,11 +181,38 @@ def _failed(error: SQLAlchemyError) -> ServiceError:
     return ServiceError(f"The API database failed ({error.__class__.__name__}); try again.")
 
 
-class SqlKeyStore:
-    """`KeyStore` on the `api_keys` table."""
+class _Tables:
+    """What every store here shares: one place that opens connections and turns the
+    database's errors into `ServiceError`."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        """A connection whose statements commit together (or not at all)."""
+        try:
+            with self.engine.begin() as connection:
+                yield connection
+        except SQLAlchemyError as error:
+            raise _failed(error) from None
+
+    def _write(self, statement: Any) -> int:
+        """Runs one changing statement; the rows it changed."""
+        with self._transaction() as connection:
+            return int(connection.execute(statement).rowcount or 0)
+
+    def _read(self, statement: Any) -> List[Any]:
+        """The rows of a query."""
+        try:
+            with self.engine.connect() as connection:
+                return list(connection.execute(statement))
+        except SQLAlchemyError as error:
+            raise _failed(error) from None
+
+
+class SqlKeyStore(_Tables):
+    """`KeyStore` on the `api_keys` table."""
 
     @staticmethod
     def _record(row: Any) -> KeyRecord:
@@ -199,136 +227,83 @@ class SqlKeyStore:
                 "last_used_at": record.last_used_at}
 
     def add(self, record: KeyRecord) -> None:
-        try:
-            with self.engine.begin() as connection:
-                connection.execute(insert(api_keys).values(**self._values(record)))
-        except SQLAlchemyError as error:
-            raise _failed(error) from None
+        self._write(insert(api_keys).values(**self._values(record)))
 
     def get(self, key_id: Text) -> Optional[KeyRecord]:
-        try:
-            with self.engine.connect() as connection:
-                row = connection.execute(
-                    select(api_keys).where(api_keys.c.id == key_id)).first()
-        except SQLAlchemyError as error:
-            raise _failed(error) from None
-        return None if row is None else self._record(row)
+        rows = self._read(select(api_keys).where(api_keys.c.id == key_id))
+        return self._record(rows[0]) if rows else None
 
     def all(self) -> List[KeyRecord]:
-        try:
-            with self.engine.connect() as connection:
-                rows = connection.execute(
-                    select(api_keys).order_by(api_keys.c.created_at.desc())).all()
-        except SQLAlchemyError as error:
-            raise _failed(error) from None
-        return [self._record(row) for row in rows]
+        return [self._record(row) for row in
+                self._read(select(api_keys).order_by(api_keys.c.created_at.desc()))]
 
     def update(self, record: KeyRecord) -> None:
-        try:
-            with self.engine.begin() as connection:
-                connection.execute(update(api_keys).where(api_keys.c.id == record.id)
-                                   .values(**self._values(record)))
-        except SQLAlchemyError as error:
-            raise _failed(error) from None
+        self._write(update(api_keys).where(api_keys.c.id == record.id)
+                    .values(**self._values(record)))
 
 
-class SqlHitTestLog:
+class SqlHitTestLog(_Tables):
     """`HitTestLog` on the `hit_test_runs` table; keeps the newest `keep` runs."""
 
     def __init__(self, engine: Engine, keep: int = 500) -> None:
-        self.engine = engine
+        super().__init__(engine)
         self.keep = keep
 
     def add(self, run: HitTestRun) -> None:
-        try:
-            with self.engine.begin() as connection:
-                connection.execute(insert(hit_test_runs).values(
-                    id=run.id, created_at=run.created_at, subject=run.subject,
-                    body=json.dumps(run.to_payload(), ensure_ascii=False)))
-                old = select(hit_test_runs.c.id).order_by(
-                    hit_test_runs.c.created_at.desc()).offset(self.keep)
-                connection.execute(delete(hit_test_runs).where(hit_test_runs.c.id.in_(old)))
-        except SQLAlchemyError as error:
-            raise _failed(error) from None
+        with self._transaction() as connection:
+            connection.execute(insert(hit_test_runs).values(
+                id=run.id, created_at=run.created_at, subject=run.subject,
+                body=json.dumps(run.to_payload(), ensure_ascii=False)))
+            old = select(hit_test_runs.c.id).order_by(
+                hit_test_runs.c.created_at.desc()).offset(self.keep)
+            connection.execute(delete(hit_test_runs).where(hit_test_runs.c.id.in_(old)))
 
     def recent(self, limit: int) -> List[HitTestRun]:
-        try:
-            with self.engine.connect() as connection:
-                rows = connection.execute(
-                    select(hit_test_runs.c.body)
-                    .order_by(hit_test_runs.c.created_at.desc()).limit(limit)).all()
-        except SQLAlchemyError as error:
-            raise _failed(error) from None
+        rows = self._read(select(hit_test_runs.c.body)
+                          .order_by(hit_test_runs.c.created_at.desc()).limit(limit))
         return [HitTestRun.from_payload(json.loads(row.body)) for row in rows]
 
     def get(self, run_id: Text) -> Optional[HitTestRun]:
-        try:
-            with self.engine.connect() as connection:
-                row = connection.execute(select(hit_test_runs.c.body)
-                                         .where(hit_test_runs.c.id == run_id)).first()
-        except SQLAlchemyError as error:
-            raise _failed(error) from None
-        return None if row is None else HitTestRun.from_payload(json.loads(row.body))
+        rows = self._read(select(hit_test_runs.c.body).where(hit_test_runs.c.id == run_id))
+        return HitTestRun.from_payload(json.loads(rows[0].body)) if rows else None
 
 
-class SqlJobStore:
+class SqlJobStore(_Tables):
     """`JobStore` on the `jobs` and `locks` tables; every change is one statement
     guarded by the state it expects, so two workers never both claim a job."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-
     @staticmethod
     def _job(row: Any) -> Job:
-        return Job(id=row.id, kind=row.kind, state=row.state, created_by=row.created_by,
-                   created_at=row.created_at, params=json.loads(row.params),
-                   progress=row.progress, message=row.message, error=row.error,
-                   started_at=row.started_at, finished_at=row.finished_at,
-                   heartbeat_at=row.heartbeat_at, worker=row.worker, attempt=row.attempt,
-                   retry_of=row.retry_of)
-
-    def _change(self, statement: Any) -> int:
-        try:
-            with self.engine.begin() as connection:
-                return int(connection.execute(statement).rowcount or 0)
-        except SQLAlchemyError as error:
-            raise _failed(error) from None
+        values = dict(row._mapping)
+        values["params"] = json.loads(values["params"])
+        return Job(**values)
 
     def add(self, job: Job) -> None:
         values = job.to_payload()
         values["params"] = json.dumps(job.params, ensure_ascii=False)
-        self._change(insert(jobs).values(**values))
+        self._write(insert(jobs).values(**values))
 
     def get(self, job_id: Text) -> Optional[Job]:
-        try:
-            with self.engine.connect() as connection:
-                row = connection.execute(select(jobs).where(jobs.c.id == job_id)).first()
-        except SQLAlchemyError as error:
-            raise _failed(error) from None
-        return None if row is None else self._job(row)
+        rows = self._read(select(jobs).where(jobs.c.id == job_id))
+        return self._job(rows[0]) if rows else None
 
     def recent(self, limit: int) -> List[Job]:
-        try:
-            with self.engine.connect() as connection:
-                rows = connection.execute(
-                    select(jobs).order_by(jobs.c.created_at.desc()).limit(limit)).all()
-        except SQLAlchemyError as error:
-            raise _failed(error) from None
-        return [self._job(row) for row in rows]
+        return [self._job(row) for row in
+                self._read(select(jobs).order_by(jobs.c.created_at.desc()).limit(limit))]
 
     def claim(self, job_id: Text, worker: Text, now: float) -> bool:
-        return self._change(
+        return self._write(
             update(jobs).where(jobs.c.id == job_id, jobs.c.state == "queued")
             .values(state="running", worker=worker, started_at=now, heartbeat_at=now,
                     message="started")) == 1
 
     def report(self, job_id: Text, progress: float, message: Text, now: float) -> None:
-        self._change(update(jobs).where(jobs.c.id == job_id, jobs.c.state == "running")
-                     .values(progress=progress, message=message, heartbeat_at=now))
+        self._write(update(jobs).where(jobs.c.id == job_id, jobs.c.state == "running")
+                    .values(progress=progress, message=message, heartbeat_at=now))
 
     def heartbeat(self, job_id: Text, now: float) -> None:
-        self._change(update(jobs).where(jobs.c.id == job_id, jobs.c.state == "running")
-                     .values(heartbeat_at=now))
+        self._write(update(jobs).where(jobs.c.id == job_id, jobs.c.state == "running")
+                    .values(heartbeat_at=now))
 
     def finish(self, job_id: Text, state: Text, message: Text, error: Optional[Text],
                now: float) -> None:
@@ -337,20 +312,17 @@ class SqlJobStore:
         if state == "succeeded":
             values["progress"] = 1.0
         # A job already failed as lost stays failed: its outcome was reported.
-        self._change(update(jobs).where(jobs.c.id == job_id,
-                                        jobs.c.state.in_(("queued", "running")))
-                     .values(**values))
+        self._write(update(jobs).where(jobs.c.id == job_id,
+                                       jobs.c.state.in_(("queued", "running")))
+                    .values(**values))
 
     def fail_stale(self, before: float, now: float, reason: Text) -> List[Text]:
         stale = (jobs.c.state == "running") & (jobs.c.heartbeat_at < before)
-        try:
-            with self.engine.begin() as connection:
-                ids = [row.id for row in connection.execute(select(jobs.c.id).where(stale))]
-                if ids:
-                    connection.execute(update(jobs).where(stale, jobs.c.id.in_(ids)).values(
-                        state="failed", message="failed", error=reason, finished_at=now))
-        except SQLAlchemyError as error:
-            raise _failed(error) from None
+        with self._transaction() as connection:
+            ids = [row.id for row in connection.execute(select(jobs.c.id).where(stale))]
+            if ids:
+                connection.execute(update(jobs).where(stale, jobs.c.id.in_(ids)).values(
+                    state="failed", message="failed", error=reason, finished_at=now))
         return ids
 
     def acquire(self, name: Text, owner: Text, now: float, ttl: float) -> bool:
@@ -360,112 +332,71 @@ class SqlJobStore:
                                                         expires_at=now + ttl))
             return True
         except IntegrityError:
-            pass  # held: taken over below if it is ours or has expired
+            pass  # held: taken over below if it is ours or its lease has run out
         except SQLAlchemyError as error:
             raise _failed(error) from None
-        return self._change(
+        return self._write(
             update(locks).where(locks.c.name == name,
                                 or_(locks.c.owner == owner, locks.c.expires_at < now))
             .values(owner=owner, expires_at=now + ttl)) == 1
 
     def release(self, name: Text, owner: Text) -> None:
-        self._change(delete(locks).where(locks.c.name == name, locks.c.owner == owner))
+        self._write(delete(locks).where(locks.c.name == name, locks.c.owner == owner))
 
     def worker_alive(self, name: Text, now: float) -> None:
         """Records that a worker process is running."""
-        if self._change(update(workers).where(workers.c.name == name)
-                        .values(heartbeat_at=now)) == 0:
+        if self._write(update(workers).where(workers.c.name == name)
+                       .values(heartbeat_at=now)) == 0:
             try:
-                self._change(insert(workers).values(name=name, heartbeat_at=now))
-            except ServiceError:
-                self._change(update(workers).where(workers.c.name == name)
-                             .values(heartbeat_at=now))
+                self._write(insert(workers).values(name=name, heartbeat_at=now))
+            except ServiceError:  # another thread of the same worker inserted it
+                self._write(update(workers).where(workers.c.name == name)
+                            .values(heartbeat_at=now))
 
     def last_worker_seen(self) -> Optional[float]:
         """When any worker last said it was alive (None: never)."""
-        try:
-            with self.engine.connect() as connection:
-                row = connection.execute(
-                    select(workers.c.heartbeat_at).order_by(
-                        workers.c.heartbeat_at.desc()).limit(1)).first()
-        except SQLAlchemyError as error:
-            raise _failed(error) from None
-        return None if row is None else float(row.heartbeat_at)
+        rows = self._read(select(workers.c.heartbeat_at)
+                          .order_by(workers.c.heartbeat_at.desc()).limit(1))
+        return float(rows[0].heartbeat_at) if rows else None
 
 
-class SqlSessionStore:
+class SqlSessionStore(_Tables):
     """`SessionStore` on the `sessions` and `logins` tables."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-
-    def _run(self, statement: Any) -> Any:
-        try:
-            with self.engine.begin() as connection:
-                return connection.execute(statement)
-        except SQLAlchemyError as error:
-            raise _failed(error) from None
-
     def add(self, record: SessionRecord) -> None:
-        self._run(insert(sessions).values(
+        self._write(insert(sessions).values(
             digest=record.digest, subject=record.subject, name=record.name[:300],
             roles=record.roles, created_at=record.created_at, expires_at=record.expires_at))
         # Expired sessions go as new ones come.
-        self._run(delete(sessions).where(sessions.c.expires_at < record.created_at))
+        self._write(delete(sessions).where(sessions.c.expires_at < record.created_at))
 
     def get(self, digest: Text) -> Optional[SessionRecord]:
-        try:
-            with self.engine.connect() as connection:
-                row = connection.execute(
-                    select(sessions).where(sessions.c.digest == digest)).first()
-        except SQLAlchemyError as error:
-            raise _failed(error) from None
-        return None if row is None else SessionRecord(
-            row.digest, row.subject, row.name, row.roles, row.created_at, row.expires_at)
+        rows = self._read(select(sessions).where(sessions.c.digest == digest))
+        return SessionRecord(**dict(rows[0]._mapping)) if rows else None
 
     def remove(self, digest: Text) -> None:
-        self._run(delete(sessions).where(sessions.c.digest == digest))
+        self._write(delete(sessions).where(sessions.c.digest == digest))
 
     def add_login(self, login: LoginRequest) -> None:
-        self._run(insert(logins).values(
+        self._write(insert(logins).values(
             state=login.state, nonce=login.nonce, verifier=login.verifier,
             created_at=login.created_at, next_path=login.next_path))
-        self._run(delete(logins).where(logins.c.created_at < login.created_at - 3600))
+        self._write(delete(logins).where(logins.c.created_at < login.created_at - 3600))
 
     def take_login(self, state: Text) -> Optional[LoginRequest]:
-        try:
-            with self.engine.begin() as connection:
-                row = connection.execute(select(logins).where(logins.c.state == state)).first()
-                if row is None:
-                    return None
-                taken = connection.execute(delete(logins).where(logins.c.state == state))
-                if taken.rowcount != 1:  # another request used it first
-                    return None
-        except SQLAlchemyError as error:
-            raise _failed(error) from None
-        return LoginRequest(row.state, row.nonce, row.verifier, row.created_at, row.next_path)
+        with self._transaction() as connection:
+            row = connection.execute(select(logins).where(logins.c.state == state)).first()
+            if row is None:
+                return None
+            taken = connection.execute(delete(logins).where(logins.c.state == state))
+            if taken.rowcount != 1:  # another request used it first
+                return None
+        return LoginRequest(**dict(row._mapping))
 
 
-class SqlFeedbackStore:
+class SqlFeedbackStore(_Tables):
     """`FeedbackStore` on the `feedback` and `curated_answers` tables. Every text is
     a bound parameter: SQL in a message or a reason is stored as text."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-
-    def _run(self, statement: Any) -> Any:
-        try:
-            with self.engine.begin() as connection:
-                return connection.execute(statement)
-        except SQLAlchemyError as error:
-            raise _failed(error) from None
-
-    def _rows(self, statement: Any) -> List[Any]:
-        try:
-            with self.engine.connect() as connection:
-                return list(connection.execute(statement))
-        except SQLAlchemyError as error:
-            raise _failed(error) from None
 
     @staticmethod
     def _feedback(row: Any) -> Feedback:
@@ -476,34 +407,33 @@ class SqlFeedbackStore:
     def add(self, item: Feedback) -> None:
         values = item.to_payload()
         values["sources"] = json.dumps(item.sources, ensure_ascii=False)
-        self._run(insert(feedback).values(**values))
+        self._write(insert(feedback).values(**values))
 
     def get(self, feedback_id: Text) -> Optional[Feedback]:
-        rows = self._rows(select(feedback).where(feedback.c.id == feedback_id))
+        rows = self._read(select(feedback).where(feedback.c.id == feedback_id))
         return self._feedback(rows[0]) if rows else None
 
     def recent(self, status: Optional[Text], limit: int) -> List[Feedback]:
         query = select(feedback).order_by(feedback.c.created_at.desc()).limit(limit)
         if status is not None:
             query = query.where(feedback.c.status == status)
-        return [self._feedback(row) for row in self._rows(query)]
+        return [self._feedback(row) for row in self._read(query)]
 
     def resolve(self, feedback_id: Text, resolution: Text, detail: Optional[Text],
                 by: Text, now: float) -> bool:
-        result = self._run(update(feedback).where(feedback.c.id == feedback_id,
+        return self._write(update(feedback).where(feedback.c.id == feedback_id,
                                                   feedback.c.status == "open")
                            .values(status="resolved", resolution=resolution, detail=detail,
-                                   resolved_by=by, resolved_at=now))
-        return bool(result.rowcount == 1)
+                                   resolved_by=by, resolved_at=now)) == 1
 
     def add_answer(self, answer: CuratedAnswer) -> None:
-        self._run(insert(curated_answers).values(**answer.to_payload()))
+        self._write(insert(curated_answers).values(**answer.to_payload()))
 
     def answers(self) -> List[CuratedAnswer]:
-        rows = self._rows(select(curated_answers)
+        rows = self._read(select(curated_answers)
                           .order_by(curated_answers.c.created_at.desc()))
         return [CuratedAnswer(**dict(row._mapping)) for row in rows]
 
     def remove_answer(self, answer_id: Text) -> bool:
-        result = self._run(delete(curated_answers).where(curated_answers.c.id == answer_id))
-        return bool(result.rowcount == 1)
+        return self._write(
+            delete(curated_answers).where(curated_answers.c.id == answer_id)) == 1

@@ -1,7 +1,6 @@
 """The API service's tables on a SQLite file and on the real PostgreSQL at
 127.0.0.1:5432: API keys and hit-test runs, as the API uses them."""
 
-import uuid
 
 import pytest
 import sqlalchemy as sa
@@ -10,26 +9,6 @@ from assistant.access.keys import ApiKeys
 from assistant.adapters.sql_service_store import SqlHitTestLog, SqlJobStore, SqlKeyStore, connect
 from assistant.errors import AuthenticationError, ConfigurationError, ServiceError
 from assistant.knowledge.hit_testing import Hit, HitTestRun, QuestionResult
-
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-
-
-@pytest.fixture
-def postgres_url():
-    """A fresh database on the PostgreSQL at 127.0.0.1:5432, dropped afterwards."""
-    name = f"assistant_api_test_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    except sa.exc.OperationalError as error:
-        pytest.fail(f"PostgreSQL at 127.0.0.1:5432 is not reachable: {error}")
-    yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    with admin.connect() as connection:
-        connection.execute(sa.text(
-            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
-        connection.execute(sa.text(f'DROP DATABASE "{name}"'))
-    admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -3,10 +3,8 @@ read back whole, rotated keys, the right to be forgotten."""
 
 import base64
 import hashlib
-import uuid
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
@@ -18,7 +16,6 @@ from stores.tracker_store import EncryptedSQLTrackerStore
 ROOT = Path(__file__).resolve().parents[2]
 DOMAIN = Domain.load(str(ROOT / "domain.yml"))
 CANARY = "canary-7f3a9c 明天北京"
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 def ring(*names):
@@ -92,24 +89,6 @@ async def test_a_conversation_can_be_forgotten(tmp_path):
     assert await store.retrieve("alice") is None
     assert (await store.retrieve("bob")).latest_message.text == CANARY
     assert set(await store.keys()) == {"bob"}
-
-
-@pytest.fixture
-def postgres_url():
-    """A fresh database on the PostgreSQL at 127.0.0.1:5432, dropped afterwards."""
-    name = f"assistant_test_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    except sa.exc.OperationalError as error:
-        pytest.fail(f"PostgreSQL at 127.0.0.1:5432 is not reachable: {error}")
-    yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    with admin.connect() as connection:
-        connection.execute(sa.text(
-            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
-        connection.execute(sa.text(f'DROP DATABASE "{name}"'))
-    admin.dispose()
 
 
 async def test_conversations_are_encrypted_in_postgresql(postgres_url):
