@@ -1,5 +1,6 @@
 """The API service's routes (`/v1/…`, OpenAPI at `/v1/openapi.json`, docs at
-`/v1/docs`): chat, hit testing, knowledge documents, API keys, health."""
+`/v1/docs`): chat and conversation history, hit testing, knowledge documents, jobs,
+feedback, API keys, sign-in, health."""
 
 from __future__ import annotations
 
@@ -11,10 +12,22 @@ import re
 import tempfile
 import unicodedata
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
-from typing import Any, Awaitable, Callable, Dict, List, Literal, Optional, Protocol, Text
+from pathlib import Path as FilePath
+from pathlib import PurePosixPath
+from typing import (
+    Any,
+    Awaitable,
+    Callable,
+    Dict,
+    List,
+    Literal,
+    Optional,
+    Protocol,
+    Text,
+    Tuple,
+)
 
-from fastapi import APIRouter, Depends, FastAPI, File, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, FastAPI, File, Path, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, Field, field_validator
 
@@ -24,13 +37,17 @@ from assistant.access.oidc import OidcClient
 from assistant.access.principal import LOCAL_USER, SCOPES, Principal
 from assistant.access.sessions import Sessions, SessionStore
 from assistant.adapters.rasa_rest import Reply
+from assistant.conversations.history import ChatHistory
 from assistant.errors import (
     AuthenticationError,
     InputError,
     NotFoundError,
     PermissionDeniedError,
+    ServiceError,
 )
+from assistant.feedback.models import Feedback
 from assistant.feedback.service import FeedbackService
+from assistant.jobs.models import Job
 from assistant.jobs.service import Jobs
 from assistant.knowledge.documents import SUPPORTED_SUFFIXES
 from assistant.knowledge.hit_testing import MAX_QUESTION_CHARS, MAX_QUESTIONS, HitTester
@@ -104,9 +121,10 @@ class ApiServices:
     local_user: bool  # single-user local mode
     database_ready: Callable[[], bool]
     jobs: Jobs
-    knowledge_dir: Path  # uploads are saved under its `uploads/` folder
+    knowledge_dir: FilePath  # uploads are saved under its `uploads/` folder
     max_upload_bytes: int = 20 * 1024 * 1024
     feedback: Optional[FeedbackService] = None
+    history: Optional[ChatHistory] = None  # None: turns are not kept
     sign_in: Optional[SignIn] = None  # None: API keys (and local mode) only
 
 
@@ -229,6 +247,142 @@ def safe_name(filename: Text) -> Text:
     return name
 
 
+async def off_loop(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """A blocking call (the database, the knowledge store) on a worker thread."""
+    return await asyncio.to_thread(function, *args, **kwargs)
+
+
+Reader = Callable[[int], Awaitable[bytes]]  # reads up to n bytes; b"" at the end
+
+
+class Operations:
+    """What the routes and the web UI both do, over the services: who is calling,
+    a chat turn (kept in the history), a rating, an upload."""
+
+    def __init__(self, services: ApiServices) -> None:
+        self.services = services
+
+    def identify(self, request: Request) -> Principal:
+        """The caller: an API key, a signed-in browser's session, or the local user.
+
+        Raises:
+            AuthenticationError: for no or bad credentials.
+            PermissionDeniedError: for a signed-in browser's change sent from another
+                site's page.
+        """
+        services, sign_in = self.services, self.services.sign_in
+        header = request.headers.get("authorization", "")
+        if header:
+            scheme, _, token = header.partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                raise AuthenticationError(
+                    "Send the API key as `Authorization: Bearer ba_…`.")
+            return services.keys.authenticate(token)
+        cookie = request.cookies.get(COOKIE)
+        if sign_in is not None and cookie:
+            principal = sign_in.sessions.principal(cookie)
+            # A page of another site cannot make a signed-in browser change anything.
+            if request.method not in SAFE_METHODS and \
+                    request.headers.get("origin", "") != sign_in.origin:
+                raise PermissionDeniedError(
+                    "This request did not come from the assistant's own pages (Origin "
+                    "header); it was refused.")
+            return principal
+        if services.local_user and sign_in is None:
+            return LOCAL_USER
+        raise AuthenticationError(
+            "Sign in (GET /v1/auth/login) or send an API key as `Authorization: Bearer "
+            "ba_…`." if sign_in else
+            "This service needs an API key: send `Authorization: Bearer ba_…` "
+            "(an administrator makes one with `python -m apps.cli.api_keys create`).")
+
+    async def converse(self, principal: Principal, conversation: Text, message: Text
+                       ) -> ChatResponse:
+        """One turn with Rasa as `principal`, kept in their history."""
+        principal.require("chat")
+        sender = f"{principal.subject}:{conversation}"
+        replies = await self.services.chat.send(sender, message)
+        response = ChatResponse(conversation=conversation,
+                                messages=[_message(r) for r in replies])
+        if self.services.history is not None:
+            try:
+                await off_loop(self.services.history.record, principal.subject,
+                               conversation, message,
+                               [m.model_dump() for m in response.messages])
+            except ServiceError as error:  # the reply still reaches the person
+                logger.warning("api.history_not_kept", extra={"error": str(error)})
+        return response
+
+    async def rate(self, principal: Principal, conversation: Text, rating: int,
+                   reason: Text, message: Text, reply: Text,
+                   sources: List[Dict[Text, Any]]) -> Feedback:
+        """A thumbs up or down, with what Rasa understands the message as."""
+        principal.require("feedback")
+        understood = await self.services.chat.understand(message)
+        return await off_loop(
+            self.reviews().submit, principal.subject, conversation, rating, reason,
+            message, reply, sources, (understood or {}).get("name"),
+            (understood or {}).get("confidence"))
+
+    async def upload(self, principal: Principal, files: List[Tuple[Text, Reader]]
+                     ) -> Tuple[List[Text], Job]:
+        """Saves documents under `uploads/` and queues their indexing. Every name is
+        checked before anything is written; a file over the limit leaves nothing.
+
+        Raises:
+            InputError: for too many files, a bad or repeated name, an empty file, or
+                one over UPLOAD_MAX_MB.
+        """
+        principal.require("knowledge:write")
+        if not files:
+            raise InputError("Choose at least one document to upload.")
+        if len(files) > MAX_FILES:
+            raise InputError(f"At most {MAX_FILES} files per upload.")
+        names = [safe_name(name) for name, _ in files]
+        if len(set(names)) != len(names):
+            raise InputError("Two files have the same name.")
+        folder = self.services.knowledge_dir / UPLOADS
+        saved = [await self._save(name, read, folder)
+                 for name, (_, read) in zip(names, files)]
+        job = await off_loop(self.services.jobs.submit, "ingest", {"uploaded": saved},
+                             principal.subject)
+        logger.info("api.uploaded", extra={"files": len(saved), "job": job.id})
+        return saved, job
+
+    async def _save(self, name: Text, read: Reader, folder: FilePath) -> Text:
+        limit = self.services.max_upload_bytes
+        folder.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=folder, prefix=".upload-")
+        size = 0
+        try:
+            with os.fdopen(handle, "wb") as out:
+                while chunk := await read(1024 * 1024):
+                    size += len(chunk)
+                    if size > limit:
+                        raise InputError(f"{name} is larger than {limit // (1024 * 1024)} MB "
+                                         f"(UPLOAD_MAX_MB); split it or raise the limit.")
+                    out.write(chunk)
+            if size == 0:
+                raise InputError(f"{name} is empty.")
+            os.replace(temporary, folder / name)
+        except BaseException:
+            FilePath(temporary).unlink(missing_ok=True)
+            raise
+        return f"{UPLOADS}/{name}"
+
+    def reviews(self) -> FeedbackService:
+        """The feedback service, if set up."""
+        if self.services.feedback is None:
+            raise NotFoundError("Feedback is not set up in this service.")
+        return self.services.feedback
+
+    def chat_history(self) -> ChatHistory:
+        """The chat log, if kept."""
+        if self.services.history is None:
+            raise NotFoundError("Conversation history is not kept by this service.")
+        return self.services.history
+
+
 # --- the app ------------------------------------------------------------------------
 
 
@@ -263,43 +417,18 @@ def create_app(services: ApiServices) -> FastAPI:
                              f"allowed here (UPLOAD_MAX_MB per file)."), status_code=413)
         return await call_next(request)
 
+    ops = Operations(services)
+    app.state.operations = ops  # the web UI does the same things the same way
     sign_in = services.sign_in
-    local_user = services.local_user and sign_in is None
 
     def caller(request: Request) -> Principal:
-        header = request.headers.get("authorization", "")
-        if header:
-            scheme, _, token = header.partition(" ")
-            if scheme.lower() != "bearer" or not token.strip():
-                raise AuthenticationError(
-                    "Send the API key as `Authorization: Bearer ba_…`.")
-            return services.keys.authenticate(token)
-        cookie = request.cookies.get(COOKIE)
-        if sign_in is not None and cookie:
-            principal = sign_in.sessions.principal(cookie)
-            # A page of another site cannot make a signed-in browser change anything.
-            if request.method not in SAFE_METHODS and \
-                    request.headers.get("origin", "") != sign_in.origin:
-                raise PermissionDeniedError(
-                    "This request did not come from the assistant's own pages (Origin "
-                    "header); it was refused.")
-            return principal
-        if local_user:
-            return LOCAL_USER
-        raise AuthenticationError(
-            "Sign in (GET /v1/auth/login) or send an API key as `Authorization: Bearer "
-            "ba_…`." if sign_in else
-            "This service needs an API key: send `Authorization: Bearer ba_…` "
-            "(an administrator makes one with `python -m apps.cli.api_keys create`).")
+        return ops.identify(request)
 
     def needs(scope: Text) -> Callable[[Principal], Principal]:
         def check(principal: Principal = Depends(caller)) -> Principal:
             principal.require(scope)
             return principal
         return check
-
-    async def off_loop(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        return await asyncio.to_thread(function, *args, **kwargs)
 
     v1 = APIRouter(prefix="/v1")
 
@@ -376,10 +505,26 @@ def create_app(services: ApiServices) -> FastAPI:
         """One message to the assistant; its replies, a knowledge answer's sources as
         data. The conversation is the caller's own (`conversation` names one of
         several)."""
-        sender = f"{principal.subject}:{request.conversation}"
-        replies = await services.chat.send(sender, request.message.strip())
-        return ChatResponse(conversation=request.conversation,
-                            messages=[_message(r) for r in replies])
+        return await ops.converse(principal, request.conversation, request.message.strip())
+
+    @v1.get("/conversations", tags=["chat"])
+    async def conversations(limit: int = Query(50, ge=1, le=200),
+                            principal: Principal = Depends(needs("chat"))
+                            ) -> Dict[Text, Any]:
+        """The caller's own conversations, the most recent first."""
+        found = await off_loop(ops.chat_history().conversations, principal.subject, limit)
+        return {"conversations": [c.to_payload() for c in found]}
+
+    @v1.get("/conversations/{conversation}", tags=["chat"])
+    async def conversation_turns(conversation: str = Path(..., pattern=_CONVERSATION),
+                                 limit: int = Query(50, ge=1, le=200),
+                                 principal: Principal = Depends(needs("chat"))
+                                 ) -> Dict[Text, Any]:
+        """One of the caller's conversations: each message and the replies it got,
+        oldest first."""
+        turns = await off_loop(ops.chat_history().turns, principal.subject, conversation, limit)
+        return {"conversation": conversation, "turns": [
+            {k: v for k, v in t.to_payload().items() if k != "subject"} for t in turns]}
 
     @v1.post("/hit-tests", tags=["knowledge"], status_code=201)
     async def hit_test(request: HitTestRequest,
@@ -443,43 +588,13 @@ def create_app(services: ApiServices) -> FastAPI:
         logger.info("api.key_revoked", extra={"key": record.id, "by": principal.subject})
         return _key_payload(record, services.keys.clock())
 
-    async def save_upload(upload: UploadFile, folder: Path) -> Text:
-        name = safe_name(upload.filename or "")
-        limit = services.max_upload_bytes
-        folder.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=folder, prefix=".upload-")
-        size = 0
-        try:
-            with os.fdopen(handle, "wb") as out:
-                while chunk := await upload.read(1024 * 1024):
-                    size += len(chunk)
-                    if size > limit:
-                        raise InputError(f"{name} is larger than {limit // (1024 * 1024)} MB "
-                                         f"(UPLOAD_MAX_MB); split it or raise the limit.")
-                    out.write(chunk)
-            if size == 0:
-                raise InputError(f"{name} is empty.")
-            os.replace(temporary, folder / name)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
-        return f"{UPLOADS}/{name}"
-
     @v1.post("/documents", tags=["knowledge"], status_code=202)
     async def upload(files: List[UploadFile] = File(..., description="documents to index"),
                      principal: Principal = Depends(needs("knowledge:write"))
                      ) -> Dict[Text, Any]:
         """Saves the documents and queues their indexing; follow the job for progress.
         A file with the name of an earlier upload replaces it."""
-        if len(files) > MAX_FILES:
-            raise InputError(f"At most {MAX_FILES} files per upload.")
-        names = [safe_name(f.filename or "") for f in files]  # all checked first
-        if len(set(names)) != len(names):
-            raise InputError("Two files have the same name.")
-        saved = [await save_upload(f, services.knowledge_dir / UPLOADS) for f in files]
-        job = await off_loop(services.jobs.submit, "ingest", {"uploaded": saved},
-                             principal.subject)
-        logger.info("api.uploaded", extra={"files": len(saved), "job": job.id})
+        saved, job = await ops.upload(principal, [(f.filename or "", f.read) for f in files])
         return {"saved": saved, "job": job.to_payload()}
 
     @v1.delete("/documents/{source:path}", tags=["knowledge"], status_code=202)
@@ -534,11 +649,6 @@ def create_app(services: ApiServices) -> FastAPI:
         """A new attempt at a failed job."""
         return (await off_loop(services.jobs.retry, job_id, principal.subject)).to_payload()
 
-    def reviews() -> FeedbackService:
-        if services.feedback is None:
-            raise NotFoundError("Feedback is not set up in this service.")
-        return services.feedback
-
     @v1.post("/feedback", tags=["feedback"], status_code=201)
     async def give_feedback(request: FeedbackRequest,
                             principal: Principal = Depends(needs("feedback"))
@@ -546,12 +656,9 @@ def create_app(services: ApiServices) -> FastAPI:
         """A thumbs up or down on one reply, with a reason; a thumbs down goes to the
         review queue with what the assistant understood (Rasa's intent) and the
         sources it gave."""
-        understood = await services.chat.understand(request.message)
-        item = await off_loop(
-            reviews().submit, principal.subject, request.conversation, request.rating,
-            request.reason, request.message, request.reply,
-            [s.model_dump() for s in request.sources],
-            (understood or {}).get("name"), (understood or {}).get("confidence"))
+        item = await ops.rate(principal, request.conversation, request.rating,
+                              request.reason, request.message, request.reply,
+                              [s.model_dump() for s in request.sources])
         return item.to_payload()
 
     @v1.get("/feedback", tags=["feedback"])
@@ -560,7 +667,7 @@ def create_app(services: ApiServices) -> FastAPI:
                              principal: Principal = Depends(needs("admin"))
                              ) -> Dict[Text, Any]:
         """The review queue (open thumbs-downs), or resolved feedback."""
-        items = await off_loop(reviews().queue, None if status == "all" else status, limit)
+        items = await off_loop(ops.reviews().queue, None if status == "all" else status, limit)
         return {"feedback": [i.to_payload() for i in items]}
 
     @v1.post("/feedback/{feedback_id}/intent", tags=["feedback"])
@@ -568,7 +675,7 @@ def create_app(services: ApiServices) -> FastAPI:
                          principal: Principal = Depends(needs("admin"))) -> Dict[Text, Any]:
         """The message was misunderstood: it becomes a training example of the given
         intent in `data/nlu/reviewed.yml` (learnt at the next retrain)."""
-        return (await off_loop(reviews().correct_intent, feedback_id, fix.intent,
+        return (await off_loop(ops.reviews().correct_intent, feedback_id, fix.intent,
                                principal.subject)).to_payload()
 
     @v1.post("/feedback/{feedback_id}/answer", tags=["feedback"])
@@ -576,44 +683,44 @@ def create_app(services: ApiServices) -> FastAPI:
                          principal: Principal = Depends(needs("admin"))) -> Dict[Text, Any]:
         """The right answer: served from now on for the same or a very similar
         question, before the LLM."""
-        return (await off_loop(reviews().write_answer, feedback_id, fix.answer,
+        return (await off_loop(ops.reviews().write_answer, feedback_id, fix.answer,
                                principal.subject)).to_payload()
 
     @v1.post("/feedback/{feedback_id}/gap", tags=["feedback"])
     async def mark_gap(feedback_id: str, note: Note,
                        principal: Principal = Depends(needs("admin"))) -> Dict[Text, Any]:
         """The documents do not cover the question: listed under GET /v1/gaps."""
-        return (await off_loop(reviews().mark_gap, feedback_id, note.note,
+        return (await off_loop(ops.reviews().mark_gap, feedback_id, note.note,
                                principal.subject)).to_payload()
 
     @v1.post("/feedback/{feedback_id}/dismiss", tags=["feedback"])
     async def dismiss(feedback_id: str, note: Note,
                       principal: Principal = Depends(needs("admin"))) -> Dict[Text, Any]:
         """Nothing to change."""
-        return (await off_loop(reviews().dismiss, feedback_id, note.note,
+        return (await off_loop(ops.reviews().dismiss, feedback_id, note.note,
                                principal.subject)).to_payload()
 
     @v1.get("/gaps", tags=["feedback"])
     async def gaps(principal: Principal = Depends(needs("admin"))) -> Dict[Text, Any]:
         """Questions marked as not covered by the documents."""
-        return {"gaps": [g.to_payload() for g in await off_loop(reviews().gaps)]}
+        return {"gaps": [g.to_payload() for g in await off_loop(ops.reviews().gaps)]}
 
     @v1.get("/intents", tags=["feedback"])
     async def intents(principal: Principal = Depends(needs("admin"))) -> Dict[Text, Any]:
         """The intents a corrected message may be given."""
-        return {"intents": await off_loop(reviews().examples.intents)}
+        return {"intents": await off_loop(ops.reviews().examples.intents)}
 
     @v1.get("/curated-answers", tags=["feedback"])
     async def curated(principal: Principal = Depends(needs("admin"))) -> Dict[Text, Any]:
         """Every curated answer."""
-        answers = await off_loop(reviews().store.answers)
+        answers = await off_loop(ops.reviews().store.answers)
         return {"answers": [a.to_payload() for a in answers]}
 
     @v1.post("/curated-answers", tags=["feedback"], status_code=201)
     async def add_curated(request: NewCuratedAnswer,
                           principal: Principal = Depends(needs("admin"))) -> Dict[Text, Any]:
         """A curated answer for a question, without feedback."""
-        return (await off_loop(reviews().add_answer, request.question, request.answer,
+        return (await off_loop(ops.reviews().add_answer, request.question, request.answer,
                                principal.subject)).to_payload()
 
     @v1.delete("/curated-answers/{answer_id}", tags=["feedback"])
@@ -621,7 +728,7 @@ def create_app(services: ApiServices) -> FastAPI:
                              principal: Principal = Depends(needs("admin"))
                              ) -> Dict[Text, Any]:
         """Deletes a curated answer."""
-        if not await off_loop(reviews().store.remove_answer, answer_id):
+        if not await off_loop(ops.reviews().store.remove_answer, answer_id):
             raise NotFoundError(f"No curated answer has the id {answer_id!r}.")
         return {"deleted": answer_id}
 

@@ -24,9 +24,11 @@ from assistant.adapters.sql_service_store import (
     SqlJobStore,
     SqlKeyStore,
     SqlSessionStore,
+    SqlTurnStore,
     connect,
 )
 from assistant.config import Settings
+from assistant.conversations.history import ChatHistory
 from assistant.errors import ConfigurationError
 from assistant.feedback.service import FeedbackService
 from assistant.jobs.service import Jobs
@@ -100,6 +102,7 @@ def build_services(settings: Settings, engine: Optional[Engine] = None,
         sign_in=build_sign_in(settings, engine),
         feedback=FeedbackService(SqlFeedbackStore(engine), ReviewedExamples(
             Path("data/nlu/reviewed.yml"), Path("domain.yml"))),
+        history=ChatHistory(SqlTurnStore(engine)),
     )
 
 

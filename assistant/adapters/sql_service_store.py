@@ -1,4 +1,5 @@
-"""The services' own tables (API keys, hit-test runs, jobs, locks, workers) on
+"""The services' own tables (API keys, hit-test runs, jobs, locks, workers, sessions,
+feedback, curated answers, the chat log) on
 SQLAlchemy: a SQLite file by default, PostgreSQL when `DATABASE_URL` names one."""
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from typing import Any, Dict, Iterator, List, Optional, Text
 
 from sqlalchemy import (
     Column,
+    Index,
     Float,
     Integer,
     MetaData,
@@ -18,6 +20,7 @@ from sqlalchemy import (
     create_engine,
     delete,
     event,
+    func,
     insert,
     or_,
     select,
@@ -33,6 +36,7 @@ from assistant.access.keys import KeyRecord
 from assistant.access.oidc import LoginRequest
 from assistant.access.sessions import SessionRecord
 from assistant.errors import ConfigurationError, ServiceError
+from assistant.conversations.history import ConversationSummary, Turn
 from assistant.feedback.models import CuratedAnswer, Feedback
 from assistant.jobs.models import Job
 from assistant.knowledge.hit_testing import HitTestRun
@@ -139,6 +143,17 @@ curated_answers = Table(
     Column("created_by", String(300), nullable=False),
     Column("created_at", Float, nullable=False),
     Column("feedback_id", String(32)),
+)
+
+chat_turns = Table(
+    "chat_turns", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("created_at", Float, nullable=False),
+    Column("subject", String(300), nullable=False),
+    Column("conversation", String(100), nullable=False),
+    Column("message", SqlText, nullable=False),
+    Column("replies", SqlText, nullable=False),  # JSON
+    Index("chat_turns_by_conversation", "subject", "conversation", "created_at"),
 )
 
 
@@ -437,3 +452,40 @@ class SqlFeedbackStore(_Tables):
     def remove_answer(self, answer_id: Text) -> bool:
         return self._write(
             delete(curated_answers).where(curated_answers.c.id == answer_id)) == 1
+
+
+class SqlTurnStore(_Tables):
+    """`TurnStore` on the `chat_turns` table."""
+
+    def add(self, turn: Turn) -> None:
+        values = turn.to_payload()
+        values["replies"] = json.dumps(turn.replies, ensure_ascii=False)
+        self._write(insert(chat_turns).values(**values))
+
+    def turns(self, subject: Text, conversation: Text, limit: int) -> List[Turn]:
+        rows = self._read(select(chat_turns).where(
+            chat_turns.c.subject == subject, chat_turns.c.conversation == conversation)
+            .order_by(chat_turns.c.created_at.desc()).limit(limit))
+        turns = []
+        for row in reversed(rows):
+            values = dict(row._mapping)
+            values["replies"] = json.loads(values["replies"])
+            turns.append(Turn(**values))
+        return turns
+
+    def conversations(self, subject: Text, limit: int) -> List[ConversationSummary]:
+        c = chat_turns.c
+        grouped = (select(c.conversation, func.count().label("turns"),
+                          func.min(c.created_at).label("first_at"),
+                          func.max(c.created_at).label("last_at"))
+                   .where(c.subject == subject).group_by(c.conversation)
+                   .order_by(func.max(c.created_at).desc()).limit(limit))
+        summaries = []
+        for row in self._read(grouped):
+            first = self._read(select(c.message).where(
+                c.subject == subject, c.conversation == row.conversation,
+                c.created_at == row.first_at).limit(1))
+            summaries.append(ConversationSummary(
+                row.conversation, int(row.turns), float(row.first_at), float(row.last_at),
+                first[0].message if first else ""))
+        return summaries

@@ -1,5 +1,5 @@
 """The API service's tables on a SQLite file and on the real PostgreSQL at
-127.0.0.1:5432: API keys and hit-test runs, as the API uses them."""
+127.0.0.1:5432, as the API uses them."""
 
 
 import pytest
@@ -161,3 +161,25 @@ def test_feedback_and_curated_answers(engine):
     curated = reviews.add_answer("班车几点发车?", "8:00", "admin")
     assert reviews.store.answers() == [curated]
     assert reviews.store.remove_answer(curated.id) and not reviews.store.remove_answer("x")
+
+
+def test_the_chat_log_keeps_each_persons_conversations_apart(engine):
+    from assistant.adapters.sql_service_store import SqlTurnStore
+    from assistant.conversations.history import ChatHistory
+
+    clock = iter(float(n) for n in range(100, 200))
+    history = ChatHistory(SqlTurnStore(engine), clock=lambda: next(clock))
+    reply = [{"text": "5 次 [1]", "sources": [{"number": 1, "title": "密码",
+                                              "source": "zh/it-password.md"}]}]
+    history.record("ann", "c-1", "密码输错几次会锁?", reply)
+    history.record("ann", "c-2", "'; DROP TABLE chat_turns; --", [])
+    history.record("bob", "c-1", "bob", [])
+    history.record("ann", "c-1", "那解锁呢?", [])
+    assert [(c.conversation, c.turns, c.first_message)
+            for c in history.conversations("ann")] == [
+        ("c-1", 2, "密码输错几次会锁?"), ("c-2", 1, "'; DROP TABLE chat_turns; --")]
+    turns = history.turns("ann", "c-1")
+    assert [t.message for t in turns] == ["密码输错几次会锁?", "那解锁呢?"]
+    assert turns[0].replies == reply
+    assert [t.message for t in history.turns("ann", "c-1", limit=1)] == ["那解锁呢?"]
+    assert history.turns("carol", "c-1") == []

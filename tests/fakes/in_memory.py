@@ -19,6 +19,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Text, Tuple
 from assistant.access.keys import KeyRecord
 from assistant.access.oidc import LoginRequest
 from assistant.access.sessions import SessionRecord
+from assistant.conversations.history import ConversationSummary, Turn
 from assistant.errors import LLMUnavailableError, StoreError
 from assistant.feedback.models import CuratedAnswer, Feedback
 from assistant.jobs.models import Job
@@ -357,3 +358,28 @@ class ListedExamples:
 
     def intents(self) -> List[Text]:
         return list(self.known)
+
+
+class InMemoryTurnStore:
+    """A `TurnStore` in a list."""
+
+    def __init__(self) -> None:
+        self.items: List[Turn] = []
+
+    def add(self, turn: Turn) -> None:
+        self.items.append(turn)
+
+    def turns(self, subject: Text, conversation: Text, limit: int) -> List[Turn]:
+        found = [t for t in self.items
+                 if t.subject == subject and t.conversation == conversation]
+        return sorted(found, key=lambda t: t.created_at)[-limit:]
+
+    def conversations(self, subject: Text, limit: int) -> List[ConversationSummary]:
+        by_name: Dict[Text, List[Turn]] = {}
+        for turn in sorted(self.items, key=lambda t: t.created_at):
+            if turn.subject == subject:
+                by_name.setdefault(turn.conversation, []).append(turn)
+        summaries = [ConversationSummary(name, len(turns), turns[0].created_at,
+                                         turns[-1].created_at, turns[0].message)
+                     for name, turns in by_name.items()]
+        return sorted(summaries, key=lambda s: -s.last_at)[:limit]

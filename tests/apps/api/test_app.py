@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 
 from apps.api.app import ApiServices, create_app
 from assistant.access.keys import ApiKeys
+from assistant.conversations.history import ChatHistory
 from assistant.errors import InputError, ServiceError
 from assistant.feedback.service import FeedbackService
 from assistant.jobs.service import Jobs
@@ -21,6 +22,7 @@ from tests.fakes.in_memory import (
     InMemoryJobStore,
     InMemoryKeyStore,
     InMemoryStore,
+    InMemoryTurnStore,
     ListedExamples,
     RecordingQueue,
 )
@@ -68,7 +70,8 @@ def world(tmp_path):
                            jobs=Jobs(InMemoryJobStore(), RecordingQueue()),
                            knowledge_dir=tmp_path, max_upload_bytes=1000,
                            feedback=FeedbackService(InMemoryFeedbackStore(),
-                                                    ListedExamples("greet", "affirm")))
+                                                    ListedExamples("greet", "affirm")),
+                           history=ChatHistory(InMemoryTurnStore()))
     return services, store, rasa
 
 
@@ -181,6 +184,42 @@ def test_chat_talks_as_the_caller_and_returns_sources_as_data(world):
     assert first["text"] == ANSWER["text"]  # the answer's text, not the display text
     assert first["sources"] == [{"number": 1, "title": "VPN guide", "source": "en/it-vpn.md"}]
     assert second["buttons"] == [{"title": "No", "payload": "/deny"}]
+
+
+def test_each_caller_lists_only_their_own_conversations(world):
+    services, _, rasa = world
+    ann, _ = services.keys.issue("ann", ["chat"])
+    bob, _ = services.keys.issue("bob", ["chat"])
+    api = client(services)
+    for token, conversation, message in [(ann, "c-1", "vpn?"), (ann, "c-1", "and wifi?"),
+                                         (ann, "c-2", "hello"), (bob, "c-1", "bob's")]:
+        assert api.post("/v1/chat", headers=bearer(token),
+                        json={"message": message, "conversation": conversation}
+                        ).status_code == 200
+    listed = api.get("/v1/conversations", headers=bearer(ann)).json()["conversations"]
+    assert [(c["conversation"], c["turns"], c["first_message"]) for c in listed] == [
+        ("c-2", 1, "hello"), ("c-1", 2, "vpn?")]
+    turns = api.get("/v1/conversations/c-1", headers=bearer(ann)).json()["turns"]
+    assert [t["message"] for t in turns] == ["vpn?", "and wifi?"]
+    assert turns[0]["replies"][0]["sources"][0]["source"] == "en/it-vpn.md"
+    assert "subject" not in turns[0]
+    bobs = api.get("/v1/conversations/c-1", headers=bearer(bob)).json()["turns"]
+    assert [t["message"] for t in bobs] == ["bob's"]
+    assert api.get("/v1/conversations/..%2Fx", headers=bearer(ann)).status_code in (404, 422)
+    assert api.get("/v1/conversations").status_code == 401
+
+
+def test_a_history_that_cannot_be_written_still_returns_the_reply(world):
+    services, _, _ = world
+
+    class Broken(InMemoryTurnStore):
+        def add(self, turn):
+            raise ServiceError("The API database failed (OperationalError); try again.")
+
+    services.history = ChatHistory(Broken())
+    response = client(services, local_user=True).post("/v1/chat", json={"message": "vpn?"})
+    assert response.status_code == 200
+    assert response.json()["messages"][0]["text"] == ANSWER["text"]
 
 
 @pytest.mark.parametrize("body", [
