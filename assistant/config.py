@@ -53,6 +53,8 @@ PROCESS_DEFAULTS: Dict[Text, Text] = {
     "TRANSFORMERS_OFFLINE": "1",
     "TF_CPP_MIN_LOG_LEVEL": "2",
     "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+    # Gradio (the web UI) would report usage and check for new versions online.
+    "GRADIO_ANALYTICS_ENABLED": "False",
 }
 
 

@@ -83,7 +83,7 @@ echo "==> Starting the API on 127.0.0.1:$API_PORT (docs: /v1/docs; log: .run/api
 "$actions_py" -m apps.api > .run/api.log 2>&1 &
 pids+=($!)
 wait_for "The API" "http://127.0.0.1:$API_PORT/v1/health" 120 .run/api.log
-echo "==> Open the web chat at http://$RASA_HOST:$RASA_PORT/webhooks/socketio/chat/ and the API's docs at http://127.0.0.1:$API_PORT/v1/docs"
+echo "==> Open http://127.0.0.1:$API_PORT/chat/ to chat, http://127.0.0.1:$API_PORT/admin/ to upload documents, test what they answer, review feedback and retrain; the API's docs are at /v1/docs. (Rasa's own socket.io page: http://$RASA_HOST:$RASA_PORT/webhooks/socketio/chat/)"
 
 echo "==> Rasa on $RASA_HOST:$RASA_PORT; its HTTP API token is in .run/rasa-api-token"
 "$@"

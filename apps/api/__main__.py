@@ -30,9 +30,11 @@ def main(argv: Optional[Sequence[Text]] = None) -> int:
     mode = ("sign-in with " + settings.sign_in.issuer if settings.sign_in.issuer
             else "local single-user" if local else "API keys only")
     logger.info("api.start", extra={"host": args.host, "port": args.port, "mode": mode})
+    print(f"Open http://{args.host}:{args.port}/chat/ (chat), /admin/ (administration), "
+          f"/v1/docs (the API).", flush=True)
     if local:
-        print(f"Single-user local mode on http://{args.host}:{args.port}/v1/docs: requests "
-              f"without credentials act as the local administrator.", flush=True)
+        print("Single-user local mode: requests without credentials act as the local "
+              "administrator.", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
 

@@ -28,7 +28,7 @@ from typing import (
 )
 
 from fastapi import APIRouter, Depends, FastAPI, File, Path, Query, Request, UploadFile
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from pydantic import BaseModel, Field, field_validator
 
 from apps.api import errors
@@ -343,7 +343,7 @@ class Operations:
             raise InputError("Two files have the same name.")
         folder = self.services.knowledge_dir / UPLOADS
         saved = [await self._save(name, read, folder)
-                 for name, (_, read) in zip(names, files)]
+                 for name, (_, read) in zip(names, files, strict=True)]
         job = await off_loop(self.services.jobs.submit, "ingest", {"uploaded": saved},
                              principal.subject)
         logger.info("api.uploaded", extra={"files": len(saved), "job": job.id})
@@ -383,6 +383,49 @@ class Operations:
         return self.services.history
 
 
+class BodyLimit:
+    """Refuses a request body larger than its route allows: by its declared size
+    before anything reads it, or, sent in chunks without one, as soon as it grows
+    past the limit (whatever the route made of the cut-off body, the answer is 413;
+    an upload's parts would otherwise be spooled to disk in full first)."""
+
+    def __init__(self, app: Any, limit_for: Callable[[Text], int]) -> None:
+        self.app, self.limit_for = app, limit_for
+
+    async def __call__(self, scope: Dict[Text, Any], receive: Callable[[], Awaitable[Any]],
+                       send: Callable[[Any], Awaitable[None]]) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit_for(scope["path"])
+        refusal = JSONResponse(errors.body(
+            "too_large", f"The request body is larger than the {limit // (1024 * 1024)} MB "
+                         f"allowed here (UPLOAD_MAX_MB per file)."), status_code=413)
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > limit:
+            await refusal(scope, receive, send)
+            return
+        seen, over = 0, False
+
+        async def counted() -> Any:
+            nonlocal seen, over
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    over = True
+                    return {"type": "http.disconnect"}  # stops the reader at once
+            return message
+
+        async def answer(message: Any) -> None:
+            if not over:
+                await send(message)
+            elif message["type"] == "http.response.start":
+                await refusal(scope, receive, send)
+
+        await self.app(scope, counted, answer)
+
+
 # --- the app ------------------------------------------------------------------------
 
 
@@ -402,20 +445,13 @@ def create_app(services: ApiServices) -> FastAPI:
     )
     errors.install(app)
     app.state.services = services
-    # Bodies are refused by their declared size before anything reads them (an
-    # upload's parts would otherwise be spooled to disk first).
     largest_upload = services.max_upload_bytes * MAX_FILES + 1024 * 1024
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next: Callable[[Request], Awaitable[Any]]
-                         ) -> Any:
-        declared = request.headers.get("content-length", "")
-        limit = largest_upload if request.url.path == "/v1/documents" else MAX_JSON_BYTES
-        if declared.isdigit() and int(declared) > limit:
-            return JSONResponse(errors.body(
-                "too_large", f"The request body is larger than {limit // (1024 * 1024)} MB "
-                             f"allowed here (UPLOAD_MAX_MB per file)."), status_code=413)
-        return await call_next(request)
+    def body_limit(path: Text) -> int:
+        uploads = path == "/v1/documents" or path.endswith("/gradio_api/upload")
+        return largest_upload if uploads else MAX_JSON_BYTES
+
+    app.add_middleware(BodyLimit, limit_for=body_limit)
 
     ops = Operations(services)
     app.state.operations = ops  # the web UI does the same things the same way
@@ -563,6 +599,24 @@ def create_app(services: ApiServices) -> FastAPI:
         return {"version": version, "documents": [
             {"source": source, "content_hash": digest}
             for source, digest in sorted(indexed.items())]}
+
+    @v1.get("/documents/{source:path}", tags=["knowledge"])
+    async def read_document(source: str,
+                            principal: Principal = Depends(needs("knowledge:read"))
+                            ) -> FileResponse:
+        """One document as it was indexed (a source link's target): text as plain text
+        (HTML too, never rendered), a PDF as a download."""
+        root = services.knowledge_dir.resolve()
+        path = (root / source).resolve()
+        if root not in path.parents or not path.is_file() or \
+                path.suffix.lower() not in SUPPORTED_SUFFIXES:
+            raise NotFoundError(f"No document {source!r}; see GET /v1/documents.")
+        pdf = path.suffix.lower() == ".pdf"
+        return FileResponse(
+            path, media_type="application/pdf" if pdf else "text/plain; charset=utf-8",
+            filename=path.name, content_disposition_type="attachment" if pdf else "inline",
+            headers={"X-Content-Type-Options": "nosniff",
+                     "Content-Security-Policy": "sandbox; default-src 'none'"})
 
     @v1.get("/api-keys", tags=["access"])
     async def list_keys(principal: Principal = Depends(needs("admin"))) -> Dict[Text, Any]:

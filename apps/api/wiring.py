@@ -10,6 +10,7 @@ from sqlalchemy import text as sql
 from sqlalchemy.engine import Engine
 
 from apps.api.app import ApiServices, Chat, SignIn, create_app
+from apps.api.ui import mount_ui
 from apps.job_queue import CeleryQueue, celery_app
 from assistant.access.keys import ApiKeys
 from assistant.access.oidc import OidcClient, OidcConfig, parse_admins
@@ -107,5 +108,5 @@ def build_services(settings: Settings, engine: Optional[Engine] = None,
 
 
 def build_app(settings: Settings) -> FastAPI:
-    """The app as `python -m apps.api` serves it."""
-    return create_app(build_services(settings))
+    """The app as `python -m apps.api` serves it: the routes and the web pages."""
+    return mount_ui(create_app(build_services(settings)))

@@ -80,14 +80,14 @@ class RasaCli:
         return model
 
     def evaluate(self, model: Path) -> Evaluation:
+        # One `rasa test` process for both sets: Rasa and the project's components
+        # are imported once, not twice.
         with tempfile.TemporaryDirectory() as tmp:
-            nlu, core = Path(tmp) / "nlu", Path(tmp) / "core"
-            self._run(["test", "nlu", "--model", str(model), "--nlu", str(self.held_out),
-                       "--out", str(nlu)])
-            self._run(["test", "core", "--model", str(model), "--stories", str(self.stories),
-                       "--out", str(core)])
-            intents = json.loads((nlu / "intent_report.json").read_text())
-            stories = json.loads((core / "story_report.json").read_text())
+            out = Path(tmp)
+            self._run(["test", "--model", str(model), "--nlu", str(self.held_out),
+                       "--stories", str(self.stories), "--out", str(out)])
+            intents = json.loads((out / "intent_report.json").read_text())
+            stories = json.loads((out / "story_report.json").read_text())
         return Evaluation(float(intents["accuracy"]),
                           float(stories["conversation_accuracy"]["accuracy"]))
 
@@ -99,6 +99,10 @@ class RasaCli:
         shutil.copyfile(model, partial)
         os.replace(partial, current)
 
+    def find(self, name: Text) -> Optional[Path]:
+        path = self.models / Path(name).name
+        return path if path.is_file() else None
+
 
 class RasaModelServer:
     """`ModelServer` over Rasa's HTTP API (its token: `RASA_AUTH_TOKEN`)."""
@@ -108,7 +112,7 @@ class RasaModelServer:
         self.base_url, self.token = base_url.rstrip("/"), token
         self._client = httpx.Client(base_url=self.base_url, timeout=600, transport=transport)
 
-    def current(self) -> Optional[Path]:
+    def current(self) -> Optional[Text]:
         try:
             response = self._client.get("/status", params={"token": self.token}, timeout=10)
             response.raise_for_status()
@@ -117,7 +121,7 @@ class RasaModelServer:
             raise ServiceError(f"Rasa at {self.base_url} cannot say which model it serves "
                                f"({error.__class__.__name__}); is it running, with "
                                f"RASA_AUTH_TOKEN?") from None
-        return Path(model) if model else None
+        return str(model) if model else None
 
     def load(self, model: Path) -> None:
         try:

@@ -11,8 +11,8 @@ from typing import Any, Dict, Iterator, List, Optional, Text
 
 from sqlalchemy import (
     Column,
-    Index,
     Float,
+    Index,
     Integer,
     MetaData,
     String,
@@ -35,8 +35,8 @@ from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 from assistant.access.keys import KeyRecord
 from assistant.access.oidc import LoginRequest
 from assistant.access.sessions import SessionRecord
-from assistant.errors import ConfigurationError, ServiceError
 from assistant.conversations.history import ConversationSummary, Turn
+from assistant.errors import ConfigurationError, ServiceError
 from assistant.feedback.models import CuratedAnswer, Feedback
 from assistant.jobs.models import Job
 from assistant.knowledge.hit_testing import HitTestRun

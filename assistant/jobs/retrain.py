@@ -5,10 +5,12 @@ model Rasa is serving, and load it into the running Rasa only if it is not worse
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, Optional, Protocol, Text
 
+from assistant.errors import ConfigurationError
 from assistant.jobs.service import Progress
 
 logger = logging.getLogger(__name__)
@@ -45,12 +47,15 @@ class Trainer(Protocol):
     def promote(self, model: Path) -> None:
         """Makes `model` the one a restart loads."""
 
+    def find(self, name: Text) -> Optional[Path]:
+        """The model file called `name` among the trainer's models, or None."""
+
 
 class ModelServer(Protocol):
     """The running Rasa server's model."""
 
-    def current(self) -> Optional[Path]:
-        """The model file it serves, or None."""
+    def current(self) -> Optional[Text]:
+        """The file name of the model it serves (Rasa says no more), or None."""
 
     def load(self, model: Path) -> None:
         """Makes it serve `model` (without a restart)."""
@@ -64,14 +69,25 @@ class RetrainJob:
 
     def __call__(self, params: Dict[Text, Any], progress: Progress) -> Text:
         with progress.exclusive(LOCK, ttl=600):
-            candidate = self.trainer.train(lambda f, m: progress(0.7 * f, m))
-            progress(0.7, "checking the new model on the held-out messages and test stories")
-            new = self.trainer.evaluate(candidate)
-            current = self.server.current()
-            old = None
-            if current is not None and current.exists():
-                progress(0.85, "checking the model being served the same way")
-                old = self.trainer.evaluate(current)
+            served = self.server.current()
+            current = None
+            if served:
+                current = self.trainer.find(served)
+                if current is None:  # said before minutes of training, not after
+                    raise ConfigurationError(
+                        f"Rasa serves {served}, which is not among the models a new one "
+                        f"is compared with, so none would be loaded. Serve a model from "
+                        f"the project's models/ folder (make run serves "
+                        f"models/current.tar.gz) and retry.")
+            # The served model is tested while the new one trains, not after it.
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                served_result = pool.submit(self.trainer.evaluate, current) if current \
+                    else None
+                candidate = self.trainer.train(lambda f, m: progress(0.8 * f, m))
+                progress(0.8, "checking the new model on the held-out messages and test "
+                              "stories")
+                new = self.trainer.evaluate(candidate)
+                old = served_result.result() if served_result else None
             if old is not None and not new.not_worse_than(old):
                 logger.warning("retrain.kept", extra={"new": str(new), "old": str(old)})
                 return (f"kept the model being served: the new one is worse ({new}; "

@@ -13,6 +13,8 @@ from assistant.errors import DocumentError
 from assistant.text import strip_markup, text_units
 
 SUPPORTED_SUFFIXES = (".md", ".markdown", ".txt", ".html", ".htm", ".pdf")
+MAX_PDF_PAGES = 2000
+MAX_TEXT_CHARS = 5_000_000  # a PDF's extracted text
 
 
 @dataclass(frozen=True)
@@ -222,14 +224,29 @@ def _html_sections(text: Text) -> Tuple[Optional[Text], List[Section]]:
 def _pdf_sections(path: Path) -> Tuple[Optional[Text], List[Section]]:
     try:
         from pypdf import PdfReader
-        from pypdf.errors import PdfReadError
+        from pypdf.errors import LimitReachedError, PyPdfError
     except ImportError as error:  # pragma: no cover - the actions environment has it
         raise DocumentError(f"{path}: reading PDF needs the 'pypdf' package.") from error
+    # Only text is read: a PDF's scripts, forms and attachments are never run or
+    # opened. A compressed stream that would expand past pypdf's limit (75 MB), more
+    # pages or more text than any handbook has, is refused, not read to the end.
     try:
         reader = PdfReader(str(path))
-        pages = [page.extract_text() or "" for page in reader.pages]
+        if len(reader.pages) > MAX_PDF_PAGES:
+            raise DocumentError(f"{path}: {len(reader.pages)} pages, more than the "
+                                f"{MAX_PDF_PAGES} read; split the document.")
+        pages, size = [], 0
+        for page in reader.pages:
+            pages.append(page.extract_text() or "")
+            size += len(pages[-1])
+            if size > MAX_TEXT_CHARS:
+                raise DocumentError(f"{path}: more than {MAX_TEXT_CHARS:,} characters of "
+                                    f"text; split the document.")
         meta_title = (reader.metadata or {}).get("/Title") if reader.metadata else None
-    except (PdfReadError, ValueError, KeyError, OSError) as error:
+    except LimitReachedError as error:
+        raise DocumentError(f"{path}: a part of it expands beyond what is read "
+                            f"({error}); is it a compression bomb?") from error
+    except (PyPdfError, ValueError, KeyError, OSError, RecursionError) as error:
         raise DocumentError(f"{path}: not a readable PDF ({error}).") from error
     sections = [
         Section(f"p. {number}", text.strip())

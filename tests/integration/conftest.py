@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -97,6 +98,11 @@ def wait_until_up(url: Text, process: subprocess.Popen, log: Path, seconds: int,
     raise RuntimeError(f"{url} did not come up in {seconds}s:\n{log.read_text()[-3000:]}")
 
 
+def pytest_collection_modifyitems(items: List[pytest.Item]) -> None:
+    """The retrain test loads a new model into the tests' Rasa: it runs last."""
+    items.sort(key=lambda item: "tests/integration/test_retrain.py" in item.nodeid)
+
+
 @pytest.fixture(scope="session")
 def work_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("integration")
@@ -104,7 +110,18 @@ def work_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def trained_model(work_dir: Path) -> Path:
-    """Trains the project's model from scratch (own empty training cache)."""
+    """Trains the project's model from scratch (own empty training cache), or, while
+    developing a test, uses the model file `INTEGRATION_MODEL` names (with its
+    training cache beside it, if any)."""
+    reused = os.environ.get("INTEGRATION_MODEL")
+    if reused:
+        (work_dir / "models").mkdir(exist_ok=True)
+        copy = work_dir / "models" / "test.tar.gz"
+        shutil.copyfile(reused, copy)
+        cache = Path(reused).parent.parent / "cache"
+        if cache.is_dir():
+            shutil.copytree(cache, work_dir / "cache", dirs_exist_ok=True)
+        return copy
     out = work_dir / "models"
     result = run_rasa(
         ["train", "--out", str(out), "--fixed-model-name", "test"],

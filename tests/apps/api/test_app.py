@@ -289,6 +289,21 @@ def test_documents_lists_the_indexed_documents_and_the_version(world):
     assert body["version"]
 
 
+def test_a_document_is_shown_as_plain_text_and_never_outside_the_folder(world, tmp_path):
+    services, _, _ = world
+    (tmp_path / "page.html").write_text("<script>alert(1)</script><p>Hi</p>", encoding="utf-8")
+    (tmp_path.parent / "secret.md").write_text("secret", encoding="utf-8")
+    api = client(services, local_user=True)
+    page = api.get("/v1/documents/page.html")
+    assert page.status_code == 200 and page.text == "<script>alert(1)</script><p>Hi</p>"
+    assert page.headers["content-type"] == "text/plain; charset=utf-8"
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert page.headers["content-security-policy"].startswith("sandbox")
+    assert api.get("/v1/documents/vpn.md").text.startswith("# VPN")
+    for source in ["../secret.md", "%2e%2e/secret.md", "nothing.md", "uploads"]:
+        assert api.get(f"/v1/documents/{source}").status_code == 404, source
+
+
 def test_a_store_that_fails_is_503(world):
     services, store, _ = world
     store.failing = True
@@ -442,3 +457,23 @@ def test_bodies_larger_than_allowed_are_413_before_they_are_read(world):
                     headers={"Content-Type": "multipart/form-data; boundary=x",
                              "Content-Length": str(200 * 1024 * 1024)})
     assert huge.status_code == 413
+
+
+def test_a_chunked_body_is_cut_off_at_the_limit_and_leaves_nothing(world, tmp_path):
+    services = world[0]
+    api = client(services, local_user=True)
+
+    def chunks():
+        yield (b"--x\r\nContent-Disposition: form-data; name=\"files\"; "
+               b"filename=\"huge.txt\"\r\nContent-Type: text/plain\r\n\r\n")
+        for _ in range(200):  # 200 MB if it were all read
+            yield b"x" * (1024 * 1024)
+        yield b"\r\n--x--\r\n"
+
+    response = api.post("/v1/documents", content=chunks(),
+                        headers={"Content-Type": "multipart/form-data; boundary=x"})
+    assert response.status_code == 413 and response.json()["error"]["type"] == "too_large"
+    assert not list(tmp_path.glob("uploads/*")) and services.jobs.queue.sent == []
+    chat = api.post("/v1/chat", content=(b" " * 65536 for _ in range(40)),
+                    headers={"Content-Type": "application/json"})
+    assert chat.status_code == 413

