@@ -11,6 +11,7 @@ from tests.fakes.in_memory import (
     InMemoryStore,
     RecordingQueue,
 )
+from tests.fakes.pdf import write_pdf
 
 
 @pytest.fixture
@@ -63,6 +64,30 @@ def test_a_broken_file_fails_the_job_naming_it_and_the_rest_is_indexed(world):
     done = run(jobs, worker, "ingest")
     assert done.state == "failed" and "broken.pdf" in done.error
     assert {"vpn.md", "leave.md"} <= set(store.indexed_documents())
+
+
+def test_hostile_uploads_lose_nothing_indexed_and_the_next_job_runs(world):
+    folder, store, jobs, worker = world
+    run(jobs, worker, "ingest")
+    uploads = folder / "uploads"
+    uploads.mkdir()
+    write_pdf(uploads / "bomb.pdf", ["Quarterly figures"], padding_mb=100)
+    write_pdf(uploads / "form.pdf", ["Expense form", "Submit within 30 days."],
+              script="app.alert('pwned')")
+    (uploads / "page.html").write_text(
+        "<h1>Shuttle</h1><p>Leaves at 8:15.</p><script>steal()</script>", encoding="utf-8")
+    (uploads / "notes.md").write_text("# Notes\n\n'; DROP TABLE chunks; -- is text here.\n",
+                                      encoding="utf-8")
+    done = run(jobs, worker, "ingest")
+    assert done.state == "failed" and "bomb.pdf" in done.error
+    assert "compression bomb" in done.error
+    indexed = store.indexed_documents()
+    assert {"vpn.md", "leave.md", "uploads/form.pdf", "uploads/page.html",
+            "uploads/notes.md"} <= set(indexed) and "uploads/bomb.pdf" not in indexed
+    texts = " ".join(chunk.text for rows in store.rows.values() for chunk, _ in rows)
+    assert "pwned" not in texts and "steal" not in texts and "DROP TABLE chunks" in texts
+    (uploads / "bomb.pdf").unlink()
+    assert run(jobs, worker, "ingest", delete=["uploads/bomb.pdf"]).state == "succeeded"
 
 
 def test_a_store_that_fails_fails_the_job_and_frees_the_lock(world):
