@@ -98,11 +98,6 @@ def wait_until_up(url: Text, process: subprocess.Popen, log: Path, seconds: int,
     raise RuntimeError(f"{url} did not come up in {seconds}s:\n{log.read_text()[-3000:]}")
 
 
-def pytest_collection_modifyitems(items: List[pytest.Item]) -> None:
-    """The retrain test loads a new model into the tests' Rasa: it runs last."""
-    items.sort(key=lambda item: "tests/integration/test_retrain.py" in item.nodeid)
-
-
 @pytest.fixture(scope="session")
 def work_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("integration")
