@@ -11,8 +11,9 @@ import datetime as dt
 import html
 import logging
 import uuid
+from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Text, Tuple
+from typing import Any, BinaryIO, Callable, Dict, List, Optional, Text, Tuple
 from urllib.parse import quote
 
 import anyio
@@ -39,7 +40,6 @@ CSS = """
 .job .what { font-size: 0.9em; }
 footer { display: none !important; }
 """
-DISLIKE_REASONS = ("Like", "Dislike")
 # Ends the session (a POST from this page's origin) and says so.
 SIGN_OUT = """() => fetch('/v1/auth/logout', {method: 'POST', credentials: 'same-origin'})
   .then(() => { document.body.textContent = 'Signed out. Open /chat/ to sign in again.'; })"""
@@ -133,7 +133,7 @@ class WebUi:
             turns = gr.State([])  # per chat message: what a rating of it sends
             chat = gr.Chatbot(label="Assistant", height=520, elem_id="chat",
                               sanitize_html=True, allow_tags=False,
-                              feedback_options=DISLIKE_REASONS, buttons=["copy", "copy_all"],
+                              buttons=["copy", "copy_all"],
                               group_consecutive_messages=False,
                               placeholder="Ask about the team's documents, the weather, "
                                           "or anything else · 问文档、天气或其他问题")
@@ -323,8 +323,10 @@ class WebUi:
                                     ) -> Tuple[Any, ...]:
                 principal = self._or_raise(request, "knowledge:write")
                 try:
-                    _, job = await self.ops.upload(
-                        principal, [(Path(p).name, _reader(p)) for p in paths or []])
+                    with ExitStack() as files:
+                        handles = [files.enter_context(open(p, "rb")) for p in paths or []]
+                        _, job = await self.ops.upload(
+                            principal, [(Path(h.name).name, _reader(h)) for h in handles])
                 except Exception as error:  # noqa: BLE001 - shown to the person
                     raise self.shown(error) from None
                 return job.id, job_html(job), gr.Timer(active=True), None
@@ -437,15 +439,10 @@ class WebUi:
                 gr.update(choices=list(intents)))
 
 
-def _reader(path: Text) -> Callable[[int], Any]:
+def _reader(handle: BinaryIO) -> Callable[[int], Any]:
     """An async reader of a file Gradio saved from the browser's upload."""
-    handle = open(path, "rb")  # noqa: SIM115 - closed at the end of the reads
-
     async def read(size: int) -> bytes:
-        chunk = await anyio.to_thread.run_sync(handle.read, size)
-        if not chunk:
-            handle.close()
-        return chunk
+        return await anyio.to_thread.run_sync(handle.read, size)
     return read
 
 

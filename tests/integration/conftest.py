@@ -98,6 +98,36 @@ def wait_until_up(url: Text, process: subprocess.Popen, log: Path, seconds: int,
     raise RuntimeError(f"{url} did not come up in {seconds}s:\n{log.read_text()[-3000:]}")
 
 
+class Processes:
+    """Processes a fixture starts, each logging to `<logs>/<name>.log`; `stop` ends
+    them all (terminate, then kill after `grace` seconds)."""
+
+    def __init__(self, logs: Path, cwd: Path, grace: float = 30) -> None:
+        self.logs, self.cwd, self.grace = logs, cwd, grace
+        self.running: List[subprocess.Popen] = []
+        self._files: List[Any] = []
+
+    def start(self, name: Text, command: List[Text], env: Dict[Text, Text]
+              ) -> subprocess.Popen:
+        log = (self.logs / f"{name}.log").open("a")
+        self._files.append(log)
+        process = subprocess.Popen(command, cwd=self.cwd, env=env, stdout=log,
+                                   stderr=subprocess.STDOUT)
+        self.running.append(process)
+        return process
+
+    def stop(self) -> None:
+        for process in self.running:
+            process.terminate()
+        for process in self.running:
+            try:
+                process.wait(self.grace)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        for log in self._files:
+            log.close()
+
+
 @pytest.fixture(scope="session")
 def work_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("integration")

@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import time
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Text
+from typing import Any, Dict, Iterator, Text
 
 import pytest
 import requests
@@ -30,6 +29,7 @@ from tests.integration.conftest import (
     BIN,
     PROJECT,
     TOKEN,
+    Processes,
     Servers,
     free_port,
     rasa_env,
@@ -118,17 +118,7 @@ def world(servers: Servers, work_dir: Path) -> Iterator[tuple]:
                         str(project / "domain.yml"), "--data", str(project / "data")],
                        work_dir)
     assert trained.returncode == 0, trained.stdout[-3000:]
-    processes: List[subprocess.Popen] = []
-    logs: List[Any] = []
-
-    def start(name: Text, command: List[Text], env: Dict[Text, Text]) -> subprocess.Popen:
-        log = (work_dir / f"{name}.log").open("a")
-        logs.append(log)
-        process = subprocess.Popen(command, cwd=project, stdout=log,
-                                   stderr=subprocess.STDOUT, env=env)
-        processes.append(process)
-        return process
-
+    processes = Processes(work_dir, project)
     rasa_port, api_port = free_port(), free_port()
     rasa_url = f"http://127.0.0.1:{rasa_port}"
     python = str(servers.actions_python)
@@ -138,7 +128,7 @@ def world(servers: Servers, work_dir: Path) -> Iterator[tuple]:
            "API_RASA_URL": rasa_url, "RASA_AUTH_TOKEN": TOKEN_FOR_RASA,
            "RASA_COMMAND": str(BIN / "rasa")}
     try:
-        rasa = start("retrain-rasa", [
+        rasa = processes.start("retrain-rasa", [
             str(PROJECT / "scripts" / "rasa-run.sh"), str(BIN / "rasa"), "run", "--model",
             str(project / "models" / "current.tar.gz"), "--credentials",
             str(servers.credentials)], rasa_env(
@@ -149,23 +139,15 @@ def world(servers: Servers, work_dir: Path) -> Iterator[tuple]:
         for name, command, store in (
                 ("retrain-worker", [python, "-m", "apps.worker", "--name", "retrain"], "w"),
                 ("retrain-api", [python, "-m", "apps.api", "--port", str(api_port)], "a")):
-            start(name, command,
-                  {**env, "MILVUS_LITE_PATH": str(project / f"knowledge-{store}.db")})
+            processes.start(name, command,
+                            {**env, "MILVUS_LITE_PATH": str(project / f"knowledge-{store}.db")})
         wait_until_up(f"{rasa_url}/status", rasa, work_dir / "retrain-rasa.log", 240,
                       params={"token": TOKEN_FOR_RASA})
-        wait_until_up(f"http://127.0.0.1:{api_port}/v1/health", processes[-1],
+        wait_until_up(f"http://127.0.0.1:{api_port}/v1/health", processes.running[-1],
                       work_dir / "retrain-api.log", 180)
         yield Api(f"http://127.0.0.1:{api_port}", project), Rasa(rasa_url)
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        for log in logs:
-            log.close()
+        processes.stop()
 
 
 def test_a_corrected_message_is_understood_after_the_retrain(world):

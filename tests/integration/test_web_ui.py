@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Dict, Iterator, Text
 
@@ -19,7 +18,14 @@ import requests
 
 from tests.fakes.identity_provider import FakeIdentityProvider
 from tests.integration.browser import chromium_path
-from tests.integration.conftest import PROJECT, RASA_TOKEN, Servers, free_port, wait_until_up
+from tests.integration.conftest import (
+    PROJECT,
+    RASA_TOKEN,
+    Processes,
+    Servers,
+    free_port,
+    wait_until_up,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -60,34 +66,17 @@ def stack(servers: Servers, work_dir: Path) -> Iterator[Stack]:
         "OIDC_ISSUER": provider.issuer, "OIDC_CLIENT_ID": provider.client_id,
         "OIDC_CLIENT_SECRET": provider.client_secret, "OIDC_ROLES_CLAIM": "roles",
         "API_PUBLIC_URL": url, "GRADIO_TEMP_DIR": str(home / "gradio")}
-    processes = []
-    logs = []
-
-    def start(name: Text, *command: Text) -> subprocess.Popen:
-        log = (home / f"{name}.log").open("a")
-        logs.append(log)
-        process = subprocess.Popen(list(command), cwd=PROJECT, env=env, stdout=log,
-                                   stderr=subprocess.STDOUT)
-        processes.append(process)
-        return process
-
+    processes = Processes(home, PROJECT, grace=20)
     try:
-        start("milvus", str(Path(python).parent / "milvus-lite"), "server", "--data-dir",
-              str(home / "milvus"), "--host", "127.0.0.1", "--port", str(milvus_port))
-        start("worker", python, "-m", "apps.worker", "--name", "web-ui")
-        api = start("api", python, "-m", "apps.api", "--port", str(port))
+        processes.start("milvus", [str(Path(python).parent / "milvus-lite"), "server",
+                                   "--data-dir", str(home / "milvus"), "--host", "127.0.0.1",
+                                   "--port", str(milvus_port)], env)
+        processes.start("worker", [python, "-m", "apps.worker", "--name", "web-ui"], env)
+        api = processes.start("api", [python, "-m", "apps.api", "--port", str(port)], env)
         wait_until_up(f"{url}/v1/health", api, home / "api.log", 180)
         yield Stack(url, provider, knowledge)
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        for log in logs:
-            log.close()
+        processes.stop()
         provider.stop()
 
 
