@@ -146,3 +146,17 @@ def test_a_rare_shared_word_counts_more_than_a_common_one():
     _, text = best_sentences("how long is the replaced laptop handover", [passage],
                              lambda q, s: [0.3] * len(s), 8)
     assert text == "The laptop handover appointment takes 1 hour."
+
+
+def test_a_quoted_example_question_is_not_an_answer():
+    # Seen: the assistant guide's 'Short questions work well: "How do I connect to
+    # the VPN?" is enough' answered "How do I connect to the VPN from home?".
+    guide = 'Short questions work well: "How do I connect to the VPN?" is enough.'
+    vpn = "Enter the server address vpn.example and click Connect to reach the VPN."
+
+    def similarity(question, sentences):
+        return [0.9 if "connect to the VPN" in s else 0.5 for s in sentences]
+
+    index, text = best_sentences("How do I connect to the VPN from home?", [guide, vpn],
+                                 similarity, 30)
+    assert (index, text) == (1, vpn)
