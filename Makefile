@@ -36,7 +36,7 @@ PTH = $$($(1) -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/as
 
 MODEL_INPUTS := config.yml domain.yml $(shell find data -type f 2>/dev/null)
 
-.PHONY: FORCE help browser setup index llm actions-env-path llm-env-path benchmark-retrieval benchmark-answers benchmark-accuracy benchmark-api benchmark-load benchmark-oos probe-security train shell run api worker actions settings test test-fast test-components test-dirs lint readme typecheck validate benchmark env-path clean
+.PHONY: FORCE help browser setup index llm actions-env-path llm-env-path benchmark-retrieval benchmark-answers benchmark-accuracy benchmark-api benchmark-load benchmark-oos benchmark-replicas probe-security train shell run api worker actions settings test test-fast test-components test-dirs lint readme typecheck validate benchmark env-path clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -217,6 +217,9 @@ benchmark-api: $(ACTIONS_STAMP) ## Against a running `make run`: what chat throu
 
 benchmark-load: setup ## Knowledge questions asked at once by 1, 2, 5, 10 people, with and without the LLM's admission control
 	@$(ACTIONS_PY) -m benchmarks.load_benchmark --llm-python $(LLM_PY)
+
+benchmark-replicas: setup train ## Two Rasa replicas on PostgreSQL and Redis, our lock store against Rasa's own: lost, repeated, reordered turns [ARGS="--conversations 50"]
+	@$(RASA_PY) -m benchmarks.replicas --model $(or $(MODEL),models/current.tar.gz) $(ARGS)
 
 probe-security: $(ACTIONS_STAMP) ## Probe a running `make run` as a curious user would (127.0.0.1 only): every request should fail safely
 	@$(ACTIONS_PY) -m benchmarks.security_probe

@@ -454,6 +454,29 @@ class ConversationStoreSettings:
 
 
 @dataclass(frozen=True)
+class LockSettings:
+    """Conversation locks (Rasa's lock store, shared by replicas)"""
+
+    url: Text = setting(
+        "LOCK_STORE_URL", "",
+        "Redis that holds the locks of several Rasa replicas (`redis://host:6379/1`); "
+        "unset: `REDIS_URL`, else locks inside the one Rasa process",
+        secret=True, shown="`REDIS_URL`, else in-process",
+    )
+    lifetime_seconds: float = setting(
+        "LOCK_LIFETIME_SECONDS", 60.0,
+        "a ticket's life without renewal: the replica processing a message renews it "
+        "every third of this (an action may take longer), so a crashed replica's "
+        "conversations are free again within it", positive_number,
+    )
+    wait_seconds: float = setting(
+        "LOCK_WAIT_SECONDS", 60.0,
+        "how long a message waits for its conversation's earlier messages before it "
+        "fails with an error", positive_number,
+    )
+
+
+@dataclass(frozen=True)
 class RasaServerSettings:
     """Rasa's HTTP server (`make run`, `make shell`)"""
 
@@ -621,6 +644,7 @@ SECTIONS: Tuple[Type[Any], ...] = (
     WeatherSettings,
     ActionServerSettings,
     ConversationStoreSettings,
+    LockSettings,
     RasaServerSettings,
     RasaSettings,
     ChannelSettings,
@@ -644,6 +668,7 @@ class Settings:
     weather: WeatherSettings = WeatherSettings()
     action_server: ActionServerSettings = ActionServerSettings()
     conversations: ConversationStoreSettings = ConversationStoreSettings()
+    locks: LockSettings = LockSettings()
     rasa_server: RasaServerSettings = RasaServerSettings()
     rasa: RasaSettings = RasaSettings()
     channels: ChannelSettings = ChannelSettings()
@@ -656,6 +681,12 @@ class Settings:
         """The job queue's broker: `JOBS_BROKER_URL`, else `REDIS_URL`, else SQLite."""
         return (self.jobs.broker_url or self.cache.redis_url
                 or "sqla+sqlite:///.data/jobs-broker.db")
+
+    @property
+    def lock_store_url(self) -> Text:
+        """Redis for conversation locks: `LOCK_STORE_URL`, else `REDIS_URL`; empty:
+        in-process locks."""
+        return self.locks.url or self.cache.redis_url
 
     @property
     def hosted_llm(self) -> bool:
@@ -732,6 +763,7 @@ def load_settings(env: Optional[Mapping[Text, Text]] = None) -> Settings:
         weather=load(WeatherSettings, env),
         action_server=load(ActionServerSettings, env),
         conversations=load(ConversationStoreSettings, env),
+        locks=load(LockSettings, env),
         rasa_server=load(RasaServerSettings, env),
         rasa=load(RasaSettings, env),
         channels=load(ChannelSettings, env),

@@ -3,10 +3,11 @@ message text, metadata, and the replies that go back out."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import unicodedata
-from typing import Any, Awaitable, Callable, Dict, Optional, Sequence, Text
+from typing import Any, AsyncContextManager, Awaitable, Callable, Dict, Optional, Sequence, Text
 
 from rasa.core.channels.channel import UserMessage
 
@@ -131,6 +132,23 @@ def channel_options(credentials: Optional[Dict[Text, Any]], channel: Text,
     if unknown:
         raise ValueError(f"{channel}: unknown option(s) {', '.join(unknown)}.")
     return {**checked, "metadata_keys": keys, "allow_intent_commands": commands}
+
+
+def conversation_turn(request: Any, turns: ConversationTurns,
+                      sender: Text) -> AsyncContextManager[None]:
+    """The channel's own turn for `sender`, unless Rasa's lock store already serves a
+    conversation's messages in arrival order with a bounded wait, across replicas
+    (stores/lock_store.py): then none, so the message takes its ticket as it arrives.
+
+    Args:
+        request: the Sanic request (its app holds Rasa's agent).
+        turns: the channel's in-process turns.
+        sender: the conversation id.
+    """
+    agent = getattr(request.app.ctx, "agent", None)
+    if getattr(getattr(agent, "lock_store", None), "serves_in_arrival_order", False):
+        return contextlib.nullcontext()
+    return turns.turn(sender)
 
 
 def guarded(

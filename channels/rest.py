@@ -24,6 +24,7 @@ from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
+from rasa.core.lock_store import LockError
 from sanic import Blueprint, response
 from sanic.exceptions import InvalidUsage, PayloadTooLarge
 from sanic.request import Request
@@ -40,6 +41,7 @@ from channels.guard import (
     check_sender,
     check_text,
     clean_reply,
+    conversation_turn,
 )
 
 logger = logging.getLogger(__name__)
@@ -161,15 +163,18 @@ class ValidatingRestInput(RestInput):
             metadata = self.get_metadata(request)
             collector = SanitizingCollector()
             try:
-                async with self.turns.turn(sender):
+                async with conversation_turn(request, self.turns, sender):
                     await on_new_message(UserMessage(
                         text, collector, sender, input_channel=self.name(), metadata=metadata
                     ))
-            except ConversationBusyError as busy:
-                logger.warning("rest.busy", extra={"sender": sender})
+            except (ConversationBusyError, LockError) as busy:
+                retry_after = getattr(busy, "retry_after_seconds", None)
+                logger.warning("rest.busy", extra={"sender": sender, "error": str(busy)})
                 return response.json(
-                    {"error": str(busy)}, status=429,
-                    headers={"Retry-After": str(busy.retry_after_seconds)},
+                    {"error": str(busy) if retry_after else
+                     "The assistant cannot take messages right now; try again shortly."},
+                    status=429 if retry_after else 503,
+                    headers={"Retry-After": str(retry_after or 30)},
                 )
             except CancelledError:
                 logger.error("rest.timeout", extra={"sender": sender})

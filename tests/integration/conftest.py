@@ -14,6 +14,7 @@ from typing import Any, Dict, Iterator, List, Text
 
 import pytest
 import requests
+import yaml
 
 from assistant.encryption import new_key_entry
 from tests.fakes.open_meteo import FakeOpenMeteo
@@ -155,6 +156,35 @@ def trained_model(work_dir: Path) -> Path:
     )
     assert result.returncode == 0, result.stdout[-5000:]
     return out / "test.tar.gz"
+
+
+# A configuration that trains in about a minute and a half and parses in
+# milliseconds (character n-grams into DIET, memoisation and rules): for tests about
+# what surrounds the model (retraining, replicas), not about the model.
+SMALL_CONFIG = {
+    "recipe": "default.v1", "assistant_id": "small-test", "language": "zh",
+    "pipeline": [{"name": "components.bilingual_tokenizer.BilingualJiebaTokenizer",
+                  "dictionary_path": "data/dictionaries"},
+                 {"name": "CountVectorsFeaturizer", "analyzer": "char_wb",
+                  "min_ngram": 1, "max_ngram": 3},
+                 {"name": "DIETClassifier", "epochs": 40, "random_seed": 1,
+                  "entity_recognition": False}],
+    "policies": [{"name": "MemoizationPolicy"}, {"name": "RulePolicy"}],
+}
+
+
+@pytest.fixture(scope="session")
+def small_model(work_dir: Path) -> Path:
+    """The project's data and domain trained with `SMALL_CONFIG`, once per session."""
+    folder = work_dir / "small"
+    folder.mkdir(exist_ok=True)
+    config = folder / "config.yml"
+    config.write_text(yaml.safe_dump(SMALL_CONFIG), encoding="utf-8")
+    trained = run_rasa(["train", "--out", str(folder), "--fixed-model-name", "small",
+                        "--config", str(config), "--domain", str(PROJECT / "domain.yml"),
+                        "--data", str(PROJECT / "data")], work_dir)
+    assert trained.returncode == 0, trained.stdout[-3000:]
+    return folder / "small.tar.gz"
 
 
 class Servers:

@@ -28,12 +28,12 @@ import yaml
 from tests.integration.conftest import (
     BIN,
     PROJECT,
+    SMALL_CONFIG,
     TOKEN,
     Processes,
     Servers,
     free_port,
     rasa_env,
-    run_rasa,
     wait_until_up,
 )
 
@@ -41,16 +41,6 @@ pytestmark = pytest.mark.slow
 
 MESSAGE = "摸鱼时间到了吗"  # "is it slacking-off time yet?": no intent's example
 TOKEN_FOR_RASA = "retrain-rasa-token"
-SMALL_CONFIG = {
-    "recipe": "default.v1", "assistant_id": "retrain-test", "language": "zh",
-    "pipeline": [{"name": "components.bilingual_tokenizer.BilingualJiebaTokenizer",
-                  "dictionary_path": "data/dictionaries"},
-                 {"name": "CountVectorsFeaturizer", "analyzer": "char_wb",
-                  "min_ngram": 1, "max_ngram": 3},
-                 {"name": "DIETClassifier", "epochs": 40, "random_seed": 1,
-                  "entity_recognition": False}],
-    "policies": [{"name": "MemoizationPolicy"}, {"name": "RulePolicy"}],
-}
 
 
 def trained_on(data: Path) -> Text:
@@ -100,7 +90,7 @@ class Rasa:
 
 
 @pytest.fixture(scope="module")
-def world(servers: Servers, work_dir: Path) -> Iterator[tuple]:
+def world(servers: Servers, work_dir: Path, small_model: Path) -> Iterator[tuple]:
     """A copy of the project with a small configuration and its first model, its
     own Rasa serving it, and the API and a worker in the copy (the reviewed
     examples and new models are written there)."""
@@ -112,12 +102,11 @@ def world(servers: Servers, work_dir: Path) -> Iterator[tuple]:
         (project / name).parent.mkdir(parents=True, exist_ok=True)
         copy(PROJECT / name, project / name)
     (project / "config.yml").write_text(yaml.safe_dump(SMALL_CONFIG), encoding="utf-8")
+    # The first model: the small configuration trained on the project's data, as
+    # this copy would train it.
     (project / "tests/nlu/held_out.yml").write_text(trained_on(project / "data"), "utf-8")
-    trained = run_rasa(["train", "--out", str(project / "models"), "--fixed-model-name",
-                        "current", "--config", str(project / "config.yml"), "--domain",
-                        str(project / "domain.yml"), "--data", str(project / "data")],
-                       work_dir)
-    assert trained.returncode == 0, trained.stdout[-3000:]
+    (project / "models").mkdir()
+    shutil.copyfile(small_model, project / "models" / "current.tar.gz")
     processes = Processes(work_dir, project)
     rasa_port, api_port = free_port(), free_port()
     rasa_url = f"http://127.0.0.1:{rasa_port}"
