@@ -464,7 +464,7 @@ class LockSettings:
         secret=True, shown="`REDIS_URL`, else in-process",
     )
     lifetime_seconds: float = setting(
-        "LOCK_LIFETIME_SECONDS", 60.0,
+        "LOCK_LIFETIME_SECONDS", 15.0,
         "a ticket's life without renewal: the replica processing a message renews it "
         "every third of this (an action may take longer), so a crashed replica's "
         "conversations are free again within it", positive_number,

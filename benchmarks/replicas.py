@@ -216,7 +216,7 @@ def endpoints_file(folder: Path, lock_store: Text, redis_url: Text) -> Path:
     import yaml
 
     endpoints = yaml.safe_load((ROOT / "endpoints.yml").read_text("utf-8"))
-    section = dict(LOCK_STORES[lock_store])
+    section: Dict[Text, Any] = dict(LOCK_STORES[lock_store])
     if section["type"] == "redis":
         parsed = urlparse(redis_url)
         section.update(url=parsed.hostname, port=parsed.port or 6379,

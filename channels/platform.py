@@ -22,6 +22,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from assistant.answers.models import AnswerPayload, SourcePayload
+from assistant.config import CacheSettings, load
 from assistant.errors import ConfigurationError, ServiceError
 from assistant.turns import ConversationTurns
 from channels.guard import guarded
@@ -43,14 +44,15 @@ class PlatformError(ServiceError):
 class SeenIds:
     """Ids of platform messages already taken, for an hour: a resent message (a
     retry, a duplicate delivery) is recognised and not answered again. One process's
-    memory; behind several replicas the platform's retries may reach another one."""
+    memory: `seen_ids()` gives the Redis one that replicas share when `REDIS_URL` is
+    set."""
 
     def __init__(self, seconds: float = SEEN_SECONDS, limit: int = SEEN_MAX,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.seconds, self.limit, self.clock = seconds, limit, clock
         self._seen: OrderedDict[Text, float] = OrderedDict()
 
-    def first_time(self, key: Text) -> bool:
+    async def first_time(self, key: Text) -> bool:
         """True the first time `key` is offered within the window, then False."""
         now = self.clock()
         while self._seen and (next(iter(self._seen.values())) < now - self.seconds
@@ -60,6 +62,38 @@ class SeenIds:
             return False
         self._seen[key] = now
         return True
+
+
+class RedisSeenIds:
+    """`SeenIds` in Redis (`SET NX` with the window as expiry), shared by replicas: a
+    platform's retry that reaches another replica is recognised too. When Redis
+    cannot be reached the message is taken (answered, maybe twice) and it is logged:
+    a doubled answer is better than a lost one."""
+
+    def __init__(self, url: Text, channel: Text, seconds: float = SEEN_SECONDS,
+                 client: Any = None) -> None:
+        import redis.asyncio
+
+        self._redis = client or redis.asyncio.Redis.from_url(
+            url, socket_timeout=2, socket_connect_timeout=2)
+        self.prefix = f"rasa:seen:{channel}:"
+        self.seconds = seconds
+
+    async def first_time(self, key: Text) -> bool:
+        try:
+            return bool(await self._redis.set(self.prefix + key, 1, nx=True,
+                                              ex=max(1, int(self.seconds))))
+        except Exception as error:  # Redis out of reach: take the message
+            logger.warning("channel.seen_unavailable",
+                           extra={"channel": self.prefix, "error": str(error)})
+            return True
+
+
+def seen_ids(channel: Text) -> Any:
+    """The channel's memory of messages taken: in Redis when `REDIS_URL` is set
+    (every replica sees it), else in this process."""
+    url = load(CacheSettings).redis_url
+    return RedisSeenIds(url, channel) if url else SeenIds()
 
 
 class BackgroundTurns:

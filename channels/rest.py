@@ -10,8 +10,11 @@ Compared with Rasa's `rest` channel:
 - a message starting with `/` is text, not Rasa's `/intent{"slot": ...}` shortcut
   (`allow_intent_commands: true` brings it back, for trusted clients only);
 - one conversation's messages are handled one after another in arrival order; a
-  message whose turn does not come within `max_wait_seconds` gets 429 with
-  `Retry-After`, and a message Rasa fails on gets 500: never an empty 200;
+  message whose turn does not come in time gets 429 with `Retry-After` (the
+  project's lock store queues them, across replicas, for `LOCK_WAIT_SECONDS`; with
+  another lock store the channel queues them itself for `max_wait_seconds`), a
+  lock store out of reach gets 503, and a message Rasa fails on gets 500: never an
+  empty 200;
 - replies carry no markup a page could execute; a knowledge answer's reply carries
   the answer as data (`answer`: its text and numbered sources) beside its text.
 """

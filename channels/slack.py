@@ -39,8 +39,8 @@ from channels.platform import (
     PlatformChannel,
     PlatformError,
     PlatformOutput,
-    SeenIds,
     required,
+    seen_ids,
     source_url,
     sources_label,
     split_text,
@@ -181,7 +181,7 @@ class SlackChannel(PlatformChannel):
         self.api = SlackApi(bot_token, api_url)
         self.source_base_url = source_base_url
         self.background = BackgroundTurns("slack", guard or channel_options({}, "slack", ()))
-        self.seen = SeenIds()
+        self.seen = seen_ids("slack")
         self.bot_user_id = ""
 
     @classmethod
@@ -229,7 +229,7 @@ class SlackChannel(PlatformChannel):
             return acknowledged
         event_id = str(payload.get("event_id") or "")
         retry = request.headers.get("X-Slack-Retry-Num")
-        if not event_id or not self.seen.first_time(event_id):
+        if not event_id or not await self.seen.first_time(event_id):
             logger.info("slack.duplicate", extra={"event_id": event_id, "retry": retry})
             return acknowledged
         event = payload["event"]

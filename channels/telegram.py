@@ -37,8 +37,8 @@ from channels.platform import (
     PlatformChannel,
     PlatformError,
     PlatformOutput,
-    SeenIds,
     required,
+    seen_ids,
     source_url,
     sources_label,
     split_text,
@@ -167,7 +167,7 @@ class TelegramChannel(PlatformChannel):
         self.source_base_url = source_base_url
         self.background = BackgroundTurns("telegram",
                                           guard or channel_options({}, "telegram", ()))
-        self.seen = SeenIds()
+        self.seen = seen_ids("telegram")
         self.bot_id: Optional[int] = None
         self.bot_username = ""
 
@@ -219,7 +219,7 @@ class TelegramChannel(PlatformChannel):
             return response.json({"error": "the body is not JSON"}, status=400)
         if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
             return response.json({"error": "not a Telegram update"}, status=400)
-        if not self.seen.first_time(str(update["update_id"])):
+        if not await self.seen.first_time(str(update["update_id"])):
             logger.info("telegram.duplicate", extra={"update_id": update["update_id"]})
             return response.empty(status=200)
         message = update.get("message")

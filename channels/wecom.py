@@ -35,8 +35,8 @@ from channels.platform import (
     PlatformChannel,
     PlatformError,
     PlatformOutput,
-    SeenIds,
     required,
+    seen_ids,
     source_url,
     sources_label,
     split_text,
@@ -160,7 +160,7 @@ class WeComChannel(PlatformChannel):
                  guard: Optional[Dict[Text, Any]] = None) -> None:
         self.crypto, self.api, self.source_base_url = crypto, api, source_base_url
         self.background = BackgroundTurns("wecom", guard or channel_options({}, "wecom", ()))
-        self.seen = SeenIds()
+        self.seen = seen_ids("wecom")
 
     @classmethod
     def name(cls) -> Text:
@@ -226,7 +226,7 @@ class WeComChannel(PlatformChannel):
         key = message.get("MsgId") or (
             f"{message.get('FromUserName')}:{message.get('CreateTime')}:"
             f"{message.get('Event')}")
-        if not self.seen.first_time(key):
+        if not await self.seen.first_time(key):
             logger.info("wecom.duplicate", extra={"msg_id": key})
             return acknowledged
         user = message.get("FromUserName", "")

@@ -16,7 +16,7 @@ ticket, a sorted set keeps the queue in ticket order and a hash their deadlines,
 Redis's own clock. The replica holding the lock renews its ticket every third of
 its lifetime while the message is processed; a waiting message renews its own at
 every look, so a crashed replica's tickets die within `LOCK_LIFETIME_SECONDS` and
-nobody else's do. The message next in line looks again every 25 ms at most.
+nobody else's do. A freed ticket is published, so the next message starts at once.
 
 `LOCK_STORE_URL` (else `REDIS_URL`) selects Redis; without one the same queue lives
 in the process (one Rasa process only). When Redis cannot be reached the message is
@@ -38,13 +38,13 @@ from assistant.config import LockSettings, Settings, load_settings
 
 logger = logging.getLogger(__name__)
 
-# Waiting looks again after 10 ms, doubling up to 25 ms when the message is next in
-# line and 50 ms behind others (one script call of microseconds in Redis). Measured
-# (tests/stores, 50 messages of one conversation from two stores at once): up to
-# 200 ms behind others, 8.5 s; this, 2.2 s (Rasa's own looks once a second).
+# A waiting message is woken when a ticket of its conversation is freed (Redis
+# publishes it to every replica), and looks on its own after 10 ms, doubling up to
+# 1 s (a third of the ticket's life at most), for tickets that die. Measured by
+# looking alone (benchmarks/replicas.py, the project's model, two replicas): every
+# 50 ms at most, the waiters' Redis calls took a share of the 2 cores.
 FIRST_WAIT_SECONDS = 0.01
-NEXT_WAIT_SECONDS = 0.025
-LONGEST_WAIT_SECONDS = 0.05
+LONGEST_WAIT_SECONDS = 1.0
 KEY_PREFIX = "rasa:lock:"
 SOCKET_TIMEOUT_SECONDS = 5.0
 
@@ -81,11 +81,13 @@ local rank = redis.call('ZRANK', KEYS[1], ARGV[1])
 if rank == false or rank == nil then return -1 end
 return rank
 """
-# ARGV: ticket. Frees it; the keys go with the last ticket.
+# ARGV: ticket, the release channel, the conversation id. Frees the ticket (the keys
+# go with the last one) and tells every replica that the conversation moved on.
 _RELEASE = """
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
-if redis.call('ZCARD', KEYS[1]) == 0 then redis.call('DEL', KEYS[1], KEYS[2], KEYS[3]) end
+if redis.call('ZCARD', KEYS[1]) == 0 then redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+else redis.call('PUBLISH', ARGV[2], ARGV[3]) end
 return 0
 """
 
@@ -111,8 +113,37 @@ class TicketQueue(Protocol):
     async def release(self, conversation_id: Text, ticket: int) -> None:
         """Frees `ticket`."""
 
+    async def released(self, conversation_id: Text, seconds: float) -> None:
+        """Returns when a ticket of the conversation is freed, or after `seconds`."""
+
     async def close(self) -> None:
         """Lets go of connections."""
+
+
+class _Waiters:
+    """Futures of the messages waiting for a conversation's next turn, in this process."""
+
+    def __init__(self) -> None:
+        self._waiting: Dict[Text, List[asyncio.Future]] = {}
+
+    async def wait(self, conversation_id: Text, seconds: float) -> None:
+        future = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault(conversation_id, []).append(future)
+        try:
+            await asyncio.wait_for(future, seconds)
+        except TimeoutError:
+            pass
+        finally:
+            waiting = self._waiting.get(conversation_id, [])
+            if future in waiting:
+                waiting.remove(future)
+            if not waiting:
+                self._waiting.pop(conversation_id, None)
+
+    def wake(self, conversation_id: Text) -> None:
+        for future in self._waiting.pop(conversation_id, []):
+            if not future.done():
+                future.set_result(None)
 
 
 class InMemoryTicketQueue:
@@ -122,6 +153,7 @@ class InMemoryTicketQueue:
         self._clock = clock
         self._issued: Dict[Text, int] = {}
         self._deadlines: Dict[Text, Dict[int, float]] = {}
+        self._waiters = _Waiters()
 
     async def issue(self, conversation_id: Text, lifetime: float) -> int:
         ticket = self._issued.get(conversation_id, 0) + 1
@@ -147,6 +179,10 @@ class InMemoryTicketQueue:
         if not deadlines:
             self._deadlines.pop(conversation_id, None)
             self._issued.pop(conversation_id, None)
+        self._waiters.wake(conversation_id)
+
+    async def released(self, conversation_id: Text, seconds: float) -> None:
+        await self._waiters.wait(conversation_id, seconds)
 
     async def close(self) -> None:
         return None
@@ -164,9 +200,12 @@ class RedisTicketQueue:
             url, socket_timeout=SOCKET_TIMEOUT_SECONDS,
             socket_connect_timeout=SOCKET_TIMEOUT_SECONDS)
         self._prefix = prefix
+        self._channel = f"{prefix}released"
         self._issue = self._redis.register_script(_ISSUE)
         self._turn = self._redis.register_script(_TURN)
         self._release = self._redis.register_script(_RELEASE)
+        self._waiters = _Waiters()
+        self._listener: Optional[asyncio.Task] = None
 
     def keys(self, conversation_id: Text) -> List[Text]:
         """The conversation's queue, deadlines and counter: one hash slot (Redis
@@ -183,9 +222,47 @@ class RedisTicketQueue:
                                     args=[ticket, _ms(lifetime)]))
 
     async def release(self, conversation_id: Text, ticket: int) -> None:
-        await self._release(keys=self.keys(conversation_id), args=[ticket])
+        await self._release(keys=self.keys(conversation_id),
+                            args=[ticket, self._channel, conversation_id])
+
+    async def released(self, conversation_id: Text, seconds: float) -> None:
+        if self._listener is None or self._listener.done():
+            self._listener = asyncio.create_task(self._listen())
+        await self._waiters.wait(conversation_id, seconds)
+
+    async def _listen(self) -> None:
+        """Wakes this process's waiters when any replica frees a ticket; subscribes
+        again after a lost connection (waiters look on their own meanwhile)."""
+        failing = False
+        while True:
+            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(self._channel)
+                if failing:
+                    logger.info("Lock release notices from Redis are back.")
+                failing = False
+                while True:
+                    message = await pubsub.get_message(timeout=1.0)
+                    if message and message.get("type") == "message":
+                        data = message["data"]
+                        self._waiters.wake(data.decode() if isinstance(data, bytes) else data)
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # the connection: retried, waiters still look
+                if not failing:
+                    logger.warning(f"Lock release notices from Redis stopped ({error}); "
+                                   f"subscribing again every second.")
+                failing = True
+                await asyncio.sleep(1)
+            finally:
+                try:
+                    await pubsub.close()
+                except Exception:  # closing a broken connection
+                    pass
 
     async def close(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
         await self._redis.close()
 
 
@@ -264,8 +341,8 @@ class ConversationLockStore(LockStore):
         Args:
             conversation_id: the conversation.
             lock_lifetime: Rasa's default is ignored: `LOCK_LIFETIME_SECONDS`, renewed.
-            wait_time_in_seconds: ignored: waiting looks again after 10 to 50 ms
-                (25 ms at most when next in line).
+            wait_time_in_seconds: ignored: a waiting message is woken when a
+                ticket of its conversation is freed.
 
         Raises:
             LockError: the queue cannot be reached, or the earlier messages did not
@@ -311,8 +388,8 @@ class ConversationLockStore(LockStore):
                     f"message(s) in progress after {self.settings.wait_seconds:g} s "
                     f"(LOCK_WAIT_SECONDS); this message was not processed: send it again.",
                     max(1, int(self.settings.wait_seconds / 4)))
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, NEXT_WAIT_SECONDS if ahead == 1 else LONGEST_WAIT_SECONDS)
+            await self.queue.released(conversation_id, pause)
+            pause = min(pause * 2, lifetime / 3, LONGEST_WAIT_SECONDS)
 
     async def _renew(self, conversation_id: Text, ticket: int, lifetime: float) -> None:
         """Keeps the held ticket alive while the message is processed."""

@@ -37,26 +37,25 @@ def test_benchmark_trains_both_pipelines_and_writes_the_table(tmp_path, capsys):
 
     out = tmp_path / "results"
     code = nlu_benchmark.main([str(tmp_path / "datasets"), "--epochs", "2", "--out", str(out),
-                               "--encoders", "m3e-small",
-                               "--featurizer", "fine_tune_epochs=0", "fine_tune_epochs=1"])
+                               "--encoders", "m3e-small", "--featurizer", "fine_tune_epochs=1"])
 
     assert code == 0
     [result_file] = out.glob("nlu-*.json")
     results = json.loads(result_file.read_text())
+    # One variant of ours (fine-tuned for an epoch) and the baseline: a third
+    # pipeline cost 75 s of CI time and tested nothing more.
     assert [r["pipeline"] for r in results] == [
-        "ours: m3e-small, fine_tune_epochs=0", "ours: m3e-small, fine_tune_epochs=1",
-        "rasa-default"]
+        "ours: m3e-small, fine_tune_epochs=1", "rasa-default"]
     for r in results:
         assert (r["dataset"], r["train_examples"], r["test_examples"]) == ("toy", 8, 4)
         assert 0.0 <= r["intent_accuracy"] <= 1.0 and 0.0 <= r["intent_macro_f1"] <= 1.0
         assert r["entity_f1"] is not None  # the test split is annotated
         assert r["train_seconds"] > 0 and 0 < r["parse_p50_ms"] <= r["parse_p95_ms"]
-    ours, tuned, default = results
-    assert 0 < ours["encoder_p50_ms"] <= ours["encoder_p95_ms"]
-    assert tuned["train_seconds"] > 0 and tuned["encoder_p50_ms"] > 0
+    tuned, default = results
+    assert 0 < tuned["encoder_p50_ms"] <= tuned["encoder_p95_ms"]
     assert default["encoder_p50_ms"] is None
     table = (out / result_file.name.replace(".json", ".md")).read_text()
-    assert table.splitlines()[2].startswith("| toy | ours: m3e-small, fine_tune_epochs=0 | 8 / 4 |")
+    assert table.splitlines()[2].startswith("| toy | ours: m3e-small, fine_tune_epochs=1 | 8 / 4 |")
     assert table.strip() in capsys.readouterr().out
 
 

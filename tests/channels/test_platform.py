@@ -1,6 +1,16 @@
 """What the platform channels share: splitting, remembering ids, rendering sources."""
 
-from channels.platform import SeenIds, source_url, split_text, utf8_size, utf16_size
+import uuid
+
+from channels.platform import (
+    RedisSeenIds,
+    SeenIds,
+    seen_ids,
+    source_url,
+    split_text,
+    utf8_size,
+    utf16_size,
+)
 
 
 def test_split_text_cuts_at_paragraphs_lines_then_spaces_and_loses_nothing():
@@ -22,15 +32,38 @@ def test_split_text_measures_as_the_platform_does():
     assert all(utf16_size(p) <= 4000 for p in pieces) and "".join(pieces) == emoji
 
 
-def test_seen_ids_remember_for_their_window_only():
+async def test_seen_ids_remember_for_their_window_only():
     now = [0.0]
     seen = SeenIds(seconds=60, limit=3, clock=lambda: now[0])
-    assert seen.first_time("a") and not seen.first_time("a")
+    assert await seen.first_time("a") and not await seen.first_time("a")
     now[0] = 61
-    assert seen.first_time("a")  # forgotten after the window
+    assert await seen.first_time("a")  # forgotten after the window
     for key in "bcde":
-        seen.first_time(key)
+        await seen.first_time(key)
     assert len(seen._seen) <= 4  # bounded
+
+
+async def test_replicas_share_the_seen_ids_in_redis():
+    # Database 9 of the local Redis: a platform's retry reaching another replica.
+    key = f"event-{uuid.uuid4().hex}"
+    first, second = (RedisSeenIds("redis://127.0.0.1:6379/9", "slack", seconds=5)
+                     for _ in range(2))
+    assert await first.first_time(key)
+    assert not await second.first_time(key) and not await first.first_time(key)
+    assert 0 < await second._redis.ttl(first.prefix + key) <= 5
+
+
+async def test_seen_ids_without_redis_take_the_message_and_say_so(caplog):
+    gone = RedisSeenIds("redis://127.0.0.1:1/0", "telegram")
+    assert await gone.first_time("42") and await gone.first_time("42")
+    assert "channel.seen_unavailable" in caplog.text
+
+
+def test_the_channel_memory_is_shared_when_redis_is_configured(monkeypatch):
+    monkeypatch.setenv("REDIS_URL", "")
+    assert isinstance(seen_ids("wecom"), SeenIds)
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/9")
+    assert isinstance(seen_ids("wecom"), RedisSeenIds)
 
 
 def test_sources_link_to_their_own_address_or_under_the_base():

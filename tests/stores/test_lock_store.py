@@ -107,6 +107,20 @@ async def test_a_crashed_replicas_ticket_dies_within_its_lifetime(make_store):
     assert 0.3 < waited < 2.0
 
 
+async def test_a_freed_ticket_wakes_the_next_message_on_another_replica_at_once(make_store):
+    # The waiter has backed off to looking once a second by the time the first
+    # message ends; the release notice (Redis PUBLISH) starts it at once.
+    first_replica, second_replica = make_store(shared=False), make_store(shared=False)
+    log: List[Any] = []
+    first = asyncio.create_task(hold(first_replica, "handover", 2.5, log, "first"))
+    await asyncio.sleep(0.05)
+    await hold(second_replica, "handover", 0.0, log, "second")
+    await first
+    ended = next(t for event, name, t in log if (event, name) == ("end", "first"))
+    started = next(t for event, name, t in log if (event, name) == ("start", "second"))
+    assert 0 <= started - ended < 0.3
+
+
 async def test_waiting_longer_than_the_limit_fails_with_the_setting_named(make_store):
     store = make_store(wait=0.3)
     log: List[Any] = []
