@@ -60,6 +60,7 @@ class Sent:
     replies: int = 0
     sent_at: float = 0.0
     answered_at: float = 0.0
+    failed_over: bool = False  # its replica was gone: sent to the next one
 
     @property
     def seconds(self) -> float:
@@ -83,17 +84,23 @@ class Checked:
         return not (self.lost or self.repeated or self.out_of_order or self.unanswered)
 
 
-async def _send(session: aiohttp.ClientSession, url: Text, sent: Sent) -> None:
+async def send(session: aiohttp.ClientSession, urls: Sequence[Text], sent: Sent) -> None:
+    """Sends to the message's replica; when that one cannot be reached or drops the
+    connection, to the next, as a load balancer retries a dead backend."""
     sent.sent_at = time.perf_counter()
-    try:
-        async with session.post(f"{url}/webhooks/rest/webhook",
-                                json={"sender": sent.conversation, "message": sent.text},
-                                timeout=aiohttp.ClientTimeout(total=300)) as response:
-            sent.status = response.status
-            if response.status == 200:
-                sent.replies = len(await response.json())
-    except (aiohttp.ClientError, TimeoutError):
-        sent.status = -1
+    for attempt in range(len(urls)):
+        url = urls[(sent.replica + attempt) % len(urls)]
+        try:
+            async with session.post(f"{url}/webhooks/rest/webhook",
+                                    json={"sender": sent.conversation, "message": sent.text},
+                                    timeout=aiohttp.ClientTimeout(total=300)) as response:
+                sent.status = response.status
+                if response.status == 200:
+                    sent.replies = len(await response.json())
+            break
+        except (aiohttp.ClientConnectionError, TimeoutError):
+            sent.status = -1
+            sent.failed_over = True
     sent.answered_at = time.perf_counter()
 
 
@@ -117,7 +124,7 @@ async def drive(urls: Sequence[Text], conversations: int, messages: int, gap: fl
             tasks = []
             for k in range(messages):
                 sent = plan[c * messages + k]
-                tasks.append(asyncio.create_task(_send(session, urls[sent.replica], sent)))
+                tasks.append(asyncio.create_task(send(session, urls, sent)))
                 await asyncio.sleep(within if (k + 1) % burst else gap - within * (burst - 1))
             await asyncio.gather(*tasks)
 
@@ -251,6 +258,10 @@ class Replicas:
         except BaseException:
             self.stop()
             raise
+
+    def kill(self, number: int) -> None:
+        """Kills a replica at once (SIGKILL), as a crash or a lost node would."""
+        self.processes[number].kill()
 
     def stop(self) -> None:
         for process in self.processes:
