@@ -102,9 +102,9 @@ def world(servers: Servers, work_dir: Path, small_model: Path) -> Iterator[tuple
         (project / name).parent.mkdir(parents=True, exist_ok=True)
         copy(PROJECT / name, project / name)
     (project / "config.yml").write_text(yaml.safe_dump(SMALL_CONFIG), encoding="utf-8")
+    (project / "tests/nlu/held_out.yml").write_text(trained_on(project / "data"), "utf-8")
     # The first model: the small configuration trained on the project's data, as
     # this copy would train it.
-    (project / "tests/nlu/held_out.yml").write_text(trained_on(project / "data"), "utf-8")
     (project / "models").mkdir()
     shutil.copyfile(small_model, project / "models" / "current.tar.gz")
     processes = Processes(work_dir, project)
