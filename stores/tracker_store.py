@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any, Dict, Optional, Text
 
 import sqlalchemy as sa
-from rasa.core.tracker_store import SQLTrackerStore
+import sqlalchemy.orm
+from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
@@ -38,6 +39,8 @@ def _sqlite_folder(url: Text) -> None:
 
 class EncryptedSQLTrackerStore(SQLTrackerStore):
     """`SQLTrackerStore` whose `data` column holds sealed events."""
+
+    engine: sa.engine.Engine  # made by Rasa's SQLTrackerStore, rebuilt here
 
     def __init__(
         self,
@@ -67,7 +70,23 @@ class EncryptedSQLTrackerStore(SQLTrackerStore):
         for ignored in ("host", "dialect", "db", "url"):
             kwargs.pop(ignored, None)
         super().__init__(domain=domain, host=url, event_broker=event_broker, **kwargs)
+        self._check_connections_before_use()
         self._ensure_sender_index()
+
+    def _check_connections_before_use(self) -> None:
+        """Rebuilds the engine with `pool_pre_ping`: a connection the database
+        closed (a PostgreSQL restart, a failover) is replaced before it is used.
+        Without it the first message after a restart failed to read its
+        conversation, and Rasa's fail-safe store answered it from an empty
+        in-memory conversation that was never saved (seen:
+        tests/integration/test_database_restart.py lost that message)."""
+        if self.engine.dialect.name == "sqlite":
+            return
+        url = self.engine.url
+        self.engine.dispose()
+        self.engine = sa.create_engine(url, pool_pre_ping=True,
+                                       **create_engine_kwargs(url))
+        self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
 
     def _ensure_sender_index(self) -> None:
         """`create_all` skips a table that exists, so old databases lack the index

@@ -1,0 +1,69 @@
+"""PostgreSQL restarting under a running Rasa: every connection Rasa holds is cut (as
+a server restart cuts them); the next messages are answered without restarting
+Rasa, and no event is lost."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from benchmarks.replicas import (
+    MESSAGES,
+    Replicas,
+    Sent,
+    check,
+    credentials_file,
+    endpoints_file,
+    replica_env,
+    send,
+)
+from tests.conftest import PG_ADMIN
+
+pytestmark = pytest.mark.slow
+
+REDIS_URL = "redis://127.0.0.1:6379/10"
+
+
+def cut_connections(database: str) -> int:
+    """Ends every session on `database`, as a PostgreSQL restart does."""
+    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        ended = connection.execute(sa.text(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = :name AND pid <> pg_backend_pid()"), {"name": database}).scalar()
+    admin.dispose()
+    return int(ended or 0)
+
+
+def test_rasa_answers_on_after_the_database_cut_its_connections(
+        small_model: Path, work_dir: Path, postgres_url: str) -> None:
+    token = uuid.uuid4().hex
+    folder = work_dir / "database-restart"
+    folder.mkdir(exist_ok=True)
+    rasa = Replicas(small_model, endpoints_file(folder, "ours", REDIS_URL),
+                    credentials_file(folder), replica_env(postgres_url, REDIS_URL, token),
+                    folder, count=1)
+    conversation = f"restart-{token[:6]}"
+    plan = [Sent(conversation, text, replica=0) for text in MESSAGES[:6]]
+
+    async def talk(messages):
+        import aiohttp
+
+        async with aiohttp.ClientSession() as session:
+            for sent in messages:
+                await send(session, rasa.urls, sent)
+
+    try:
+        asyncio.run(talk(plan[:3]))
+        assert cut_connections(postgres_url.rsplit("/", 1)[1]) >= 1
+        asyncio.run(talk(plan[3:]))
+        [checked] = asyncio.run(check(rasa.urls[0], token, plan))
+    finally:
+        rasa.stop()
+    assert [s.status for s in plan] == [200] * 6
+    assert all(s.replies >= 1 for s in plan)
+    assert checked.intact and checked.texts == list(MESSAGES[:6]), checked
