@@ -273,6 +273,17 @@ class Replicas:
                 process.kill()
 
 
+def start_replicas(model: Path, folder: Path, db_url: Text, redis_url: Text,
+                   lock_store: Text = "ours", count: int = 2, **env: Text) -> Replicas:
+    """`count` replicas of `model` on `db_url` and `redis_url` with the chosen lock
+    store, a new API token (`Replicas.token`), files and logs in `folder`; `env`
+    adds or overrides variables (`LOCK_LIFETIME_SECONDS="3"`)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    return Replicas(model, endpoints_file(folder, lock_store, redis_url),
+                    credentials_file(folder),
+                    {**replica_env(db_url, redis_url, uuid.uuid4().hex), **env}, folder, count)
+
+
 def _free_port() -> int:
     import socket
 
@@ -336,18 +347,16 @@ def main(argv: Optional[Sequence[Text]] = None) -> int:
         folder = Path(tmp)
         for name in args.lock_stores:
             with fresh_database(args.db_url) as db_url:
-                token = uuid.uuid4().hex
                 print(f"Starting two replicas with lock store '{name}' ...", flush=True)
-                replicas = Replicas(args.model, endpoints_file(folder, name, args.redis_url),
-                                    credentials_file(folder),
-                                    replica_env(db_url, args.redis_url, token), folder)
+                replicas = start_replicas(args.model, folder, db_url, args.redis_url, name)
                 try:
                     started = time.perf_counter()
                     plan = asyncio.run(drive(replicas.urls, args.conversations,
                                              args.messages, args.gap, args.burst,
                                              args.within))
                     seconds = time.perf_counter() - started
-                    checked = asyncio.run(check(replicas.urls[0], token, plan, args.burst))
+                    checked = asyncio.run(check(replicas.urls[0], replicas.token, plan,
+                                                args.burst))
                 finally:
                     replicas.stop()
                 rows.append(summary(name, plan, checked, seconds))

@@ -116,9 +116,6 @@ class TicketQueue(Protocol):
     async def released(self, conversation_id: Text, seconds: float) -> None:
         """Returns when a ticket of the conversation is freed, or after `seconds`."""
 
-    async def close(self) -> None:
-        """Lets go of connections."""
-
 
 class _Waiters:
     """Futures of the messages waiting for a conversation's next turn, in this process."""
@@ -183,9 +180,6 @@ class InMemoryTicketQueue:
 
     async def released(self, conversation_id: Text, seconds: float) -> None:
         await self._waiters.wait(conversation_id, seconds)
-
-    async def close(self) -> None:
-        return None
 
 
 class RedisTicketQueue:
@@ -259,11 +253,6 @@ class RedisTicketQueue:
                     await pubsub.close()
                 except Exception:  # closing a broken connection
                     pass
-
-    async def close(self) -> None:
-        if self._listener is not None:
-            self._listener.cancel()
-        await self._redis.close()
 
 
 def _ms(seconds: float) -> int:

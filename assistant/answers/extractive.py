@@ -128,9 +128,11 @@ def rank_sentences(
             itself ("and on weekends?"): its meaning counts half and its words
             double, or the earlier question's words decide the sentence.
     """
-    candidates = [(p, i, s) for p, passage in enumerate(passages)
+    # (passage, position, sentence, the sentence without quoted questions)
+    candidates = [(p, i, s, scored) for p, passage in enumerate(passages)
                   for i, s in enumerate(split_sentences(passage))
-                  if text_units(_QUOTED_QUESTION.sub(" ", s)) >= MIN_SENTENCE_UNITS
+                  for scored in [_QUOTED_QUESTION.sub(" ", s)]
+                  if text_units(scored) >= MIN_SENTENCE_UNITS
                   and not _ABOUT_THE_DOCUMENT.search(s)]
     if not candidates:
         return []
@@ -138,17 +140,17 @@ def rank_sentences(
     stressed = terms(latest) if latest else set()
     numbers = set(re.findall(r"\d+", question))
     asks_number = bool(_ASKS_NUMBER.search(question))
-    sentence_terms = [terms(_QUOTED_QUESTION.sub(" ", s)) for _, _, s in candidates]
+    sentence_terms = [terms(scored) for _, _, _, scored in candidates]
     frequency: Dict[Text, int] = {}
     for found in sentence_terms:
         for term in found:
             frequency[term] = frequency.get(term, 0) + 1
-    texts = [_QUOTED_QUESTION.sub(" ", s) for _, _, s in candidates]
+    texts = [scored for _, _, _, scored in candidates]
     meaning = list(similarity(question, texts))
     if latest:
         meaning = [(a + b) / 2 for a, b in zip(meaning, similarity(latest, texts), strict=True)]
     ranked = []
-    for (p, i, sentence), found, cosine in zip(candidates, sentence_terms, meaning,
+    for (p, i, sentence, _), found, cosine in zip(candidates, sentence_terms, meaning,
                                                strict=True):
         score = (_shared_words(found, wanted, frequency, len(candidates))
                  + _shared_words(found, stressed, frequency, len(candidates))

@@ -11,16 +11,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from benchmarks.replicas import (
-    MESSAGES,
-    Replicas,
-    Sent,
-    check,
-    credentials_file,
-    endpoints_file,
-    replica_env,
-    send,
-)
+from benchmarks.replicas import MESSAGES, Sent, check, send, start_replicas
 from tests.conftest import PG_ADMIN
 
 pytestmark = pytest.mark.slow
@@ -41,13 +32,9 @@ def cut_connections(database: str) -> int:
 
 def test_rasa_answers_on_after_the_database_cut_its_connections(
         small_model: Path, work_dir: Path, postgres_url: str) -> None:
-    token = uuid.uuid4().hex
-    folder = work_dir / "database-restart"
-    folder.mkdir(exist_ok=True)
-    rasa = Replicas(small_model, endpoints_file(folder, "ours", REDIS_URL),
-                    credentials_file(folder), replica_env(postgres_url, REDIS_URL, token),
-                    folder, count=1)
-    conversation = f"restart-{token[:6]}"
+    rasa = start_replicas(small_model, work_dir / "database-restart", postgres_url, REDIS_URL,
+                          count=1)
+    conversation = f"restart-{uuid.uuid4().hex[:6]}"
     plan = [Sent(conversation, text, replica=0) for text in MESSAGES[:6]]
 
     async def talk(messages):
@@ -61,7 +48,7 @@ def test_rasa_answers_on_after_the_database_cut_its_connections(
         asyncio.run(talk(plan[:3]))
         assert cut_connections(postgres_url.rsplit("/", 1)[1]) >= 1
         asyncio.run(talk(plan[3:]))
-        [checked] = asyncio.run(check(rasa.urls[0], token, plan))
+        [checked] = asyncio.run(check(rasa.urls[0], rasa.token, plan))
     finally:
         rasa.stop()
     assert [s.status for s in plan] == [200] * 6

@@ -15,14 +15,11 @@ import pytest
 
 from benchmarks.replicas import (
     MESSAGES,
-    Replicas,
     Sent,
     check,
-    credentials_file,
     drive,
-    endpoints_file,
-    replica_env,
     send,
+    start_replicas,
     summary,
     table,
 )
@@ -34,16 +31,11 @@ REDIS_URL = "redis://127.0.0.1:6379/10"
 
 def test_fifty_conversations_alternating_between_two_replicas_stay_whole(
         small_model: Path, work_dir: Path, postgres_url: str) -> None:
-    token = uuid.uuid4().hex
-    folder = work_dir / "replicas"
-    folder.mkdir(exist_ok=True)
-    replicas = Replicas(small_model, endpoints_file(folder, "ours", REDIS_URL),
-                        credentials_file(folder), replica_env(postgres_url, REDIS_URL, token),
-                        folder)
+    replicas = start_replicas(small_model, work_dir / "replicas", postgres_url, REDIS_URL)
     try:
         plan = asyncio.run(drive(replicas.urls, conversations=50, messages=20, gap=2.0,
                                  burst=2, within=0.05))
-        checked = asyncio.run(check(replicas.urls[1], token, plan, burst=2))
+        checked = asyncio.run(check(replicas.urls[1], replicas.token, plan, burst=2))
     finally:
         replicas.stop()
     row = summary("ours", plan, checked, 0)
@@ -64,13 +56,9 @@ def test_a_replica_killed_under_load_leaves_its_conversations_to_the_other(
     conversation floods the doomed replica, so it dies holding that conversation's
     ticket with messages queued: the ticket dies within LOCK_LIFETIME_SECONDS (3 s
     here) and the conversation goes on on the other replica."""
-    token = uuid.uuid4().hex
-    folder = work_dir / "replica-crash"
-    folder.mkdir(exist_ok=True)
-    env = {**replica_env(postgres_url, REDIS_URL, token), "LOCK_LIFETIME_SECONDS": "3"}
-    replicas = Replicas(small_model, endpoints_file(folder, "ours", REDIS_URL),
-                        credentials_file(folder), env, folder)
-    flood = [Sent(f"flooded-{token[:6]}", text, replica=0) for text in MESSAGES]
+    replicas = start_replicas(small_model, work_dir / "replica-crash", postgres_url, REDIS_URL,
+                              LOCK_LIFETIME_SECONDS="3")
+    flood = [Sent(f"flooded-{uuid.uuid4().hex[:6]}", text, replica=0) for text in MESSAGES]
 
     async def load_and_crash():
         killed_at = time.perf_counter() + 2.0
@@ -93,7 +81,7 @@ def test_a_replica_killed_under_load_leaves_its_conversations_to_the_other(
 
     try:
         killed_at, plan = asyncio.run(load_and_crash())
-        checked = asyncio.run(check(replicas.urls[1], token, plan, burst=2))
+        checked = asyncio.run(check(replicas.urls[1], replicas.token, plan, burst=2))
     finally:
         replicas.stop()
     row = summary("ours, replica 0 killed", plan, checked, 0)
