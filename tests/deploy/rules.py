@@ -1,0 +1,55 @@
+"""What the deployment tests hold every file in deploy/ to: which variables are the
+project's settings, which are secrets, and how a secret may appear."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Dict, Set
+
+from assistant.config import PROCESS_DEFAULTS, SECTIONS, declarations
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
+K8S = DEPLOY / "k8s"
+OVERLAYS = ("single-node", "scaled")
+SECRETS_EXAMPLE = DEPLOY / "secrets.env.example"
+SECRET_NAME = "assistant-secrets"
+
+# Every setting assistant/config.py declares, and the third-party variables every
+# process gets (no telemetry, no hub downloads).
+DECLARED: Set[str] = {item.metadata["env"] for s in SECTIONS for item in declarations(s)}
+PROJECT_VARIABLES = DECLARED | set(PROCESS_DEFAULTS)
+# The metrics settings (METRICS_TOKEN on every /metrics, the worker's metrics
+# address), written in the same days as these files: accepted by name so that the
+# tests do not depend on which lands first; once assistant/config.py declares them
+# (MetricsSettings) they are in DECLARED too and this set can go.
+METRICS_VARIABLES = {"METRICS_TOKEN", "WORKER_METRICS_HOST", "WORKER_METRICS_PORT"}
+KNOWN = PROJECT_VARIABLES | METRICS_VARIABLES
+# Variables of the third-party images (PostgreSQL, Redis), not the project's.
+STORE_VARIABLES = {"POSTGRES_PASSWORD", "POSTGRES_USER", "POSTGRES_DB", "PGDATA",
+                   "REDIS_PASSWORD"}
+
+# A variable holds a secret when its name says so, or when it is a URL that carries
+# a password (the databases, Redis, the job broker).
+SECRET_NAME_PATTERN = re.compile(r"TOKEN|KEY|SECRET|PASSWORD")
+SECRET_URLS = {"DB_URL", "DATABASE_URL", "REDIS_URL", "LOCK_STORE_URL", "JOBS_BROKER_URL"}
+# A URL with a user and password in it: `scheme://user:password@host` (a
+# placeholder in angle brackets, `user:<password>@`, is not a password).
+URL_WITH_PASSWORD = re.compile(r"[a-z+]+://[^/\s:@]*:[^@\s/<]+@")
+
+
+def is_secret(name: str) -> bool:
+    """Whether a variable of this name must come from the Secret."""
+    return bool(SECRET_NAME_PATTERN.search(name)) or name in SECRET_URLS
+
+
+def secrets_example() -> Dict[str, str]:
+    """NAME -> value of deploy/secrets.env.example (values should all be empty)."""
+    pairs: Dict[str, str] = {}
+    for line in SECRETS_EXAMPLE.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            name, _, value = line.partition("=")
+            pairs[name.strip()] = value.strip()
+    return pairs
