@@ -165,7 +165,7 @@ validate: setup ## rasa data validate
 # Rasa's runs the components, the encoders, the architecture checks, the benchmark
 # script and the integration with Rasa. tests/architecture checks that every test
 # file is in one of the two lists (`make -s test-dirs`).
-ACTIONS_TESTS := tests/assistant tests/actions tests/apps tests/contract
+ACTIONS_TESTS := tests/assistant tests/actions tests/apps tests/contract tests/deploy
 ACTIONS_IGNORE := tests/assistant/encoders
 RASA_TESTS := tests/components tests/channels tests/assistant/encoders tests/stores tests/architecture \
 	tests/benchmarks tests/integration
