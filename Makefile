@@ -27,6 +27,12 @@ LLM_HASH := $(shell { cat $(LLM_REQ); echo $(LLAMA_CPP); } | sha256sum | cut -c1
 LLM_ENV ?= $(ENV_ROOT)/llm-$(LLM_HASH)
 LLM_PY := $(LLM_ENV)/bin/python
 LLM_STAMP := $(LLM_ENV)/.installed
+# Locust's environment (gevent, Flask, pyzmq), for the capacity benchmark only: not
+# made by `make setup` nor used by `make test`.
+LOAD_REQ := benchmarks/load-requirements.txt
+LOAD_HASH := $(shell cat $(LOAD_REQ) | sha256sum | cut -c1-12)
+LOAD_ENV ?= $(ENV_ROOT)/load-$(LOAD_HASH)
+LOAD_STAMP := $(LOAD_ENV)/.installed
 KNOWLEDGE_STAMP := .data/.indexed
 
 export PYTHONPATH := $(CURDIR)
@@ -36,7 +42,7 @@ PTH = $$($(1) -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/as
 
 MODEL_INPUTS := config.yml domain.yml $(shell find data -type f 2>/dev/null)
 
-.PHONY: FORCE help browser prometheus setup index llm actions-env-path llm-env-path benchmark-retrieval benchmark-answers benchmark-accuracy benchmark-api benchmark-load benchmark-oos benchmark-replicas probe-security train shell run api worker actions settings test test-fast test-components test-dirs lint readme typecheck validate benchmark env-path clean
+.PHONY: FORCE help browser prometheus setup index llm actions-env-path llm-env-path benchmark-retrieval benchmark-answers benchmark-accuracy benchmark-api benchmark-load benchmark-oos benchmark-replicas benchmark-capacity probe-security train shell run api worker actions settings test test-fast test-components test-dirs lint readme typecheck validate benchmark env-path clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -89,6 +95,15 @@ $(LLM_STAMP):
 	@$(LLM_PY) -m apps.cli.settings pth > $(call PTH,$(LLM_PY))
 	@$(LLM_PY) -m apps.llm_server --prepare-only
 	@touch $(LLM_STAMP)
+
+$(LOAD_STAMP):
+	@echo "==> Creating Locust's environment in $(LOAD_ENV) (the capacity benchmark)"
+	@$(PYTHON) -m venv $(LOAD_ENV)
+	@$(LOAD_ENV)/bin/python -m pip install --no-deps -r $(LOAD_REQ) > $(LOAD_ENV)/pip.log 2>&1 \
+		|| { grep -v "is ignored: it is neither" $(LOAD_ENV)/pip.log | tail -30; exit 1; }
+	@$(LOAD_ENV)/bin/python -c "import locust, locust.contrib.fasthttp" 2>/dev/null \
+		|| { echo "Locust's environment is broken; see $(LOAD_ENV)/pip.log."; exit 1; }
+	@touch $(LOAD_STAMP)
 
 $(KNOWLEDGE_STAMP): $(shell find knowledge -type f 2>/dev/null) | $(ACTIONS_STAMP)
 	@echo "==> Indexing the knowledge base (knowledge/)"
@@ -229,6 +244,10 @@ benchmark-load: setup ## Knowledge questions asked at once by 1, 2, 5, 10 people
 
 benchmark-replicas: setup train ## Two Rasa replicas on PostgreSQL and Redis, our lock store against Rasa's own: lost, repeated, reordered turns [ARGS="--conversations 50"]
 	@$(RASA_PY) -m benchmarks.replicas --model $(or $(MODEL),models/current.tar.gz) $(ARGS)
+
+benchmark-capacity: setup train $(LOAD_STAMP) ## Locust at constant arrival rates on 1 and 2 Rasa replicas (PostgreSQL, Redis): the rate held with p95 < 1 s [ARGS="--rates 2,4,8 --seconds 30 --replicas 1,2"]
+	@$(RASA_PY) -m benchmarks.capacity --model $(or $(MODEL),models/current.tar.gz) \
+		--locust $(LOAD_ENV)/bin/locust --actions-python $(ACTIONS_PY) $(ARGS)
 
 probe-security: $(ACTIONS_STAMP) ## Probe a running `make run` as a curious user would (127.0.0.1 only): every request should fail safely
 	@$(ACTIONS_PY) -m benchmarks.security_probe
