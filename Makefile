@@ -224,6 +224,9 @@ test-components: $(STAMP) $(RASA_ENV)/.defaults ## Rasa-side unit tests (compone
 benchmark: setup ## NLU benchmark: make benchmark DATASETS=../shared/datasets [ARGS="--only hwu64 --epochs 20"]
 	@$(RASA_PY) -m benchmarks.nlu_benchmark $(or $(DATASETS),../shared/datasets) $(ARGS)
 
+benchmark-onnx: setup ## The featurizer on PyTorch and on ONNX Runtime (INT8) side by side: the project's held-out set and SMP-ECDT [ARGS="--epochs 40"]
+	@$(RASA_PY) -m benchmarks.onnx_benchmark $(or $(DATASETS),../shared/datasets) $(ARGS)
+
 benchmark-retrieval: setup ## Retrieval benchmark (recall@1/5, MRR: dense, BM25, hybrid)
 	@$(ACTIONS_PY) -m benchmarks.retrieval_benchmark
 

@@ -1,4 +1,5 @@
-"""Rasa graph component: dense features from a local BERT-family encoder (PyTorch)."""
+"""Rasa graph component: dense features from a local BERT-family encoder (PyTorch, or
+an INT8 copy of it on ONNX Runtime with `runtime: onnx`)."""
 
 from __future__ import annotations
 
@@ -29,13 +30,20 @@ from assistant.encoders.fine_tuning import (
     TuningReport,
     fine_tune,
 )
+from assistant.encoders.onnx_encoder import ONNX_FILE, OnnxEncoder, export_quantized
 from assistant.encoders.registry import check_model_dir, resolve_model
-from assistant.encoders.torch_encoder import SENTENCE_POOLINGS, TOKEN_POOLINGS, BertEncoder
+from assistant.encoders.torch_encoder import (
+    SENTENCE_POOLINGS,
+    TOKEN_POOLINGS,
+    BertEncoder,
+    WordPieceEncoder,
+)
 from assistant.errors import EncoderLoadError
 
 logger = logging.getLogger(__name__)
 
 SETTINGS_FILE = "bert_featurizer.json"
+RUNTIMES = ("torch", "onnx")
 
 
 class Option(NamedTuple):
@@ -57,6 +65,15 @@ class Option(NamedTuple):
 
 
 OPTIONS: Tuple[Option, ...] = (
+    Option(
+        "runtime", "torch",
+        "`torch`, or `onnx`: after fine-tuning, the encoder is exported to ONNX with "
+        "its weights quantised to INT8 (ONNX Runtime's dynamic quantisation); that copy "
+        "featurizes the training data (so DIET learns on the features it is served) and "
+        "every message, on ONNX Runtime with `inference_threads` threads; the model "
+        "stores the `.onnx` file in place of the PyTorch weights. Measured against "
+        "`torch`: see the README's ONNX table",
+    ),
     Option(
         "model", "multilingual-e5-small",
         "a packaged encoder's name (`multilingual-e5-small`, `m3e-small`, "
@@ -87,18 +104,20 @@ OPTIONS: Tuple[Option, ...] = (
     ),
     Option(
         "num_threads", None,
-        "torch CPU threads while featurizing training data",
+        "torch CPU threads while featurizing training data (`runtime: torch`; with "
+        "`onnx` the training data is featurized by the session that serves, with "
+        "`inference_threads`)",
         shown="torch default",
     ),
     Option(
         "inference_threads", 1,
-        "torch CPU threads when parsing a message. Measured side by side with "
-        "`benchmarks/parse_breakdown.py` (2 cores): on an idle CPU (300 SNIPS messages) "
-        "2 threads parse in 0.81 × the time of 1; while two other processes kept both "
-        "cores busy (as the LLM server does next to Rasa in `make run`; 30 held-out "
-        "messages), 2 threads took 11 × as long, their idle threads spinning on the "
-        "cores TensorFlow needed. 1 is the safe default; set 2 when Rasa has the "
-        "machine to itself",
+        "torch (or ONNX Runtime intra-op) CPU threads when parsing a message. Measured "
+        "side by side with `benchmarks/parse_breakdown.py` (2 cores): on an idle CPU "
+        "(300 SNIPS messages) 2 threads parse in 0.81 × the time of 1; while two other "
+        "processes kept both cores busy (as the LLM server does next to Rasa in `make "
+        "run`; 30 held-out messages), 2 threads took 11 × as long, their idle threads "
+        "spinning on the cores TensorFlow needed. 1 is the safe default; set 2 when "
+        "Rasa has the machine to itself",
     ),
     Option(
         "fine_tune_epochs", 0,
@@ -177,6 +196,12 @@ class BertFeaturizer(DenseFeaturizer, GraphComponent):
     does not need the encoder's package where it is served. The encoder itself is
     `assistant.encoders.torch_encoder.BertEncoder`; errors of the library become
     Rasa's `InvalidConfigException` here, with the library's message.
+
+    With `runtime: onnx`, `train` fine-tunes with PyTorch as above, then stores the
+    tokenizer and an INT8 ONNX export (`assistant.encoders.onnx_encoder`) in place
+    of the weights; `load` opens an ONNX Runtime session on it. Rasa featurizes the
+    training data with the loaded component (its `run_` node), so DIET is trained
+    on the quantised encoder's features, the ones it is served.
     """
 
     @classmethod
@@ -205,6 +230,11 @@ class BertFeaturizer(DenseFeaturizer, GraphComponent):
         def fail(message: Text) -> None:
             raise InvalidConfigException(f"{name}: {message}")
 
+        runtime = config.get("runtime")
+        if runtime not in RUNTIMES:
+            fail(f"unknown 'runtime' {runtime!r}: set 'runtime: torch' (PyTorch, the "
+                 f"default) or 'runtime: onnx' (the encoder quantised to INT8 on ONNX "
+                 f"Runtime) in config.yml.")
         model = config.get("model")
         if not isinstance(model, str) or not model.strip():
             fail("'model' must be a packaged encoder name or a model directory path.")
@@ -239,7 +269,7 @@ class BertFeaturizer(DenseFeaturizer, GraphComponent):
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-        encoder: Optional[BertEncoder] = None,
+        encoder: Optional[WordPieceEncoder] = None,
     ) -> None:
         """Stores the config; the encoder is loaded by `train` or `load`."""
         super().__init__(execution_context.node_name, config)
@@ -277,11 +307,20 @@ class BertFeaturizer(DenseFeaturizer, GraphComponent):
             raise InvalidConfigException(f"{self.__class__.__name__}: {e}") from e
 
     @property
-    def encoder(self) -> BertEncoder:
+    def encoder(self) -> WordPieceEncoder:
         """The encoder; loaded from the configured model if not loaded yet."""
         if self._encoder is None:
             self._encoder = self._load_source_encoder()
         return self._encoder
+
+    def _trainable_encoder(self) -> BertEncoder:
+        """The PyTorch encoder that `train` fine-tunes and stores."""
+        encoder = self.encoder
+        if not isinstance(encoder, BertEncoder):
+            raise InvalidConfigException(
+                f"{self.__class__.__name__}: a trained (ONNX) featurizer cannot be "
+                f"trained again; train from the configured model.")
+        return encoder
 
     def train(self, training_data: TrainingData) -> Resource:
         """Fine-tunes the encoder if configured, then stores it in the model.
@@ -297,18 +336,35 @@ class BertFeaturizer(DenseFeaturizer, GraphComponent):
             InvalidConfigException: if fine-tuning meets a training example longer
                 than the encoder allows.
         """
-        encoder = self.encoder
+        encoder = self._trainable_encoder()
         report = self._fine_tune(training_data) if self._config["fine_tune_epochs"] else None
+        runtime = self._config["runtime"]
         with self._model_storage.write_to(self._resource) as directory:
-            encoder.save(str(directory))
+            if runtime == "onnx":
+                # The tokenizer and the quantised graph only: no PyTorch weights.
+                encoder.tokenizer.save_pretrained(str(directory))
+                self._export_onnx(encoder, Path(directory) / ONNX_FILE)
+            else:
+                encoder.save(str(directory))
             settings = {
                 "lowercase": encoder.lowercase,
                 "max_length": encoder.max_length,
                 "source": self._config["model"],
+                "runtime": runtime,
                 "fine_tuned": asdict(report) if report else None,
             }
             (Path(directory) / SETTINGS_FILE).write_text(json.dumps(settings))
         return self._resource
+
+    def _export_onnx(self, encoder: BertEncoder, target: Path) -> None:
+        began = time.perf_counter()
+        try:
+            export_quantized(encoder, target)
+        except EncoderLoadError as e:
+            raise InvalidConfigException(f"{self.__class__.__name__}: {e}") from e
+        logger.info(f"Exported the encoder to ONNX and quantised it to INT8 "
+                    f"({target.stat().st_size / 1e6:.0f} MB) in "
+                    f"{time.perf_counter() - began:.0f}s.")
 
     def _fine_tune(self, training_data: TrainingData) -> Optional[TuningReport]:
         """Fine-tunes the encoder on the training data's intents and entities."""
@@ -346,7 +402,7 @@ class BertFeaturizer(DenseFeaturizer, GraphComponent):
                                 refresh=False)
                 bar.update(1)
 
-            report = fine_tune(self.encoder, examples, options, progress)
+            report = fine_tune(self._trainable_encoder(), examples, options, progress)
         if report:
             logger.info(
                 f"Fine-tuned the encoder on {report.examples} examples "
@@ -375,17 +431,34 @@ class BertFeaturizer(DenseFeaturizer, GraphComponent):
         execution_context: ExecutionContext,
         **kwargs: Any,
     ) -> BertFeaturizer:
-        """Loads the encoder that `train` stored in the model."""
+        """Loads the encoder that `train` stored in the model: the PyTorch weights, or
+        with `runtime: onnx` an ONNX Runtime session on the quantised graph."""
         try:
             with model_storage.read_from(resource) as directory:
                 settings = json.loads((Path(directory) / SETTINGS_FILE).read_text())
-                encoder = BertEncoder.from_directory(
-                    str(directory),
-                    lowercase=settings["lowercase"],
-                    max_length=settings["max_length"],
-                    sentence_pooling=config["sentence_pooling"],
-                    token_pooling=config["token_pooling"],
-                )
+                stored = settings.get("runtime", "torch")
+                if stored != config["runtime"]:
+                    raise ValueError(f"it was trained with runtime '{stored}', the "
+                                     f"config says '{config['runtime']}'")
+                encoder: WordPieceEncoder
+                if stored == "onnx":
+                    encoder = OnnxEncoder.from_files(
+                        Path(directory) / ONNX_FILE,
+                        str(directory),
+                        lowercase=settings["lowercase"],
+                        max_length=settings["max_length"],
+                        threads=config["inference_threads"],
+                        sentence_pooling=config["sentence_pooling"],
+                        token_pooling=config["token_pooling"],
+                    )
+                else:
+                    encoder = BertEncoder.from_directory(
+                        str(directory),
+                        lowercase=settings["lowercase"],
+                        max_length=settings["max_length"],
+                        sentence_pooling=config["sentence_pooling"],
+                        token_pooling=config["token_pooling"],
+                    )
         except (EncoderLoadError, ValueError, FileNotFoundError, KeyError) as e:
             raise InvalidConfigException(
                 f"{cls.__name__}: the trained model holds no usable encoder "
@@ -394,13 +467,20 @@ class BertFeaturizer(DenseFeaturizer, GraphComponent):
         return cls(config, model_storage, resource, execution_context, encoder)
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        """Featurizes all training examples in batches of `batch_size`.
+        """Featurizes all training examples in batches of `batch_size` (one at a
+        time with `runtime: onnx`).
 
         Raises:
             InvalidConfigException: if an example is longer than the encoder allows.
         """
         began = time.perf_counter()
         batch_size = self._config["batch_size"]
+        if isinstance(self.encoder, OnnxEncoder):
+            # One message at a time, as messages are served: dynamic quantisation
+            # scales each activation tensor by its own range, so a message padded in
+            # a batch gets slightly different features (up to 2e-4 here), and DIET
+            # must learn on exactly the features it will be given.
+            batch_size = 1
         for attribute in DENSE_FEATURIZABLE_ATTRIBUTES:
             examples = [
                 m
@@ -426,7 +506,8 @@ class BertFeaturizer(DenseFeaturizer, GraphComponent):
     def _featurize(
         self, messages: List[Message], attribute: Text, training: bool
     ) -> None:
-        use_threads(self._config["num_threads" if training else "inference_threads"])
+        if isinstance(self.encoder, BertEncoder):  # an ONNX session has its own
+            use_threads(self._config["num_threads" if training else "inference_threads"])
         words = [[t.text for t in m.get(TOKENS_NAMES[attribute])] for m in messages]
         encoded = self.encoder.encode(words)
         for message, sentence, sequence, cut in zip(

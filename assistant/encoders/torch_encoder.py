@@ -1,5 +1,7 @@
-"""PyTorch encoders: the one offline loader, and `BertEncoder`, which turns
-pre-tokenized words into aligned vectors.
+"""PyTorch encoders: the one offline loader, `WordPieceEncoder` (what every runtime
+shares: words to model inputs, model output to aligned vectors) and `BertEncoder`,
+which runs the model with PyTorch (`onnx_encoder.OnnxEncoder` runs an exported,
+quantised copy with ONNX Runtime).
 
 `components/bert_featurizer.BertFeaturizer` wraps `BertEncoder` as a Rasa graph
 component; the knowledge store's `TransformerEmbedder` uses `load_local_model`.
@@ -87,11 +89,12 @@ class EncodedBatch:
 class PreparedBatch:
     """Model inputs for a batch of pre-tokenized texts.
 
-    Attributes:
-        input_ids: word-piece ids with [CLS] and [SEP], padded (texts, pieces).
-        attention: 1 for real pieces, 0 for padding (texts, pieces).
-        word_weights: pools pieces into words (texts, words, pieces).
-        sentence_weights: pools pieces into the sentence vector (texts, pieces).
+    Attributes (numpy arrays):
+        input_ids: word-piece ids with [CLS] and [SEP], padded (texts, pieces), int64.
+        attention: 1 for real pieces, 0 for padding (texts, pieces), int64.
+        word_weights: pools pieces into words (texts, words, pieces), float32.
+        sentence_weights: pools pieces into the sentence vector (texts, pieces),
+            float32.
         word_counts: the number of words of each text.
         truncated: for each text, True if it was cut to the model's maximum length.
     """
@@ -104,8 +107,144 @@ class PreparedBatch:
     truncated: List[bool]
 
 
-class BertEncoder:
-    """Encodes words with a local BERT-family model, one vector per word."""
+class WordPieceEncoder:
+    """What every runtime shares: words to word pieces, pieces to model inputs and
+    pooling weights, and the pooling of the model's output into word and sentence
+    vectors. `BertEncoder` runs the model with PyTorch; `onnx_encoder.OnnxEncoder`
+    with ONNX Runtime."""
+
+    def __init__(
+        self,
+        tokenizer: PreTrainedTokenizerBase,  # type: ignore[name-defined] # noqa: F821
+        lowercase: bool,
+        max_length: int,
+        dim: int,
+        sentence_pooling: Text = "mean",
+        token_pooling: Text = "mean",
+    ) -> None:
+        """Args:
+            tokenizer: the model's fast tokenizer.
+            lowercase: lower-case text before tokenizing (for lower-case vocabularies
+                whose tokenizer does not do it itself).
+            max_length: maximum number of word pieces per text, special tokens
+                included.
+            dim: the model's hidden size.
+            sentence_pooling: `mean` over word pieces or the `cls` vector.
+            token_pooling: how the pieces of one word become its vector.
+        """
+        self.tokenizer = tokenizer
+        self.lowercase = lowercase
+        self.max_length = max_length
+        self.dim = dim
+        self.sentence_pooling = sentence_pooling
+        self.token_pooling = token_pooling
+        boundary = tokenizer.convert_tokens_to_ids(SENTENCEPIECE_BOUNDARY)
+        self._boundary_id = None if boundary == tokenizer.unk_token_id else boundary
+
+    def word_piece_ids(self, words: Sequence[Text]) -> List[List[int]]:
+        """Splits each word into word-piece ids; a word with no piece gets [UNK].
+
+        Args:
+            words: the words of one text.
+
+        Returns:
+            One non-empty list of ids per word.
+        """
+        if not words:
+            return []
+        texts = [w.lower() for w in words] if self.lowercase else list(words)
+        pieces = self.tokenizer(texts, add_special_tokens=False)["input_ids"]
+        unk = self.tokenizer.unk_token_id
+        # SentencePiece (XLM-R) marks each word's start; a Chinese word then gets
+        # a piece of its own, "▁", that it never has inside a sentence: drop it.
+        boundary = self._boundary_id
+        return [
+            ids[1:] if len(ids) > 1 and ids[0] == boundary else ids if ids else [unk]
+            for ids in pieces
+        ]
+
+    def prepare(self, batch: Sequence[Sequence[Text]]) -> PreparedBatch:
+        """Turns pre-tokenized texts into model inputs and pooling weights.
+
+        Args:
+            batch: for each text, its words (as the Rasa tokenizer split them).
+
+        Returns:
+            Padded word-piece ids, the attention mask and the weights that pool
+            word pieces into words and into the sentence, as numpy arrays (no
+            torch: the ONNX runtime uses them too).
+        """
+        budget = self.max_length - 2  # [CLS] and [SEP]
+        rows: List[List[int]] = []
+        spans: List[List[Tuple[int, int]]] = []
+        truncated: List[bool] = []
+        for words in batch:
+            ids: List[int] = []
+            word_spans: List[Tuple[int, int]] = []
+            for pieces in self.word_piece_ids(words):
+                start = len(ids)
+                ids.extend(pieces)
+                word_spans.append((start, len(ids)))
+            truncated.append(len(ids) > budget)
+            rows.append(
+                [self.tokenizer.cls_token_id]
+                + ids[:budget]
+                + [self.tokenizer.sep_token_id]
+            )
+            spans.append(word_spans)
+
+        width = max(len(r) for r in rows)
+        most_words = max((len(s) for s in spans), default=0)
+        pad = self.tokenizer.pad_token_id or 0
+        input_ids = np.full((len(rows), width), pad, dtype=np.int64)
+        attention = np.zeros((len(rows), width), dtype=np.int64)
+        word_weights = np.zeros((len(rows), most_words, width), dtype=np.float32)
+        sentence_weights = np.zeros((len(rows), width), dtype=np.float32)
+        for i, r in enumerate(rows):
+            input_ids[i, : len(r)] = r
+            attention[i, : len(r)] = 1
+            if self.sentence_pooling == "cls":
+                sentence_weights[i, 0] = 1.0
+            else:
+                sentence_weights[i, : len(r)] = 1.0 / len(r)
+            for w, (start, end) in enumerate(spans[i]):
+                # +1 skips [CLS]; pieces past the budget were cut off
+                start, end = start + 1, min(end, budget) + 1
+                if start >= end:
+                    continue  # the word was cut off: a zero vector
+                if self.token_pooling == "first":
+                    word_weights[i, w, start] = 1.0
+                else:
+                    word_weights[i, w, start:end] = 1.0 / (end - start)
+        word_counts = [len(s) for s in spans]
+        return PreparedBatch(
+            input_ids, attention, word_weights, sentence_weights, word_counts, truncated
+        )
+
+    def encode(self, batch: Sequence[Sequence[Text]]) -> EncodedBatch:
+        """Sentence and per-word features of pre-tokenized texts (one forward pass)."""
+        raise NotImplementedError
+
+    @staticmethod
+    def pooled(
+        sentence: np.ndarray, words: np.ndarray, prepared: PreparedBatch
+    ) -> EncodedBatch:
+        """Splits pooled batch arrays into each text's features.
+
+        Args:
+            sentence: sentence vectors (texts, dim).
+            words: word vectors (texts, words, dim).
+            prepared: the batch they were computed from.
+        """
+        return EncodedBatch(
+            [sentence[i : i + 1].copy() for i in range(len(prepared.word_counts))],
+            [words[i, :count].copy() for i, count in enumerate(prepared.word_counts)],
+            prepared.truncated,
+        )
+
+
+class BertEncoder(WordPieceEncoder):
+    """Encodes words with a local BERT-family model (PyTorch), one vector per word."""
 
     def __init__(
         self,
@@ -121,22 +260,12 @@ class BertEncoder:
         Args:
             model: a transformers encoder in evaluation mode.
             tokenizer: its tokenizer.
-            lowercase: lower-case text before tokenizing (for lower-case vocabularies
-                whose tokenizer does not do it itself).
-            max_length: maximum number of word pieces per text, special tokens
-                included.
-            sentence_pooling: `mean` over word pieces or the `cls` vector.
-            token_pooling: how the pieces of one word become its vector.
+            lowercase, max_length, sentence_pooling, token_pooling: see
+                `WordPieceEncoder`.
         """
+        super().__init__(tokenizer, lowercase, max_length, int(model.config.hidden_size),
+                         sentence_pooling, token_pooling)
         self.model = model
-        self.tokenizer = tokenizer
-        self.lowercase = lowercase
-        self.max_length = max_length
-        self.sentence_pooling = sentence_pooling
-        self.token_pooling = token_pooling
-        self.dim = int(model.config.hidden_size)
-        boundary = tokenizer.convert_tokens_to_ids(SENTENCEPIECE_BOUNDARY)
-        self._boundary_id = None if boundary == tokenizer.unk_token_id else boundary
 
     @classmethod
     def from_directory(
@@ -186,87 +315,6 @@ class BertEncoder:
             self.model.float()
         self.tokenizer.save_pretrained(path)
 
-    def word_piece_ids(self, words: Sequence[Text]) -> List[List[int]]:
-        """Splits each word into word-piece ids; a word with no piece gets [UNK].
-
-        Args:
-            words: the words of one text.
-
-        Returns:
-            One non-empty list of ids per word.
-        """
-        if not words:
-            return []
-        texts = [w.lower() for w in words] if self.lowercase else list(words)
-        pieces = self.tokenizer(texts, add_special_tokens=False)["input_ids"]
-        unk = self.tokenizer.unk_token_id
-        # SentencePiece (XLM-R) marks each word's start; a Chinese word then gets
-        # a piece of its own, "▁", that it never has inside a sentence: drop it.
-        boundary = self._boundary_id
-        return [
-            ids[1:] if len(ids) > 1 and ids[0] == boundary else ids if ids else [unk]
-            for ids in pieces
-        ]
-
-    def prepare(self, batch: Sequence[Sequence[Text]]) -> PreparedBatch:
-        """Turns pre-tokenized texts into model inputs and pooling weights.
-
-        Args:
-            batch: for each text, its words (as the Rasa tokenizer split them).
-
-        Returns:
-            Padded word-piece ids, the attention mask and the weights that pool
-            word pieces into words and into the sentence.
-        """
-        import torch
-
-        budget = self.max_length - 2  # [CLS] and [SEP]
-        rows: List[List[int]] = []
-        spans: List[List[Tuple[int, int]]] = []
-        truncated: List[bool] = []
-        for words in batch:
-            ids: List[int] = []
-            word_spans: List[Tuple[int, int]] = []
-            for pieces in self.word_piece_ids(words):
-                start = len(ids)
-                ids.extend(pieces)
-                word_spans.append((start, len(ids)))
-            truncated.append(len(ids) > budget)
-            rows.append(
-                [self.tokenizer.cls_token_id]
-                + ids[:budget]
-                + [self.tokenizer.sep_token_id]
-            )
-            spans.append(word_spans)
-
-        width = max(len(r) for r in rows)
-        most_words = max((len(s) for s in spans), default=0)
-        pad = self.tokenizer.pad_token_id or 0
-        input_ids = torch.full((len(rows), width), pad, dtype=torch.long)
-        attention = torch.zeros((len(rows), width), dtype=torch.long)
-        word_weights = torch.zeros((len(rows), most_words, width))
-        sentence_weights = torch.zeros((len(rows), width))
-        for i, r in enumerate(rows):
-            input_ids[i, : len(r)] = torch.tensor(r, dtype=torch.long)
-            attention[i, : len(r)] = 1
-            if self.sentence_pooling == "cls":
-                sentence_weights[i, 0] = 1.0
-            else:
-                sentence_weights[i, : len(r)] = 1.0 / len(r)
-            for w, (start, end) in enumerate(spans[i]):
-                # +1 skips [CLS]; pieces past the budget were cut off
-                start, end = start + 1, min(end, budget) + 1
-                if start >= end:
-                    continue  # the word was cut off: a zero vector
-                if self.token_pooling == "first":
-                    word_weights[i, w, start] = 1.0
-                else:
-                    word_weights[i, w, start:end] = 1.0 / (end - start)
-        word_counts = [len(s) for s in spans]
-        return PreparedBatch(
-            input_ids, attention, word_weights, sentence_weights, word_counts, truncated
-        )
-
     def forward(
         self, prepared: PreparedBatch
     ) -> Tuple[torch.Tensor, torch.Tensor]:  # type: ignore[name-defined] # noqa: F821
@@ -282,10 +330,12 @@ class BertEncoder:
         import torch
 
         hidden = self.model(
-            input_ids=prepared.input_ids, attention_mask=prepared.attention
+            input_ids=torch.from_numpy(prepared.input_ids),
+            attention_mask=torch.from_numpy(prepared.attention),
         )[0]
-        sentence = torch.bmm(prepared.sentence_weights.unsqueeze(1), hidden).squeeze(1)
-        words = torch.bmm(prepared.word_weights, hidden)
+        sentence_weights = torch.from_numpy(prepared.sentence_weights)
+        sentence = torch.bmm(sentence_weights.unsqueeze(1), hidden).squeeze(1)
+        words = torch.bmm(torch.from_numpy(prepared.word_weights), hidden)
         return sentence, words
 
     def encode(self, batch: Sequence[Sequence[Text]]) -> EncodedBatch:
@@ -303,10 +353,4 @@ class BertEncoder:
         prepared = self.prepare(batch)
         with torch.inference_mode():
             sentence, words = self.forward(prepared)
-        sentences = sentence.float().numpy()
-        word_vectors = words.float().numpy()
-        return EncodedBatch(
-            [sentences[i : i + 1].copy() for i in range(len(batch))],
-            [word_vectors[i, :count].copy() for i, count in enumerate(prepared.word_counts)],
-            prepared.truncated,
-        )
+        return self.pooled(sentence.float().numpy(), words.float().numpy(), prepared)

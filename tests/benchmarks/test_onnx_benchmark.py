@@ -1,0 +1,41 @@
+"""The ONNX benchmark script, end to end on a toy dataset with the tiny test BERT."""
+
+import json
+
+import pytest
+
+from benchmarks import onnx_benchmark
+from tests.benchmarks.test_nlu_benchmark import ROWS, write_split
+
+
+@pytest.mark.slow
+def test_benchmark_trains_both_runtimes_and_writes_the_table(tmp_path, tiny_bert, capsys):
+    folder = tmp_path / "datasets" / "toy"
+    folder.mkdir(parents=True)
+    write_split(folder / "train.csv", [(i, t) for i, texts in ROWS.items() for t in texts[:4]])
+    write_split(folder / "test.csv", [(i, t) for i, texts in ROWS.items() for t in texts[4:]])
+
+    out = tmp_path / "results"
+    code = onnx_benchmark.main([
+        str(tmp_path / "datasets"), "--only", "toy", "--no-project", "--epochs", "1",
+        "--repeats", "2", "--out", str(out),
+        "--featurizer", f"model={tiny_bert},fine_tune_epochs=1"])
+
+    assert code == 0
+    [result_file] = out.glob("onnx-*.json")
+    torch_row, onnx_row = json.loads(result_file.read_text())
+    assert [torch_row["runtime"], onnx_row["runtime"]] == ["torch", "onnx"]
+    for row in (torch_row, onnx_row):
+        assert (row["dataset"], row["train_examples"], row["test_examples"]) == ("toy", 8, 4)
+        assert 0.0 <= row["intent_accuracy"] <= 1.0
+        assert 0 < row["encoder_p50_ms"] <= row["encoder_p95_ms"]
+        assert 0 < row["parse_p50_ms"] <= row["parse_p95_ms"]
+        assert row["encoder_bytes"] > 0 and row["archive_bytes"] > 0
+    assert torch_row["encoder_ratio"] is None
+    assert onnx_row["encoder_ratio"] == pytest.approx(
+        onnx_row["encoder_p50_ms"] / torch_row["encoder_p50_ms"])
+    [predictions] = out.glob("predictions-*-onnx-toy-onnx.json")
+    assert len(json.loads(predictions.read_text())) == 4
+    table = (out / result_file.name.replace(".json", ".md")).read_text()
+    assert table.splitlines()[3].startswith("| toy | onnx | 8 / 4 |")
+    assert table.strip() in capsys.readouterr().out
