@@ -30,7 +30,12 @@ from assistant.encoders.fine_tuning import (
     TuningReport,
     fine_tune,
 )
-from assistant.encoders.onnx_encoder import ONNX_FILE, OnnxEncoder, export_quantized
+from assistant.encoders.onnx_encoder import (
+    KEEP_FLOAT,
+    ONNX_FILE,
+    OnnxEncoder,
+    export_quantized,
+)
 from assistant.encoders.registry import check_model_dir, resolve_model
 from assistant.encoders.torch_encoder import (
     SENTENCE_POOLINGS,
@@ -73,6 +78,14 @@ OPTIONS: Tuple[Option, ...] = (
         "every message, on ONNX Runtime with `inference_threads` threads; the model "
         "stores the `.onnx` file in place of the PyTorch weights. Measured against "
         "`torch`: see the README's ONNX table",
+    ),
+    Option(
+        "onnx_keep_float", "none",
+        "with `runtime: onnx`, the MatMuls left in float32: `none` (every MatMul and "
+        "the embeddings in INT8) or `ffn_output` (each layer's feed-forward output "
+        "projection, found by its weight's shape, stays float32: vectors closer to "
+        "PyTorch's, a larger file and a slower forward pass; measured in the README's "
+        "ONNX table)",
     ),
     Option(
         "model", "multilingual-e5-small",
@@ -235,6 +248,11 @@ class BertFeaturizer(DenseFeaturizer, GraphComponent):
             fail(f"unknown 'runtime' {runtime!r}: set 'runtime: torch' (PyTorch, the "
                  f"default) or 'runtime: onnx' (the encoder quantised to INT8 on ONNX "
                  f"Runtime) in config.yml.")
+        keep_float = config.get("onnx_keep_float")
+        if keep_float not in KEEP_FLOAT:
+            fail(f"unknown 'onnx_keep_float' {keep_float!r}: set 'onnx_keep_float: none' "
+                 f"(every MatMul in INT8, the default) or 'onnx_keep_float: ffn_output' "
+                 f"(the feed-forward output MatMuls in float32) in config.yml.")
         model = config.get("model")
         if not isinstance(model, str) or not model.strip():
             fail("'model' must be a packaged encoder name or a model directory path.")
@@ -351,6 +369,8 @@ class BertFeaturizer(DenseFeaturizer, GraphComponent):
                 "max_length": encoder.max_length,
                 "source": self._config["model"],
                 "runtime": runtime,
+                "onnx_keep_float": self._config["onnx_keep_float"] if runtime == "onnx"
+                else None,
                 "fine_tuned": asdict(report) if report else None,
             }
             (Path(directory) / SETTINGS_FILE).write_text(json.dumps(settings))
@@ -359,10 +379,11 @@ class BertFeaturizer(DenseFeaturizer, GraphComponent):
     def _export_onnx(self, encoder: BertEncoder, target: Path) -> None:
         began = time.perf_counter()
         try:
-            export_quantized(encoder, target)
+            export_quantized(encoder, target, self._config["onnx_keep_float"])
         except EncoderLoadError as e:
             raise InvalidConfigException(f"{self.__class__.__name__}: {e}") from e
         logger.info(f"Exported the encoder to ONNX and quantised it to INT8 "
+                    f"(float32 kept: {self._config['onnx_keep_float']}) "
                     f"({target.stat().st_size / 1e6:.0f} MB) in "
                     f"{time.perf_counter() - began:.0f}s.")
 

@@ -19,7 +19,12 @@ from rasa.engine.storage.resource import Resource
 from rasa.shared.exceptions import InvalidConfigException
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from assistant.encoders.onnx_encoder import ONNX_FILE, OnnxEncoder, export_quantized
+from assistant.encoders.onnx_encoder import (
+    ONNX_FILE,
+    OnnxEncoder,
+    export_quantized,
+    ffn_output_matmuls,
+)
 from assistant.encoders.torch_encoder import BertEncoder
 from components.bert_featurizer import SETTINGS_FILE, BertFeaturizer
 from tests.components.helpers import (
@@ -71,6 +76,49 @@ def test_quantised_export_agrees_with_pytorch(tmp_path, tiny_bert):
         assert batched.truncated[i] == want.truncated[i]
 
 
+def matmul_weights(path):
+    """{MatMul node name: (its weight initializer's data type, shape)} of a graph."""
+    import onnx
+
+    model = onnx.load(str(path))
+    weights = {t.name: (t.data_type, tuple(t.dims)) for t in model.graph.initializer}
+    return model, {n.name: weights.get(n.input[1]) for n in model.graph.node
+                   if n.op_type == "MatMul"}
+
+
+def test_keep_float_ffn_output_leaves_each_layers_ffn_output_in_float32(tmp_path,
+                                                                         tiny_bert):
+    import onnx
+
+    encoder = BertEncoder.from_directory(tiny_bert)
+    layers = encoder.model.config.num_hidden_layers
+    hidden = encoder.model.config.hidden_size
+    inner = encoder.model.config.intermediate_size
+    words = [[t.text for t in m.get("text_tokens")] for m in tokenized(TEXTS)]
+    want = encoder.encode(words)
+    kept = export_quantized(encoder, tmp_path / "kept" / ONNX_FILE, "ffn_output")
+    every = export_quantized(encoder, tmp_path / "every" / ONNX_FILE)
+
+    model, matmuls = matmul_weights(kept)
+    floats = {name: w for name, w in matmuls.items()
+              if w and w[0] == onnx.TensorProto.FLOAT}
+    # exactly one per layer: the feed-forward down-projection, and nothing else
+    assert len(floats) == layers == len(ffn_output_matmuls(model))
+    assert set(floats.values()) == {(onnx.TensorProto.FLOAT, (inner, hidden))}
+    assert all("/output/dense/" in n and "attention" not in n for n in floats)
+    # every other MatMul is quantised (MatMulInteger, int8 weights), as without it
+    integer = lambda m: sum(n.op_type == "MatMulInteger" for n in m.graph.node)  # noqa: E731
+    assert integer(model) == integer(onnx.load(str(every))) - layers > 0
+    assert kept.stat().st_size > every.stat().st_size
+
+    session = OnnxEncoder.from_files(kept, tiny_bert, encoder.lowercase,
+                                     encoder.max_length)
+    for i, w in enumerate(words):
+        got = session.encode([w])
+        assert cosines(got.sentence[0], want.sentence[i]).min() > 0.999
+        assert cosines(got.sequence[0], want.sequence[i]).min() > 0.999
+
+
 def test_onnx_featurizer_round_trip_through_model_storage(tmp_path, tiny_bert):
     model_copy = tmp_path / "model-copy"
     shutil.copytree(tiny_bert, model_copy)
@@ -89,6 +137,7 @@ def test_onnx_featurizer_round_trip_through_model_storage(tmp_path, tiny_bert):
         settings = json.loads((directory / SETTINGS_FILE).read_text())
     assert ONNX_FILE in stored and "model.safetensors" not in stored
     assert settings["runtime"] == "onnx" and settings["fine_tuned"]["epochs"] == 1
+    assert settings["onnx_keep_float"] == "none"
 
     shutil.rmtree(model_copy)  # the trained model needs neither the source nor torch weights
     loaded = BertFeaturizer.load(config, storage, resource, context())
@@ -122,6 +171,17 @@ def test_unknown_runtime_is_rejected_with_the_fix(tmp_path, tiny_bert):
     with pytest.raises(InvalidConfigException, match="unknown 'runtime' None"):
         BertFeaturizer.validate_config(featurizer_config(tiny_bert, runtime=None))
     BertFeaturizer.validate_config(featurizer_config(tiny_bert, runtime="onnx"))
+
+
+def test_unknown_onnx_keep_float_is_rejected_with_the_fix(tiny_bert):
+    for wrong in ("ffn", None, ["ffn_output"], True):
+        with pytest.raises(InvalidConfigException,
+                           match="unknown 'onnx_keep_float'.*'onnx_keep_float: ffn_output'"):
+            BertFeaturizer.validate_config(
+                featurizer_config(tiny_bert, runtime="onnx", onnx_keep_float=wrong))
+    for right in ("none", "ffn_output"):
+        BertFeaturizer.validate_config(
+            featurizer_config(tiny_bert, runtime="onnx", onnx_keep_float=right))
 
 
 def test_model_trained_with_another_runtime_asks_for_retraining(tmp_path, tiny_bert):
