@@ -477,6 +477,27 @@ class LockSettings:
 
 
 @dataclass(frozen=True)
+class MetricsSettings:
+    """Prometheus metrics (`/metrics` on every process)"""
+
+    token: Text = setting(
+        "METRICS_TOKEN", "",
+        "the bearer token `/metrics` requires (Prometheus' `authorization`); unset: "
+        "`/metrics` answers loopback clients only",
+        secret=True, shown="unset: loopback only",
+    )
+    worker_host: Text = setting(
+        "WORKER_METRICS_HOST", "127.0.0.1",
+        "the address the job worker serves `/metrics` on (it has no other port); "
+        "`0.0.0.0` in a container, with `METRICS_TOKEN` set",
+    )
+    worker_port: int = setting(
+        "WORKER_METRICS_PORT", 9464,
+        "the job worker's metrics port; 0: no metrics server", whole_number(0),
+    )
+
+
+@dataclass(frozen=True)
 class RasaServerSettings:
     """Rasa's HTTP server (`make run`, `make shell`)"""
 
@@ -645,6 +666,7 @@ SECTIONS: Tuple[Type[Any], ...] = (
     ActionServerSettings,
     ConversationStoreSettings,
     LockSettings,
+    MetricsSettings,
     RasaServerSettings,
     RasaSettings,
     ChannelSettings,
@@ -669,6 +691,7 @@ class Settings:
     action_server: ActionServerSettings = ActionServerSettings()
     conversations: ConversationStoreSettings = ConversationStoreSettings()
     locks: LockSettings = LockSettings()
+    metrics: MetricsSettings = MetricsSettings()
     rasa_server: RasaServerSettings = RasaServerSettings()
     rasa: RasaSettings = RasaSettings()
     channels: ChannelSettings = ChannelSettings()
@@ -764,6 +787,7 @@ def load_settings(env: Optional[Mapping[Text, Text]] = None) -> Settings:
         action_server=load(ActionServerSettings, env),
         conversations=load(ConversationStoreSettings, env),
         locks=load(LockSettings, env),
+        metrics=load(MetricsSettings, env),
         rasa_server=load(RasaServerSettings, env),
         rasa=load(RasaSettings, env),
         channels=load(ChannelSettings, env),

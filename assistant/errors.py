@@ -15,6 +15,8 @@
         ├── StoreError          the knowledge store (Milvus)
         ├── LLMError            the language model refused or gave no answer
         │   └── LLMUnavailableError  ... or could not be reached in time
+        │       ├── ModelBusyError   ... busy with other questions (not a failure)
+        │       └── CircuitOpenError ... not called: it failed too often just now
         └── WeatherError        the weather service
 
 Each process maps the tree to its transport in one place: the action server in
@@ -90,6 +92,10 @@ class LLMUnavailableError(LLMError):
 class ModelBusyError(LLMUnavailableError):
     """The model is busy with other questions and cannot take this one in time (not a
     failure of the model: the circuit breaker does not count it)."""
+
+
+class CircuitOpenError(LLMUnavailableError):
+    """The model failed several times in a row and is not called for a while."""
 
 
 class WeatherError(ServiceError):

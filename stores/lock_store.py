@@ -20,7 +20,11 @@ nobody else's do. A freed ticket is published, so the next message starts at onc
 
 `LOCK_STORE_URL` (else `REDIS_URL`) selects Redis; without one the same queue lives
 in the process (one Rasa process only). When Redis cannot be reached the message is
-refused with `LockError`, never processed without its lock.
+refused with `LockError`, never processed without its lock; so is a message whose
+turn comes while the conversation database is out of reach (`conversations_ready`
+in stores/tracker_store.py), rather than answered from a conversation that would
+not be kept. Waits, refusals and messages in flight go to this process's
+`/metrics`.
 """
 
 from __future__ import annotations
@@ -29,12 +33,13 @@ import asyncio
 import logging
 import time
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator, Dict, List, Optional, Protocol, Text
+from typing import Any, AsyncIterator, Awaitable, Callable, Dict, List, Optional, Protocol, Text
 
 from rasa.core.lock import TicketLock
 from rasa.core.lock_store import LockError, LockStore
 
 from assistant.config import LockSettings, Settings, load_settings
+from assistant.metrics import Recorder
 
 logger = logging.getLogger(__name__)
 
@@ -281,6 +286,8 @@ class ConversationLockStore(LockStore):
         queue: Optional[TicketQueue] = None,
         settings: Optional[LockSettings] = None,
         where: Text = "",
+        recorder: Optional[Recorder] = None,
+        ready: Optional[Callable[[], Awaitable[None]]] = None,
     ) -> None:
         """Builds the queue from the settings (`LOCK_STORE_URL`, else `REDIS_URL`).
 
@@ -290,8 +297,16 @@ class ConversationLockStore(LockStore):
             queue: a queue instead of the configured one (tests).
             settings: the lock settings (read from the environment by default).
             where: how messages name the queue's home.
+            recorder: where waits, refusals and messages in flight go (this Rasa
+                process's `/metrics` by default).
+            ready: checked when a message's turn comes, before it is processed; raises
+                a `LockError` to refuse it (with the queue from the settings: the
+                conversation store answers, `conversations_ready`).
         """
         if queue is None:
+            from stores.tracker_store import conversations_ready
+
+            ready = ready or conversations_ready
             full: Settings = load_settings()
             settings = settings or full.locks
             url = full.lock_store_url
@@ -300,6 +315,12 @@ class ConversationLockStore(LockStore):
         self.queue: TicketQueue = queue
         self.settings = settings or LockSettings()
         self.where = where or type(queue).__name__
+        self.ready = ready
+        if recorder is None:
+            from assistant.adapters.prometheus import shared_recorder
+
+            recorder = shared_recorder("rasa")
+        self.recorder: Recorder = recorder
         logger.info(f"Conversation locks: {self.where} (ticket lifetime "
                     f"{self.settings.lifetime_seconds:g} s, renewed while processing).")
         super().__init__()
@@ -338,11 +359,31 @@ class ConversationLockStore(LockStore):
         """
         lifetime = self.settings.lifetime_seconds
         started = time.monotonic()
+        self.recorder.add("assistant_messages_in_flight", 1)
+        try:
+            async with self._ticket(conversation_id, lifetime, started) as held:
+                yield held
+        except ConversationBusyError:
+            self.recorder.count("assistant_lock_failures_total", reason="busy")
+            raise
+        except LockError:
+            self.recorder.count("assistant_lock_failures_total", reason="unavailable")
+            raise
+        finally:
+            self.recorder.add("assistant_messages_in_flight", -1)
+
+    @asynccontextmanager
+    async def _ticket(self, conversation_id: Text, lifetime: float,
+                      started: float) -> AsyncIterator[TicketLock]:
+        """`lock` without its measurements."""
         ticket = await self._call(conversation_id, self.queue.issue, lifetime)
         renewing: Optional[asyncio.Task] = None
         try:
             await self._wait_for_turn(conversation_id, ticket, lifetime, started)
             waited = time.monotonic() - started
+            self.recorder.observe("assistant_lock_wait_seconds", waited)
+            if self.ready is not None:
+                await self.ready()
             if waited > 1:
                 logger.info(f"Conversation '{conversation_id}' waited {waited:.1f} s for "
                             f"its earlier messages (ticket {ticket}).")

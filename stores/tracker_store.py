@@ -9,17 +9,31 @@ sealed with the current key of the keyring (`CONVERSATION_KEYS` or the key file)
 bound to its conversation id; older keys still open older rows. In the clear stay
 what queries need: the conversation id, event type, intent and action names and
 the timestamp. The `sender_id` index is made on old databases too.
+
+While the database is down, Rasa's fail-safe wrapper would answer from an empty
+in-memory conversation and keep nothing. Instead, the project's lock store asks
+`conversations_ready()` before each message: a database out of reach refuses the
+message (the REST channel answers 503 with Retry-After), so no turn is answered
+that is not kept. A turn already in progress when the database goes away is kept
+in memory and written as soon as the database answers again (tried every second),
+and before anything of that conversation is read here.
 """
 
 from __future__ import annotations
 
+import asyncio
+import copy
 import json
 import logging
+import threading
+import time
+import weakref
 from pathlib import Path
 from typing import Any, Dict, Optional, Text
 
 import sqlalchemy as sa
 import sqlalchemy.orm
+from rasa.core.lock_store import LockError
 from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
@@ -28,6 +42,22 @@ from assistant.config import ConversationStoreSettings, load
 from assistant.encryption import Keyring, keyring_from
 
 logger = logging.getLogger(__name__)
+
+
+# What a database out of reach raises (connection refused or cut, pool exhausted).
+UNREACHABLE = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError,
+               sa.exc.DisconnectionError)
+
+
+# How often turns kept while the database was out of reach are tried again.
+RETRY_SECONDS = 1.0
+
+
+class ConversationStoreUnavailableError(LockError):
+    """The conversations' database cannot be reached: the message is not processed.
+
+    A `LockError`: Rasa's lock store is where each message starts, and the REST
+    channel answers lock errors with 503."""
 
 
 def _sqlite_folder(url: Text) -> None:
@@ -72,6 +102,13 @@ class EncryptedSQLTrackerStore(SQLTrackerStore):
         super().__init__(domain=domain, host=url, event_broker=event_broker, **kwargs)
         self._check_connections_before_use()
         self._ensure_sender_index()
+        # Turns whose save failed because the database was out of reach, by
+        # conversation: the latest tracker (saving it writes every missing event).
+        self._unsaved: Dict[Text, DialogueStateTracker] = {}
+        self._unsaved_lock = threading.Lock()
+        self._down_since: Optional[float] = None
+        self._writer: Optional[threading.Thread] = None
+        _STORES.add(self)
 
     def _check_connections_before_use(self) -> None:
         """Rebuilds the engine with `pool_pre_ping`: a connection the database
@@ -107,8 +144,75 @@ class EncryptedSQLTrackerStore(SQLTrackerStore):
         return json.loads(self.keyring.open(data, sender_id.encode()))
 
     async def save(self, tracker: DialogueStateTracker) -> None:
-        """Stores the events the database does not hold yet, sealed."""
+        """Stores the events the database does not hold yet, sealed; with the
+        database out of reach, keeps the turn to write it when it is back."""
         await self.stream_events(tracker)
+        try:
+            self._write(tracker)
+        except UNREACHABLE as error:
+            with self._unsaved_lock:
+                self._unsaved[tracker.sender_id] = copy.deepcopy(tracker)
+            self._keep_trying()
+            logger.error(f"The conversation database is out of reach ({type(error).__name__}); "
+                         f"conversation '{tracker.sender_id}' is kept in memory and written "
+                         f"when it answers again. New messages are refused until then.")
+
+    def ready(self) -> None:
+        """Checks that the database answers and writes the turns kept while it did not.
+
+        Raises:
+            ConversationStoreUnavailableError: if it does not answer.
+        """
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(sa.text("SELECT 1"))
+            self._flush()
+        except UNREACHABLE as error:
+            refused = ConversationStoreUnavailableError(
+                f"The conversation database ({self.engine.url.render_as_string(True)}) cannot "
+                f"be reached ({type(error).__name__}); the message was not processed. "
+                f"Start the database or correct DB_URL; messages are taken again as soon as "
+                f"it answers.")
+            if self._down_since is None:  # one line per outage, not per message
+                self._down_since = time.monotonic()
+                logger.error(f"{refused} Cause: {str(error).splitlines()[0][:300]}")
+            raise refused from error
+        if self._down_since is not None:
+            logger.info(f"The conversation database answers again after "
+                        f"{time.monotonic() - self._down_since:.0f} s; messages are taken.")
+            self._down_since = None
+
+    def _keep_trying(self) -> None:
+        """Writes the kept turns in the background, every second until the database
+        takes them (also when no message comes to this process)."""
+        if self._writer is not None and self._writer.is_alive():
+            return
+
+        def retry() -> None:
+            while self._unsaved:
+                time.sleep(RETRY_SECONDS)
+                try:
+                    self._flush()
+                except UNREACHABLE:
+                    continue
+
+        self._writer = threading.Thread(target=retry, name="unsaved-turns", daemon=True)
+        self._writer.start()
+
+    def _flush(self, sender_id: Optional[Text] = None) -> None:
+        """Writes the kept turns (of one conversation, or all)."""
+        with self._unsaved_lock:
+            senders = [sender_id] if sender_id is not None else list(self._unsaved)
+            for sender in senders:
+                tracker = self._unsaved.get(sender)
+                if tracker is None:
+                    continue
+                self._write(tracker)
+                del self._unsaved[sender]
+                logger.info(f"Conversation '{sender}': the turn kept while the database "
+                            f"was out of reach is written.")
+
+    def _write(self, tracker: DialogueStateTracker) -> None:
         with self.session_scope() as session:
             for event in self._additional_events(session, tracker):
                 data = event.as_dict()
@@ -128,6 +232,8 @@ class EncryptedSQLTrackerStore(SQLTrackerStore):
     async def _retrieve(
         self, sender_id: Text, fetch_events_from_all_sessions: bool
     ) -> Optional[DialogueStateTracker]:
+        if self._unsaved:
+            self._flush(sender_id)  # a kept turn comes before anything is read
         with self.session_scope() as session:
             rows = self._event_query(
                 session, sender_id, fetch_events_from_all_sessions=fetch_events_from_all_sessions
@@ -158,3 +264,16 @@ class EncryptedSQLTrackerStore(SQLTrackerStore):
                 changed += 1
             session.commit()
         return changed
+
+
+_STORES: weakref.WeakSet[EncryptedSQLTrackerStore] = weakref.WeakSet()
+
+
+async def conversations_ready() -> None:
+    """Checks every conversation store of this process (see `ready`).
+
+    Raises:
+        ConversationStoreUnavailableError: if one cannot be reached.
+    """
+    for store in list(_STORES):
+        await asyncio.to_thread(store.ready)

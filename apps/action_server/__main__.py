@@ -9,6 +9,7 @@ from typing import Optional, Sequence, Text
 from apps.action_server.http import create_app
 from apps.action_server.wiring import build_actions, build_services
 from apps.entrypoint import run
+from assistant.adapters.prometheus import PrometheusRecorder
 from assistant.config import load_settings
 from assistant.logs import configure_logging
 
@@ -25,7 +26,9 @@ def main(argv: Optional[Sequence[Text]] = None) -> int:
                         help="default: ACTION_SERVER_PORT")
     args = parser.parse_args(argv)
     configure_logging("actions")
-    app = create_app(build_actions(build_services(settings)), settings.action_server.token)
+    recorder = PrometheusRecorder("actions")
+    app = create_app(build_actions(build_services(settings, recorder)),
+                     settings.action_server.token, recorder, settings.metrics.token)
     logger.info("action_server.start", extra={"host": args.host, "port": args.port})
     app.run(host=args.host, port=args.port, single_process=True, access_log=False, motd=False)
     return 0

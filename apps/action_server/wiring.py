@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Any, List
+from typing import Any, List, Optional
 
 from actions.actions import ActionAskCity, ActionWeather, ValidateWeatherForm
 from actions.answer import ActionAnswerQuestion
@@ -19,6 +19,7 @@ from assistant.answers.service import AnswerService
 from assistant.config import Settings
 from assistant.knowledge.embedder import make_embedder
 from assistant.knowledge.retrieval import Retriever
+from assistant.metrics import NoRecorder, Recorder
 from assistant.weather.models import WeatherProvider
 
 
@@ -37,9 +38,11 @@ def build_cache(settings: Settings) -> AnswerCache:
     return LRUAnswerCache(settings.cache.max_entries, settings.cache.ttl_seconds)
 
 
-def build_services(settings: Settings) -> Services:
+def build_services(settings: Settings, recorder: Optional[Recorder] = None) -> Services:
     """Embedder, Milvus store, retriever, LLM client, cache, curated answers (the
-    services' database, opened on first use) and weather client."""
+    services' database, opened on first use) and weather client; their metrics go to
+    `recorder`."""
+    recorder = recorder or NoRecorder()
     embedder = make_embedder(settings.knowledge.embedding_model, settings.paths.encoders_dir)
     feedback = functools.lru_cache(maxsize=1)(
         lambda: SqlFeedbackStore(connect(settings.api.db_url)))
@@ -48,12 +51,13 @@ def build_services(settings: Settings) -> Services:
         Retriever(store, embedder, settings.retrieval),
         build_cache(settings),
         version=store.version,
-        llm=ChatClient(settings.llm),
+        llm=ChatClient(settings.llm, recorder=recorder),
         llm_languages=settings.llm_languages,
         embedder=embedder,
         answer_style=settings.answer_style,
         clear_match=settings.answers.clear_match,
         curated=CuratedAnswers(lambda: feedback().answers(), embedder),
+        recorder=recorder,
     )
     return Services(answers=answers, weather=OpenMeteoClient(settings.weather))
 

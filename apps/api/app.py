@@ -10,6 +10,7 @@ import logging
 import os
 import re
 import tempfile
+import time
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path as FilePath
@@ -28,14 +29,16 @@ from typing import (
 )
 
 from fastapi import APIRouter, Depends, FastAPI, File, Path, Query, Request, UploadFile
-from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field, field_validator
+from starlette.routing import Match
 
 from apps.api import errors
 from assistant.access.keys import ApiKeys, KeyRecord
 from assistant.access.oidc import OidcClient
 from assistant.access.principal import LOCAL_USER, SCOPES, Principal
 from assistant.access.sessions import Sessions, SessionStore
+from assistant.adapters.prometheus import PrometheusRecorder
 from assistant.adapters.rasa_rest import Reply
 from assistant.conversations.history import ChatHistory
 from assistant.errors import (
@@ -51,6 +54,7 @@ from assistant.jobs.models import Job
 from assistant.jobs.service import Jobs
 from assistant.knowledge.documents import SUPPORTED_SUFFIXES
 from assistant.knowledge.hit_testing import MAX_QUESTION_CHARS, MAX_QUESTIONS, HitTester
+from assistant.metrics import FORWARDING_HEADERS, may_read, route_label, status_class
 
 logger = logging.getLogger("apps.api")
 
@@ -126,6 +130,8 @@ class ApiServices:
     feedback: Optional[FeedbackService] = None
     history: Optional[ChatHistory] = None  # None: turns are not kept
     sign_in: Optional[SignIn] = None  # None: API keys (and local mode) only
+    metrics: Optional[PrometheusRecorder] = None  # None: a registry of the app's own
+    metrics_token: Text = ""  # what `/metrics` requires; empty: loopback clients only
 
 
 # --- request and response shapes ----------------------------------------------------
@@ -383,6 +389,46 @@ class Operations:
         return self.services.history
 
 
+class RequestTimer:
+    """Times every HTTP request by its route's pattern (never the requested path),
+    method and status class, until the last byte of the response is sent."""
+
+    def __init__(self, app: Any, recorder: PrometheusRecorder) -> None:
+        self.app, self.recorder = app, recorder
+
+    def _route(self, scope: Dict[Text, Any]) -> Optional[Text]:
+        found = scope.get("route")
+        if found is not None:
+            return getattr(found, "path", None)
+        application = scope.get("app")
+        for route in getattr(application, "routes", ()):
+            match, _ = route.matches(scope)
+            if match == Match.FULL:
+                return getattr(route, "path", None)
+        return None
+
+    async def __call__(self, scope: Dict[Text, Any], receive: Callable[[], Awaitable[Any]],
+                       send: Callable[[Any], Awaitable[None]]) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started, status = time.perf_counter(), 500
+
+        async def sent(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sent)
+        finally:
+            self.recorder.observe(
+                "assistant_http_request_seconds", time.perf_counter() - started,
+                route=route_label(self._route(scope)), method=scope.get("method", ""),
+                status=status_class(status), channel="api")
+
+
 class BodyLimit:
     """Refuses a request body larger than its route allows: by its declared size
     before anything reads it, or, sent in chunks without one, as soon as it grows
@@ -443,7 +489,8 @@ def create_app(services: ApiServices) -> FastAPI:
                        else "."),
         openapi_url="/v1/openapi.json", docs_url="/v1/docs", redoc_url=None,
     )
-    errors.install(app)
+    recorder = services.metrics or PrometheusRecorder("api")
+    errors.install(app, recorder)
     app.state.services = services
     largest_upload = services.max_upload_bytes * MAX_FILES + 1024 * 1024
 
@@ -452,6 +499,20 @@ def create_app(services: ApiServices) -> FastAPI:
         return largest_upload if uploads else MAX_JSON_BYTES
 
     app.add_middleware(BodyLimit, limit_for=body_limit)
+    # Added last, so outermost: refusals by the body limit are timed too.
+    app.add_middleware(RequestTimer, recorder=recorder)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics(request: Request) -> Response:
+        client = request.client.host if request.client else None
+        if not may_read(request.headers.get("authorization"), client,
+                        services.metrics_token,
+                        any(h in request.headers for h in FORWARDING_HEADERS)):
+            return JSONResponse(errors.body("unauthenticated", "Metrics need METRICS_TOKEN "
+                                            "as a bearer token."), status_code=401,
+                                headers={"WWW-Authenticate": "Bearer"})
+        content, content_type = recorder.exposition()
+        return Response(content, media_type=content_type)
 
     ops = Operations(services)
     app.state.operations = ops  # the web UI does the same things the same way

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, Text, Tuple
+from typing import Any, Dict, Optional, Text, Tuple
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -20,6 +20,7 @@ from assistant.errors import (
     PermissionDeniedError,
     ServiceError,
 )
+from assistant.metrics import NoRecorder, Recorder
 
 logger = logging.getLogger("apps.api")
 
@@ -48,9 +49,11 @@ def status_of(error: AssistantError) -> Tuple[int, Text]:
     return 500, "internal"
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, recorder: Optional[Recorder] = None) -> None:
     """Registers the handlers: library errors, validation (422), HTTP errors, and
-    anything else (500, logged, never the exception's text)."""
+    anything else (500, logged, never the exception's text); errors answered with a
+    5xx are counted in `recorder`."""
+    counted = recorder or NoRecorder()
 
     @app.exception_handler(AssistantError)
     async def _library(request: Request, error: AssistantError) -> JSONResponse:
@@ -58,6 +61,8 @@ def install(app: FastAPI) -> None:
         log = logger.warning if status >= 500 else logger.info
         log("api.error", extra={"path": request.url.path, "status": status,
                                 "error": error.__class__.__name__})
+        if status >= 500:
+            counted.count("assistant_errors_total", type=type(error).__name__, where="api")
         # A configuration error's text may name files and hosts: logged, not shown.
         message = ("The service is misconfigured; see its log." if status == 500
                    else str(error))
@@ -84,5 +89,6 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception) -> JSONResponse:
         logger.exception("api.unexpected", extra={"path": request.url.path})
+        counted.count("assistant_errors_total", type=type(error).__name__, where="api")
         return JSONResponse(body("internal", "The service failed; see its log."),
                             status_code=500)

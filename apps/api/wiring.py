@@ -18,6 +18,7 @@ from assistant.access.sessions import Sessions
 from assistant.adapters.milvus_store import MilvusKnowledgeStore
 from assistant.adapters.nlu_file import ReviewedExamples
 from assistant.adapters.oidc_http import OidcHttp
+from assistant.adapters.prometheus import PrometheusRecorder
 from assistant.adapters.rasa_rest import RasaChat
 from assistant.adapters.sql_service_store import (
     SqlFeedbackStore,
@@ -77,9 +78,13 @@ def build_sign_in(settings: Settings, engine: Engine) -> Optional[SignIn]:
 
 def build_services(settings: Settings, engine: Optional[Engine] = None,
                    chat: Optional[Chat] = None) -> ApiServices:
-    """Database, API keys, the knowledge store and retriever, the job queue, and
-    Rasa's client."""
+    """Database, API keys, the knowledge store and retriever, the job queue, Rasa's
+    client, and the metrics (with the job backlog read from the database at each
+    scrape)."""
     engine = engine or connect(settings.api.db_url)
+    jobs = SqlJobStore(engine)
+    recorder = PrometheusRecorder("api")
+    recorder.watch("assistant_jobs_backlog", jobs.unfinished)
     embedder = make_embedder(settings.knowledge.embedding_model, settings.paths.encoders_dir)
     store = MilvusKnowledgeStore(settings.knowledge, embedder.dim)
 
@@ -96,7 +101,7 @@ def build_services(settings: Settings, engine: Optional[Engine] = None,
         documents=store,
         local_user=settings.api.local_user,
         database_ready=database_ready,
-        jobs=Jobs(SqlJobStore(engine), CeleryQueue(celery_app(settings.jobs_broker)),
+        jobs=Jobs(jobs, CeleryQueue(celery_app(settings.jobs_broker)),
                   stale_seconds=settings.jobs.stale_seconds),
         knowledge_dir=Path(settings.knowledge.documents_dir),
         max_upload_bytes=int(settings.jobs.max_upload_mb * 1024 * 1024),
@@ -104,6 +109,8 @@ def build_services(settings: Settings, engine: Optional[Engine] = None,
         feedback=FeedbackService(SqlFeedbackStore(engine), ReviewedExamples(
             Path("data/nlu/reviewed.yml"), Path("domain.yml"))),
         history=ChatHistory(SqlTurnStore(engine)),
+        metrics=recorder,
+        metrics_token=settings.metrics.token,
     )
 
 

@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Text, Tuple
+from typing import Callable, Optional, Text, Tuple
 
 from celery import Celery
 
@@ -20,13 +20,16 @@ from assistant.jobs.knowledge import KnowledgeJobs
 from assistant.jobs.retrain import RetrainJob
 from assistant.jobs.service import HEARTBEAT_SECONDS, Worker
 from assistant.knowledge.embedder import make_embedder
+from assistant.metrics import Recorder
 
 logger = logging.getLogger("apps.worker")
 
 
-def build_worker(settings: Settings, name: Text) -> Tuple[Celery, Worker, Callable[[], None]]:
-    """The Celery app running `Worker.run` as its one task, the worker, and a
-    function that starts the thread saying this worker is alive."""
+def build_worker(settings: Settings, name: Text, recorder: Optional[Recorder] = None,
+                 ) -> Tuple[Celery, Worker, Callable[[], None]]:
+    """The Celery app running `Worker.run` as its one task, the worker (its job times
+    go to `recorder`), and a function that starts the thread saying this worker is
+    alive."""
     store = SqlJobStore(connect(settings.api.db_url))
     knowledge = settings.knowledge
     embedder = make_embedder(knowledge.embedding_model, settings.paths.encoders_dir)
@@ -42,7 +45,7 @@ def build_worker(settings: Settings, name: Text) -> Tuple[Celery, Worker, Callab
             RasaModelServer(settings.api.rasa_url, settings.rasa_server.auth_token))
     # Several heartbeats fit in the time after which a silent job counts as lost.
     beat_every = min(HEARTBEAT_SECONDS, settings.jobs.stale_seconds / 4)
-    worker = Worker(store, handlers, name, heartbeat_seconds=beat_every)
+    worker = Worker(store, handlers, name, heartbeat_seconds=beat_every, recorder=recorder)
     app = celery_app(settings.jobs_broker)
 
     @app.task(name=TASK)

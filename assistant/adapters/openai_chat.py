@@ -19,9 +19,10 @@ from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence, Tex
 import aiohttp
 
 from assistant.config import LLMSettings
-from assistant.errors import LLMError, LLMUnavailableError, ModelBusyError
+from assistant.errors import CircuitOpenError, LLMError, LLMUnavailableError, ModelBusyError
 from assistant.llm.admission import Admission
 from assistant.llm.chat import ChatMessage, Completion
+from assistant.metrics import NoRecorder, Recorder
 
 logger = logging.getLogger(__name__)
 
@@ -77,12 +78,14 @@ class ChatClient:
         breaker: Optional[CircuitBreaker] = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         admission: Optional[Admission] = None,
+        recorder: Optional[Recorder] = None,
     ) -> None:
         """Args:
         settings: base URL, model, key, timeout, retries, breaker and queue sizes.
         breaker: a circuit breaker (one from the settings by default).
         sleep: how to wait between retries (tests pass a fast one).
         admission: who may call the model when (one from the settings by default).
+        recorder: where latency, outcomes, tokens, the queue and the breaker go.
         """
         self.settings = settings
         self.breaker = breaker or CircuitBreaker(
@@ -90,6 +93,10 @@ class ChatClient:
         )
         self.admission = admission or Admission(settings.concurrency, settings.max_waiting)
         self._sleep = sleep
+        self.recorder = recorder or NoRecorder()
+        self.recorder.watch("assistant_llm_waiting", lambda: self.admission.waiting)
+        self.recorder.watch("assistant_llm_breaker_open",
+                            lambda: float(self.breaker.state == "open"))
         self._session: Optional[aiohttp.ClientSession] = None
         self._session_loop: Optional[asyncio.AbstractEventLoop] = None
 
@@ -146,9 +153,35 @@ class ChatClient:
         """
         # A UUID: some servers (llama-cpp-python's) reject other X-Request-ID values.
         request_id = request_id or str(uuid.uuid4())
+        started = time.monotonic()
+        outcome = "ok"
+        try:
+            return await self._complete(messages, max_tokens, temperature, stop, request_id)
+        except ModelBusyError:
+            outcome = "busy"
+            raise
+        except CircuitOpenError:
+            outcome = "circuit_open"
+            raise
+        except LLMUnavailableError:
+            outcome = "unavailable"
+            raise
+        except LLMError:
+            outcome = "rejected"
+            raise
+        except asyncio.CancelledError:
+            outcome = "cancelled"  # the action timed out and gave up on it
+            raise
+        finally:
+            self.recorder.observe("assistant_llm_seconds", time.monotonic() - started,
+                                  outcome=outcome)
+
+    async def _complete(self, messages: Sequence[ChatMessage], max_tokens: Optional[int],
+                        temperature: float, stop: Optional[List[Text]],
+                        request_id: Text) -> Completion:
         if not self.breaker.allow():
             logger.warning("llm.circuit_open", extra={"request_id": request_id})
-            raise LLMUnavailableError(
+            raise CircuitOpenError(
                 "The language model failed several times in a row; it is not called for "
                 f"{self.breaker.reset_seconds:g} s (circuit open). Check that {self.url} "
                 "answers."
@@ -201,6 +234,7 @@ class ChatClient:
                            "latency_ms": round(latency * 1000), "model": self.settings.model},
                 )
                 model = body.get("model", self.settings.model) if isinstance(body, dict) else ""
+                self._count_tokens(body)
                 return Completion(text, str(model), request_id, latency, attempt)
             if status is not None and status not in RETRY_STATUSES:
                 logger.warning(
@@ -235,6 +269,16 @@ class ChatClient:
             f"{self.settings.timeout_seconds:g} s ({last_error}): check that it runs, or raise "
             "LLM_TIMEOUT_SECONDS."
         )
+
+    def _count_tokens(self, body: Any) -> None:
+        """Adds the completion's `usage` (as the server reports it) to the counters."""
+        usage = body.get("usage") if isinstance(body, dict) else None
+        if not isinstance(usage, dict):
+            return
+        for kind in ("prompt", "completion"):
+            tokens = usage.get(f"{kind}_tokens")
+            if isinstance(tokens, int) and tokens >= 0:
+                self.recorder.count("assistant_llm_tokens_total", tokens, kind=kind)
 
     async def _post(
         self, payload: Dict[Text, Any], request_id: Text, timeout: float

@@ -374,6 +374,11 @@ class SqlJobStore(_Tables):
                           .order_by(workers.c.heartbeat_at.desc()).limit(1))
         return float(rows[0].heartbeat_at) if rows else None
 
+    def unfinished(self) -> int:
+        rows = self._read(select(func.count()).select_from(jobs)
+                          .where(jobs.c.state.in_(("queued", "running"))))
+        return int(rows[0][0])
+
 
 class SqlSessionStore(_Tables):
     """`SessionStore` on the `sessions` and `logins` tables."""

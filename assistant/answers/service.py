@@ -38,6 +38,7 @@ from assistant.errors import (
 from assistant.knowledge.embedder import Embedder, similarities
 from assistant.knowledge.retrieval import Passage
 from assistant.llm.chat import ChatModel
+from assistant.metrics import NoRecorder, Recorder
 from assistant.text import HAN, LANGUAGES
 
 logger = logging.getLogger(__name__)
@@ -111,6 +112,7 @@ class AnswerService:
         answer_style: Text = "generate",
         clear_match: Optional[float] = None,
         curated: Optional[CuratedAnswers] = None,
+        recorder: Optional[Recorder] = None,
     ) -> None:
         """Args:
         retriever: finds passages.
@@ -132,6 +134,7 @@ class AnswerService:
             sentences are quoted anyway; None trusts the model's refusals.
         curated: administrators' answers, served before anything else for the same
             or a very similar question.
+        recorder: where answers by mode, cache look-ups, retrieval time and errors go.
 
         Raises:
             ConfigurationError: for an unknown answer style.
@@ -151,6 +154,7 @@ class AnswerService:
         self.answer_style = answer_style
         self.clear_match = clear_match
         self.curated = curated
+        self.recorder = recorder or NoRecorder()
         self._cached_version: Optional[Text] = None
         self._version_checked = 0.0
 
@@ -180,6 +184,13 @@ class AnswerService:
             The answer, with sources unless nothing relevant was found; mode
             `unavailable` (and a polite text) when the knowledge store failed.
         """
+        answer = await self._reply(question, history, language)
+        self.recorder.count("assistant_answers_total", mode=answer.mode,
+                            cached=str(answer.cached).lower())
+        return answer
+
+    async def _reply(self, question: Text, history: Sequence[Turn], language: Text) -> Answer:
+        """`answer` without counting it."""
         reason = screen(question)
         if reason is not None:
             logger.info("answers.declined", extra={"reason": reason, "characters": len(question)})
@@ -195,6 +206,8 @@ class AnswerService:
                                       question.strip())
         except StoreError as error:
             logger.error("answers.store_unavailable", extra={"error": str(error)})
+            self.recorder.count("assistant_errors_total", type=type(error).__name__,
+                                where="answers")
             return Answer(message("unavailable", language), mode="unavailable",
                           language=language, query=query)
 
@@ -223,10 +236,11 @@ class AnswerService:
         cached = await self.cache.get(key)
         if cached is not None and not (retry and cached.get("mode") == "not_found"):
             logger.info("answers.cache_hit", extra={"language": language})
+            self.recorder.count("assistant_answer_cache_total", result="hit")
             answer = Answer.from_payload(cached)
             return Answer(answer.text, answer.sources, answer.mode, language, True, query)
-        passages = [] if cached is not None else await asyncio.to_thread(
-            self.retriever.search, query)
+        self.recorder.count("assistant_answer_cache_total", result="miss")
+        passages = [] if cached is not None else await self._search(query)
         if not passages and retry:
             logger.info("answers.retry_joined", extra={"language": language})
             return await self._answer(retry, language, latest=latest)
@@ -245,6 +259,14 @@ class AnswerService:
                    "cached": lasting},
         )
         return answer
+
+    async def _search(self, query: Text) -> List[Passage]:
+        """The retriever's passages, timed."""
+        started = time.perf_counter()
+        try:
+            return await asyncio.to_thread(self.retriever.search, query)
+        finally:
+            self.recorder.observe("assistant_retrieval_seconds", time.perf_counter() - started)
 
     async def _grounded(
         self, query: Text, passages: List[Passage], language: Text,
@@ -275,6 +297,8 @@ class AnswerService:
                 lasting = False
             except LLMError as error:
                 logger.warning("answers.llm_failed", extra={"error": str(error)})
+                self.recorder.count("assistant_errors_total", type=type(error).__name__,
+                                    where="answers")
                 lasting = False
             else:
                 # No blank lines: Rasa's channels would send each paragraph apart.

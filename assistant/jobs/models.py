@@ -99,6 +99,9 @@ class JobStore(Protocol):
     def last_worker_seen(self) -> Optional[float]:
         """When any worker last said it was alive (None: never)."""
 
+    def unfinished(self) -> int:
+        """How many jobs are queued or running (the backlog)."""
+
 
 class JobQueue(Protocol):
     """Hands a job to a worker (Celery in the services)."""

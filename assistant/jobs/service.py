@@ -19,6 +19,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Text
 
 from assistant.errors import AssistantError, InputError, NotFoundError, ServiceError
 from assistant.jobs.models import KINDS, Job, JobQueue, JobStore
+from assistant.metrics import NoRecorder, Recorder
 
 logger = logging.getLogger(__name__)
 
@@ -150,9 +151,11 @@ class Worker:
 
     def __init__(self, store: JobStore, handlers: Dict[Text, Handler], name: Text,
                  clock: Callable[[], float] = time.time,
-                 heartbeat_seconds: float = HEARTBEAT_SECONDS) -> None:
+                 heartbeat_seconds: float = HEARTBEAT_SECONDS,
+                 recorder: Optional[Recorder] = None) -> None:
         self.store, self.handlers, self.name, self.clock = store, handlers, name, clock
         self.heartbeat_seconds = heartbeat_seconds
+        self.recorder = recorder or NoRecorder()
 
     def run(self, job_id: Text) -> Optional[Job]:
         """Runs a queued job to its end; a job that is not queued (already run, being
@@ -194,8 +197,11 @@ class Worker:
             stop.set()
             thread.join(timeout=self.heartbeat_seconds + 1)
         self.store.finish(job_id, state, message, error, self.clock())
+        seconds = time.perf_counter() - started
+        self.recorder.observe("assistant_job_seconds", seconds,
+                              kind=job.kind if handler is not None else "unknown",
+                              outcome=state)
         logger.info("jobs.finished", extra={
-            "job": job_id, "kind": job.kind, "state": state,
-            "seconds": round(time.perf_counter() - started, 2)})
+            "job": job_id, "kind": job.kind, "state": state, "seconds": round(seconds, 2)})
         finished = self.store.get(job_id)
         return finished if finished is not None else replace(job, state=state)

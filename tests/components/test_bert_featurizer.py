@@ -246,3 +246,17 @@ def test_works_after_rasas_own_jieba_tokenizer(tmp_path, tiny_bert):
     [message] = create_featurizer(tmp_path, tiny_bert).process([message])
     sequence, _ = dense(message)
     assert sequence.shape == (len(tokens), 16)
+
+
+def test_each_parsed_message_is_timed_for_rasas_metrics(tmp_path, tiny_bert):
+    from prometheus_client import REGISTRY
+
+    def count():
+        value = REGISTRY.get_sample_value("assistant_nlu_encode_seconds_count",
+                                          {"runtime": "torch"})
+        return value or 0.0
+
+    featurizer = create_featurizer(tmp_path, tiny_bert)
+    before = count()
+    featurizer.process(tokenized(["明天北京天气怎么样", "hello"]))
+    assert count() == before + 2

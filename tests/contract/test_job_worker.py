@@ -41,7 +41,10 @@ def documents(folder: Path, count: int) -> None:
 class World:
     def __init__(self, tmp: Path, broker: str) -> None:
         self.tmp, self.broker = tmp, broker
+        # WORKER_METRICS_PORT 0: several workers on one machine (the metrics server
+        # is tested in tests/contract/test_metrics.py and tests/integration).
         self.env = {**os.environ, "PYTHONPATH": str(ROOT), "KNOWLEDGE_DIR": str(tmp / "kb"),
+                    "WORKER_METRICS_PORT": "0",
                     "MILVUS_LITE_PATH": str(tmp / "knowledge.db"),
                     "DATABASE_URL": f"sqlite:///{tmp / 'api.db'}", "JOBS_BROKER_URL": broker,
                     "JOB_STALE_SECONDS": "4", "REDIS_URL": ""}

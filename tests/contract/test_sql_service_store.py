@@ -71,6 +71,7 @@ def test_jobs_are_claimed_once_even_by_racing_workers(engine):
     job = Job("j1", "ingest", "queued", "local", 100.0, {"folder": "知识"})
     store.add(job)
     assert store.get("j1") == job
+    assert store.unfinished() == 1  # the backlog /metrics shows
     results = []
     barrier = threading.Barrier(8)
 
@@ -91,6 +92,7 @@ def test_jobs_are_claimed_once_even_by_racing_workers(engine):
     assert jobs.reap() == ["j1"]
     lost = store.get("j1")
     assert lost.state == "failed" and "stopped responding" in lost.error
+    assert store.unfinished() == 0
     store.finish("j1", "succeeded", "late", None, 201.0)
     assert store.get("j1").state == "failed"
 

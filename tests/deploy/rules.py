@@ -20,12 +20,7 @@ SECRET_NAME = "assistant-secrets"
 # process gets (no telemetry, no hub downloads).
 DECLARED: Set[str] = {item.metadata["env"] for s in SECTIONS for item in declarations(s)}
 PROJECT_VARIABLES = DECLARED | set(PROCESS_DEFAULTS)
-# The metrics settings (METRICS_TOKEN on every /metrics, the worker's metrics
-# address), written in the same days as these files: accepted by name so that the
-# tests do not depend on which lands first; once assistant/config.py declares them
-# (MetricsSettings) they are in DECLARED too and this set can go.
-METRICS_VARIABLES = {"METRICS_TOKEN", "WORKER_METRICS_HOST", "WORKER_METRICS_PORT"}
-KNOWN = PROJECT_VARIABLES | METRICS_VARIABLES
+KNOWN = PROJECT_VARIABLES
 # Variables of the third-party images (PostgreSQL, Redis), not the project's.
 STORE_VARIABLES = {"POSTGRES_PASSWORD", "POSTGRES_USER", "POSTGRES_DB", "PGDATA",
                    "REDIS_PASSWORD"}

@@ -270,6 +270,9 @@ class InMemoryJobStore:
     def last_worker_seen(self) -> Optional[float]:
         return max(self.workers.values(), default=None)
 
+    def unfinished(self) -> int:
+        return sum(1 for job in self.jobs.values() if job.state in ("queued", "running"))
+
 
 class RecordingQueue:
     """A `JobQueue` that keeps what it was given (or fails)."""

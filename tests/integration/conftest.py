@@ -25,6 +25,7 @@ BIN = Path(sys.executable).parent
 TOKEN = "integration-secret"
 LLM_KEY = "integration-llm-key"
 RASA_TOKEN = "integration-rasa-token"
+METRICS_TOKEN = "integration-metrics-token"
 SOURCE_BASE_URL = "https://docs.example.com/kb"
 
 
@@ -213,6 +214,7 @@ class Servers:
         return dict(
             PYTHONPATH=str(PROJECT),
             ACTION_SERVER_TOKEN=TOKEN,
+            METRICS_TOKEN=METRICS_TOKEN,
             MILVUS_LITE_PATH=str(self.logs / "knowledge.db"),
             DATABASE_URL=f"sqlite:///{self.logs / 'api.db'}",
             LLM_BASE_URL=f"http://127.0.0.1:{self.llm_port}/v1",
@@ -270,6 +272,7 @@ class Servers:
              "--credentials", str(credentials)],
             **rasa_env(ACTION_SERVER_URL=f"http://127.0.0.1:{self.action_port}/webhook",
                        ACTION_SERVER_TOKEN=TOKEN, RASA_AUTH_TOKEN=RASA_TOKEN,
+                       METRICS_TOKEN=METRICS_TOKEN,
                        RASA_HOST="127.0.0.1", RASA_PORT=str(self.rasa_port),
                        RASA_CORS_ORIGINS="", **self.channel_env()),
         )
@@ -293,10 +296,11 @@ class Servers:
         process.terminate()
         process.wait(timeout=30)
 
-    def stop_actions(self) -> None:
-        """Stops the action server (to test Rasa without it)."""
+    def stop_actions(self, kill: bool = False) -> None:
+        """Stops the action server (to test Rasa without it); `kill`: SIGKILL, as
+        the kernel's out-of-memory killer or a lost node ends it."""
         process = self.processes.pop("actions")
-        process.terminate()
+        process.kill() if kill else process.terminate()
         process.wait(timeout=20)
 
     def _start(self, name: Text, command: List[Text], **env: Text) -> subprocess.Popen:
@@ -340,3 +344,48 @@ def servers(work_dir: Path, trained_model: Path) -> Iterator[Servers]:
     running = Servers(work_dir, trained_model)
     yield running
     running.stop()
+
+
+class Api:
+    """The API service as a process (`api` fixture), with a key for chat and reading."""
+
+    def __init__(self, url: Text, key: Text, env: Dict[Text, Text], python: Text) -> None:
+        self.url, self.key, self.env, self.python = url, key, env, python
+
+    def post(self, path: Text, key: Text = "", **kwargs) -> requests.Response:
+        headers = {"Authorization": f"Bearer {key or self.key}"}
+        return requests.post(f"{self.url}{path}", headers=headers, timeout=120, **kwargs)
+
+    def get(self, path: Text, key: Text = "", **kwargs) -> requests.Response:
+        headers = {"Authorization": f"Bearer {key or self.key}"} if key != "none" else {}
+        return requests.get(f"{self.url}{path}", headers=headers, timeout=30, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def api(servers: Servers, work_dir: Path) -> Iterator[Api]:
+    python = str(servers.actions_python)
+    env = {**os.environ, "PYTHONPATH": str(PROJECT),
+           # Its own Milvus Lite file: a file is open in one process only.
+           "MILVUS_LITE_PATH": str(work_dir / "api-knowledge.db"),
+           "DATABASE_URL": f"sqlite:///{work_dir / 'api.db'}",
+           "API_RASA_URL": servers.rasa_url, "API_LOCAL_USER": "off",
+           "JOBS_BROKER_URL": f"sqla+sqlite:///{work_dir / 'jobs-broker.db'}",
+           "METRICS_TOKEN": METRICS_TOKEN}
+    subprocess.run([python, "-m", "apps.cli.ingest", "knowledge"], cwd=PROJECT, env=env,
+                   check=True, capture_output=True, timeout=600)
+    made = subprocess.run(
+        [python, "-m", "apps.cli.api_keys", "create", "--name", "integration",
+         "--scope", "chat", "--scope", "knowledge:read", "--days", "1"],
+        cwd=PROJECT, env=env, check=True, capture_output=True, text=True, timeout=60)
+    key = made.stdout.splitlines()[0]
+    port = free_port()
+    log = work_dir / "api.log"
+    with log.open("a") as out:
+        process = subprocess.Popen([python, "-m", "apps.api", "--port", str(port)],
+                                   cwd=PROJECT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/v1/health", process, log, 180)
+        yield Api(f"http://127.0.0.1:{port}", key, env, python)
+    finally:
+        process.terminate()
+        process.wait(timeout=20)

@@ -4,58 +4,13 @@ on the real embedder and Milvus Lite, and the refusals a deployment relies on.""
 
 from __future__ import annotations
 
-import os
 import subprocess
-from pathlib import Path
-from typing import Dict, Iterator, Text
 
 import pytest
-import requests
 
-from tests.integration.conftest import PROJECT, Servers, free_port, wait_until_up
+from tests.integration.conftest import PROJECT, free_port
 
 pytestmark = pytest.mark.slow
-
-
-class Api:
-    def __init__(self, url: Text, key: Text, env: Dict[Text, Text], python: Text) -> None:
-        self.url, self.key, self.env, self.python = url, key, env, python
-
-    def post(self, path: Text, key: Text = "", **kwargs) -> requests.Response:
-        headers = {"Authorization": f"Bearer {key or self.key}"}
-        return requests.post(f"{self.url}{path}", headers=headers, timeout=120, **kwargs)
-
-    def get(self, path: Text, key: Text = "", **kwargs) -> requests.Response:
-        headers = {"Authorization": f"Bearer {key or self.key}"} if key != "none" else {}
-        return requests.get(f"{self.url}{path}", headers=headers, timeout=30, **kwargs)
-
-
-@pytest.fixture(scope="module")
-def api(servers: Servers, work_dir: Path) -> Iterator[Api]:
-    python = str(servers.actions_python)
-    env = {**os.environ, "PYTHONPATH": str(PROJECT),
-           # Its own Milvus Lite file: a file is open in one process only.
-           "MILVUS_LITE_PATH": str(work_dir / "api-knowledge.db"),
-           "DATABASE_URL": f"sqlite:///{work_dir / 'api.db'}",
-           "API_RASA_URL": servers.rasa_url, "API_LOCAL_USER": "off"}
-    subprocess.run([python, "-m", "apps.cli.ingest", "knowledge"], cwd=PROJECT, env=env,
-                   check=True, capture_output=True, timeout=600)
-    made = subprocess.run(
-        [python, "-m", "apps.cli.api_keys", "create", "--name", "integration",
-         "--scope", "chat", "--scope", "knowledge:read", "--days", "1"],
-        cwd=PROJECT, env=env, check=True, capture_output=True, text=True, timeout=60)
-    key = made.stdout.splitlines()[0]
-    port = free_port()
-    log = work_dir / "api.log"
-    with log.open("a") as out:
-        process = subprocess.Popen([python, "-m", "apps.api", "--port", str(port)],
-                                   cwd=PROJECT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        wait_until_up(f"http://127.0.0.1:{port}/v1/health", process, log, 180)
-        yield Api(f"http://127.0.0.1:{port}", key, env, python)
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
 
 def test_chat_answers_as_the_keys_conversation_with_sources_as_data(api):

@@ -64,8 +64,8 @@ def test_repeated_question_is_served_from_the_cache(servers):
     assert logged(servers, "llm.") == llm
 
 
-def test_action_server_down_gives_a_polite_reply(servers):
-    servers.stop_actions()
+def test_action_server_killed_gives_a_polite_reply_then_answers_once_back(servers):
+    servers.stop_actions(kill=True)
     try:
         assert servers.say("kb-down", "VPN 怎么连接?") == [
             "抱歉，我现在无法完成这个请求，服务暂时不可用。请稍后再试。"]
@@ -75,3 +75,7 @@ def test_action_server_down_gives_a_polite_reply(servers):
         assert servers.say("kb-down-en", "hello")[0].startswith("Hi!")  # Rasa still works
     finally:
         servers.start_actions()
+    # Back: the same conversation gets its answer, with sources, and Rasa was not
+    # restarted.
+    again = servers.say("kb-down-en", "How do I reset my password?")
+    assert again and "Sources:" in again[0] and "password" in again[0].lower(), again

@@ -130,3 +130,55 @@ def test_the_command_line_forgets_a_conversation(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "Deleted conversation 'alice': 4 events." in result.stdout
     assert asyncio.run(store.retrieve("alice")) is None
+
+
+def allow_connections(url: str, allowed: bool) -> None:
+    """Takes a PostgreSQL database out of reach (every session cut, new ones refused)
+    or brings it back: a database server that is down, for this database only."""
+    from tests.conftest import PG_ADMIN
+
+    name = url.rsplit("/", 1)[1]
+    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(
+            f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {str(allowed).lower()}'))
+        if not allowed:
+            connection.execute(sa.text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
+                {"n": name})
+    admin.dispose()
+
+
+async def test_a_database_out_of_reach_refuses_messages_and_loses_no_turn(postgres_url):
+    import pytest
+
+    from stores.tracker_store import ConversationStoreUnavailableError, conversations_ready
+
+    store = EncryptedSQLTrackerStore(DOMAIN, keyring=ring("k1"), db_url=postgres_url)
+    await store.save(conversation("carol", "first"))
+    store.ready()
+    allow_connections(postgres_url, False)
+    try:
+        # A turn in progress when the database went away: kept, not lost.
+        tracker = conversation("carol", "first")
+        tracker.update(UserUttered("second", {"intent": {"name": "greet"}}))
+        await store.save(tracker)
+        with pytest.raises(ConversationStoreUnavailableError, match="DB_URL"):
+            store.ready()
+        with pytest.raises(ConversationStoreUnavailableError):
+            await conversations_ready()  # what the lock store asks before each message
+    finally:
+        allow_connections(postgres_url, True)
+    import time
+
+    deadline = time.monotonic() + 10  # written in the background, with no new message
+    while store._unsaved and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not store._unsaved
+    await conversations_ready()  # answers again, without a restart
+    again = EncryptedSQLTrackerStore(DOMAIN, keyring=ring("k1"), db_url=postgres_url)
+    texts = [e.text for e in (await again.retrieve("carol")).events
+             if isinstance(e, UserUttered)]
+    assert texts == ["first", "second"]
+    store.engine.dispose()
+    again.engine.dispose()

@@ -14,6 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
 TOKEN = "s3cret-token"
+METRICS_TOKEN = "m3trics-token"
 
 CALL = {
     "next_action": "action_answer_question",
@@ -47,6 +48,7 @@ def server(tmp_path_factory, request):
     tmp = tmp_path_factory.mktemp("actions")
     # A hosted model's style: the reply is the model's answer, passed through.
     env = {**os.environ, "ACTION_SERVER_TOKEN": TOKEN, "LLM_BASE_URL": llm.base_url,
+           "METRICS_TOKEN": METRICS_TOKEN, "LLM_TIMEOUT_SECONDS": "3",
            "ANSWER_STYLE": "generate",
            "MILVUS_LITE_PATH": str(tmp / "kb.db"), "PYTHONPATH": str(ROOT)}
     subprocess.run([sys.executable, "-m", "apps.cli.ingest", "knowledge"],
@@ -203,3 +205,45 @@ def test_errors_never_echo_the_tracker(server):
     status, body = post(url, unknown, TOKEN)
     assert status == 404 and body["action_name"] == "action_nope"
     assert "tracker" not in json.dumps(body)
+
+
+def test_metrics_need_their_own_token_and_time_each_action(server):
+    url, _, _ = server
+    assert post(url, CALL, TOKEN)[0] == 200
+    assert call(url, "/metrics", "GET") == 401
+    assert call(url, f"/metrics?token={TOKEN}", "GET") == 401  # not the action secret
+    request = urllib.request.Request(f"{url}/metrics",
+                                     headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        text = response.read().decode()
+    assert ('assistant_action_seconds_count{action="action_answer_question",outcome="ok"}'
+            in text)
+    assert 'assistant_http_request_seconds_count{channel="",method="POST",route="/webhook"' in text
+    assert 'assistant_answers_total{cached="false",mode="llm"}' in text
+
+
+def asking(question):
+    """CALL with another question (the cache holds the first one's answer)."""
+    tracker = {**CALL["tracker"],
+               "latest_message": {"text": question, "intent": {}, "entities": []},
+               "events": [{"event": "user", "text": question}]}
+    return {**CALL, "tracker": tracker}
+
+
+@pytest.mark.parametrize("fault", ["hung", "killed"])
+def test_with_the_llm_hung_or_killed_answers_are_extractive_within_the_timeout(server, fault):
+    url, llm, _ = server
+    question = {"hung": "How long must my password be?",
+                "killed": "Who do I call at the weekend if the network is down?"}[fault]
+    if fault == "hung":
+        llm.delay_seconds = 8.0  # answers long after LLM_TIMEOUT_SECONDS (3)
+    else:
+        llm.stop()  # nothing listens on its port any more
+    started = time.monotonic()
+    status, body = post(url, asking(question), TOKEN)
+    took = time.monotonic() - started
+    assert status == 200
+    [message] = body["responses"]
+    assert message["answer"]["mode"] == "extractive", message
+    assert message["text"].startswith("From the documents:")
+    assert took < 3 + 2.5, took  # the timeout, plus retrieval and ranking

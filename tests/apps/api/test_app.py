@@ -477,3 +477,31 @@ def test_a_chunked_body_is_cut_off_at_the_limit_and_leaves_nothing(world, tmp_pa
     chat = api.post("/v1/chat", content=(b" " * 65536 for _ in range(40)),
                     headers={"Content-Type": "application/json"})
     assert chat.status_code == 413
+
+
+def test_metrics_need_the_token_and_time_routes_by_their_pattern(world):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from assistant.adapters.prometheus import PrometheusRecorder
+
+    services, _, rasa = world
+    services.metrics, services.metrics_token = PrometheusRecorder("api"), "t0ken"
+    api = client(services, local_user=True)
+    assert api.post("/v1/chat", json={"message": "hi"}).status_code == 200
+    rasa.failure = RuntimeError("internals")
+    assert api.post("/v1/chat", json={"message": "hi"}).status_code == 500
+    assert api.get("/v1/conversations/abc").status_code in (200, 404)
+    assert api.get("/metrics").status_code == 401  # the test client is not loopback
+    assert api.get("/metrics", headers=bearer("wrong")).status_code == 401
+    response = api.get("/metrics", headers=bearer("t0ken"))
+    assert response.status_code == 200
+    found = {(s.name, tuple(sorted(s.labels.items()))): s.value
+             for family in text_string_to_metric_families(response.text)
+             for s in family.samples}
+    chat = (("channel", "api"), ("method", "POST"), ("route", "/v1/chat"))
+    assert found[("assistant_http_request_seconds_count", chat + (("status", "2xx"),))] == 1
+    assert found[("assistant_http_request_seconds_count", chat + (("status", "5xx"),))] == 1
+    assert found[("assistant_errors_total", (("type", "RuntimeError"), ("where", "api")))] == 1
+    routes = {dict(labels)["route"] for name, labels in found
+              if name == "assistant_http_request_seconds_count"}
+    assert "/v1/conversations/{conversation}" in routes  # the pattern, not the path

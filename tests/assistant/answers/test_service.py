@@ -348,3 +348,30 @@ async def test_a_curated_answer_comes_before_the_cache_the_documents_and_the_mod
 
     answers.curated = CuratedAnswers(down, HashingEmbedder())
     assert (await answers.answer("How many days of leave?", [], "en")).mode == "llm"
+
+
+async def test_answers_cache_look_ups_retrieval_and_errors_are_measured():
+    from assistant.metrics import MemoryRecorder
+
+    recorder = MemoryRecorder()
+    search = StaticSearch(LEAVE_EN)
+    answers = AnswerService(search, LRUAnswerCache(), lambda: "v1",
+                            ScriptedChatModel(lambda m: "15 days [1]."), ("zh", "en"),
+                            recorder=recorder)
+    await answers.answer("How many days of leave?", [], "en")
+    await answers.answer("How many days of leave?", [], "en")
+    assert recorder.value("assistant_answer_cache_total", result="miss") == 1
+    assert recorder.value("assistant_answer_cache_total", result="hit") == 1
+    assert recorder.value("assistant_answers_total", mode="llm", cached="false") == 1
+    assert recorder.value("assistant_answers_total", mode="llm", cached="true") == 1
+    assert len(recorder.samples("assistant_retrieval_seconds")) == 1
+    search.failing = True
+    answer = await answers.answer("Who do I call?", [], "en")
+    assert recorder.value("assistant_answers_total", mode="unavailable", cached="false") == 1
+    assert recorder.value("assistant_errors_total", type="StoreError", where="answers") == 1
+    assert answer.mode == "unavailable"
+    search.failing = False
+    answers.llm = ScriptedChatModel(fail=True)
+    await answers.answer("Who is the contractor?", [], "en")
+    assert recorder.value("assistant_errors_total", type="LLMUnavailableError",
+                          where="answers") == 1

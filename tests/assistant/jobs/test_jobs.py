@@ -148,3 +148,23 @@ def test_one_writer_at_a_time_and_the_heartbeat_keeps_a_long_job_alive(world):
         thread.join(10)
     assert order == [("start", 1), ("end", 1), ("start", 2), ("end", 2)]
     assert store.locks == {}
+
+
+def test_job_times_and_the_backlog_are_measured(world):
+    from assistant.metrics import MemoryRecorder
+
+    store, _, clock, jobs = world
+    recorder = MemoryRecorder()
+    first, second = jobs.submit("ingest", {}, "local"), jobs.submit("ingest", {}, "local")
+    assert store.unfinished() == 2
+
+    def broken(params, progress):
+        raise StoreError("The store is down.")
+
+    Worker(store, {"ingest": lambda p, progress: "done"}, "w1", clock,
+           recorder=recorder).run(first.id)
+    Worker(store, {"ingest": broken}, "w1", clock, recorder=recorder).run(second.id)
+    assert len(recorder.samples("assistant_job_seconds", kind="ingest",
+                                outcome="succeeded")) == 1
+    assert len(recorder.samples("assistant_job_seconds", kind="ingest", outcome="failed")) == 1
+    assert store.unfinished() == 0
