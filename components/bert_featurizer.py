@@ -74,19 +74,20 @@ OPTIONS: Tuple[Option, ...] = (
     Option(
         "runtime", "torch",
         "`torch`, or `onnx`: after fine-tuning, the encoder is exported to ONNX with "
-        "its weights quantised to INT8 (ONNX Runtime's dynamic quantisation); that copy "
+        "its weights quantised to INT8 (ONNX Runtime's dynamic quantisation; but what "
+        "`onnx_keep_float` keeps in float32); that copy "
         "featurizes the training data (so DIET learns on the features it is served) and "
         "every message, on ONNX Runtime with `inference_threads` threads; the model "
         "stores the `.onnx` file in place of the PyTorch weights. Measured against "
         "`torch`: see the README's ONNX table",
     ),
     Option(
-        "onnx_keep_float", "none",
-        "with `runtime: onnx`, the MatMuls left in float32: `none` (every MatMul and "
-        "the embeddings in INT8) or `ffn_output` (each layer's feed-forward output "
-        "projection, found by its weight's shape, stays float32: vectors closer to "
-        "PyTorch's, a larger file and a slower forward pass; measured in the README's "
-        "ONNX table)",
+        "onnx_keep_float", "ffn_output",
+        "with `runtime: onnx`, the MatMuls left in float32: `ffn_output` (each layer's "
+        "feed-forward output projection, found by its weight's shape, stays float32; "
+        "the rest is INT8) or `none` (every MatMul and the embeddings in INT8: a smaller "
+        "file and a faster forward pass, but intents further from PyTorch's). Measured "
+        "in the README's ONNX tables",
     ),
     Option(
         "model", "multilingual-e5-small",
@@ -251,9 +252,9 @@ class BertFeaturizer(DenseFeaturizer, GraphComponent):
                  f"Runtime) in config.yml.")
         keep_float = config.get("onnx_keep_float")
         if keep_float not in KEEP_FLOAT:
-            fail(f"unknown 'onnx_keep_float' {keep_float!r}: set 'onnx_keep_float: none' "
-                 f"(every MatMul in INT8, the default) or 'onnx_keep_float: ffn_output' "
-                 f"(the feed-forward output MatMuls in float32) in config.yml.")
+            fail(f"unknown 'onnx_keep_float' {keep_float!r}: set 'onnx_keep_float: "
+                 f"ffn_output' (the feed-forward output MatMuls in float32, the default) "
+                 f"or 'onnx_keep_float: none' (every MatMul in INT8) in config.yml.")
         model = config.get("model")
         if not isinstance(model, str) or not model.strip():
             fail("'model' must be a packaged encoder name or a model directory path.")

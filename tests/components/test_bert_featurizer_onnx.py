@@ -137,7 +137,7 @@ def test_onnx_featurizer_round_trip_through_model_storage(tmp_path, tiny_bert):
         settings = json.loads((directory / SETTINGS_FILE).read_text())
     assert ONNX_FILE in stored and "model.safetensors" not in stored
     assert settings["runtime"] == "onnx" and settings["fine_tuned"]["epochs"] == 1
-    assert settings["onnx_keep_float"] == "none"
+    assert settings["onnx_keep_float"] == "ffn_output"  # the default
 
     shutil.rmtree(model_copy)  # the trained model needs neither the source nor torch weights
     loaded = BertFeaturizer.load(config, storage, resource, context())
