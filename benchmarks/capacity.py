@@ -50,7 +50,14 @@ from typing import Any, Dict, List, Optional, Sequence, Text, Tuple
 
 import yaml
 
-from benchmarks.replicas import ROOT, _free_port, _wait_up, fresh_database, start_replicas
+from benchmarks.replicas import (
+    ROOT,
+    _free_port,
+    _wait_up,
+    fresh_database,
+    start_replicas,
+    stop_all,
+)
 
 LOCUSTFILE = ROOT / "benchmarks" / "locustfile.py"
 # Turns answered by a rule with a response, no action server: (message, response).
@@ -344,13 +351,7 @@ class Services:
         return f"http://127.0.0.1:{port}/webhook"
 
     def stop(self) -> None:
-        for process in self.processes:
-            process.terminate()
-        for process in self.processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_all(self.processes)
 
 
 # The fake LLM as a process of its own: tests/fakes/openai.py's server (OpenAI's

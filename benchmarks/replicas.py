@@ -264,13 +264,7 @@ class Replicas:
         self.processes[number].kill()
 
     def stop(self) -> None:
-        for process in self.processes:
-            process.terminate()
-        for process in self.processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_all(self.processes)
 
 
 def start_replicas(model: Path, folder: Path, db_url: Text, redis_url: Text,
@@ -393,3 +387,14 @@ def fresh_database(admin_url: Text) -> Iterator[Text]:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def stop_all(processes: Sequence[subprocess.Popen]) -> None:
+    """Asks every process to stop, then kills those still running after 30 s."""
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
