@@ -51,6 +51,12 @@ class Client:
     def say(self, text: Text, session_id: Text) -> None:
         self.sio.emit("user_uttered", {"message": text, "session_id": session_id})
 
+    def close(self) -> None:
+        """Disconnects (Engine.IO's close packet, which disconnects every namespace)
+        without waiting for the long-poll in flight: python-engineio's server answers
+        that one only with its next ping, and `sio.disconnect()` took 30 s each here."""
+        self.sio.eio.disconnect(abort=True)
+
 
 def tracker_texts(servers, sender: Text) -> List[Text]:
     import requests
@@ -90,10 +96,10 @@ def test_replies_arrive_and_sessions_belong_to_their_clients(servers):
         [reply] = again.wait_for("bot_uttered")
         assert reply["text"].startswith("Hi!")
         assert tracker_texts(servers, mine["session_id"]) == ["你好", "hi"]
-        again.sio.disconnect()
+        again.close()
     finally:
-        alice.sio.disconnect()
-        mallory.sio.disconnect()
+        alice.close()
+        mallory.close()
 
 
 def test_a_page_from_another_origin_cannot_connect(servers):
@@ -116,7 +122,7 @@ def test_socketio_users_cannot_drive_intents_either(servers):
                               "/tracker", params={"token": RASA_TOKEN}, timeout=30).json()
         assert not any(e["event"] == "restart" for e in events["events"])
     finally:
-        client.sio.disconnect()
+        client.close()
 
 
 async def test_the_web_chat_page_in_a_real_browser(servers, tmp_path):
