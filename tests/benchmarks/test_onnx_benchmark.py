@@ -1,6 +1,7 @@
 """The ONNX benchmark script, end to end on a toy dataset with the tiny test BERT."""
 
 import json
+import re
 
 import pytest
 
@@ -10,10 +11,14 @@ from tests.benchmarks.test_nlu_benchmark import ROWS, write_split
 
 @pytest.mark.slow
 def test_benchmark_trains_both_runtimes_and_writes_the_table(tmp_path, tiny_bert, capsys):
+    # Without entity annotations: the benchmark scores intents only, and tracing DIET's
+    # entity CRF took 77 of this test's 137 s.
+    rows = {intent: [re.sub(r"\[([^\]]+)\]\([^)]+\)", r"\1", t) for t in texts]
+            for intent, texts in ROWS.items()}
     folder = tmp_path / "datasets" / "toy"
     folder.mkdir(parents=True)
-    write_split(folder / "train.csv", [(i, t) for i, texts in ROWS.items() for t in texts[:4]])
-    write_split(folder / "test.csv", [(i, t) for i, texts in ROWS.items() for t in texts[4:]])
+    write_split(folder / "train.csv", [(i, t) for i, texts in rows.items() for t in texts[:4]])
+    write_split(folder / "test.csv", [(i, t) for i, texts in rows.items() for t in texts[4:]])
 
     out = tmp_path / "results"
     code = onnx_benchmark.main([
