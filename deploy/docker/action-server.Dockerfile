@@ -18,7 +18,8 @@ COPY actions actions
 COPY apps apps
 COPY domain.yml ./
 RUN /opt/venv/bin/python -m apps.cli.settings pth \
-        > "$(/opt/venv/bin/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/assistant_env_defaults.pth"
+        > "$(/opt/venv/bin/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/assistant_env_defaults.pth" \
+    && /opt/venv/bin/python -c "import apps.action_server.__main__"
 
 FROM python:3.11-slim
 RUN groupadd --gid 10001 app \
