@@ -42,7 +42,7 @@ PTH = $$($(1) -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/as
 
 MODEL_INPUTS := config.yml domain.yml $(shell find data -type f 2>/dev/null)
 
-.PHONY: FORCE help browser prometheus setup index llm actions-env-path llm-env-path benchmark-retrieval benchmark-answers benchmark-accuracy benchmark-api benchmark-load benchmark-oos benchmark-replicas benchmark-capacity probe-security train shell run api worker actions settings test test-fast test-components test-dirs lint readme typecheck validate benchmark env-path clean
+.PHONY: FORCE help browser prometheus images test-images setup index llm actions-env-path llm-env-path benchmark-retrieval benchmark-answers benchmark-accuracy benchmark-api benchmark-load benchmark-oos benchmark-replicas benchmark-capacity probe-security train shell run api worker actions settings test test-fast test-components test-dirs lint readme typecheck validate benchmark env-path clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -214,6 +214,19 @@ prometheus: ## Install Debian's prometheus package (the metrics test's scraper),
 test: setup lint typecheck browser prometheus ## Run the whole test suite (lint, types, unit, contract, integration, rasa test)
 	@$(ACTIONS_PY) -m pytest -ra $(ACTIONS_TESTS) $(addprefix --ignore=,$(ACTIONS_IGNORE))
 	@ACTIONS_PYTHON=$(ACTIONS_PY) LLM_PYTHON=$(LLM_PY) $(RASA_PY) -m pytest -ra --durations=15 $(RASA_TESTS)
+
+# The five Docker images, tagged bilingual-assistant/<name>:local. A mirror of
+# PyTorch's CPU index: DOCKER_BUILD_ARGS="--build-arg TORCH_INDEX_URL=..."
+IMAGES := rasa action-server api worker llm
+images: ## Build the five Docker images (about 20 minutes the first time) [DOCKER_BUILD_ARGS="--build-arg ..."]
+	@for name in $(IMAGES); do \
+		echo "==> bilingual-assistant/$$name:local (deploy/docker/$$name.Dockerfile)"; \
+		docker build -q $(DOCKER_BUILD_ARGS) -f deploy/docker/$$name.Dockerfile \
+			-t bilingual-assistant/$$name:local . > /dev/null || exit 1; \
+	done
+
+test-images: images $(ACTIONS_STAMP) ## Run the images as compose does, on this machine's PostgreSQL and Redis, and ask Rasa's container a question
+	@$(ACTIONS_PY) -m pytest -ra tests/deploy/test_containers.py
 
 test-fast: $(ACTIONS_STAMP) ## Library, action and action-server tests: no Rasa, no llama.cpp, no LLM model
 	@$(ACTIONS_PY) -m pytest -ra -m "not slow" $(ACTIONS_TESTS) $(addprefix --ignore=,$(ACTIONS_IGNORE))

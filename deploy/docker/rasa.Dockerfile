@@ -14,8 +14,22 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
     RASA_TELEMETRY_ENABLED=false HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
     PYTHONPATH=/app ASSISTANT_CACHE_DIR=/opt/assistant-cache \
     RASA_CACHE_DIRECTORY=/tmp/rasa-training-cache
+# A C compiler: Rasa's pins include packages with no wheel for Python 3.11 on PyPI
+# (multidict 5.2.0 failed to build without one).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends build-essential \
+    && rm -rf /var/lib/apt/lists/*
 RUN python -m venv /opt/venv
 COPY requirements.txt /tmp/requirements/requirements.txt
+# PyTorch's CPU build first, from PyTorch's own index: PyPI's torch 2.13.0 for
+# x86_64 is the CUDA build (502 MB), which without its nvidia-* packages (--no-deps)
+# does not import. The pin in requirements.txt (==2.13.0) then accepts 2.13.0+cpu.
+# A mirror of that index: --build-arg TORCH_INDEX_URL=... (and, for a mirror on plain
+# HTTP, --build-arg PIP_TRUSTED_HOST=its-host).
+ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+ARG PIP_TRUSTED_HOST
+RUN /opt/venv/bin/pip install --no-deps --index-url "$TORCH_INDEX_URL" \
+        "torch==$(sed -n 's/^torch==//p' /tmp/requirements/requirements.txt)"
 RUN /opt/venv/bin/pip install --no-deps --ignore-requires-python \
         -r /tmp/requirements/requirements.txt \
     && /opt/venv/bin/python -c "import rasa, torch, transformers, jieba"

@@ -37,7 +37,11 @@ PORTS = {"rasa": 5005, "action-server": 5055, "api": 8000, "llm": 8088}
 # Variables an image sets that are not the project's settings: Python's, pip's,
 # the shell's, and Rasa's training cache (used while the image trains its model).
 IMAGE_VARIABLES = {"PATH", "PYTHONPATH", "PYTHONUNBUFFERED", "HOME", "PIP_NO_CACHE_DIR",
-                   "PIP_DISABLE_PIP_VERSION_CHECK", "RASA_CACHE_DIRECTORY"}
+                   "PIP_DISABLE_PIP_VERSION_CHECK", "RASA_CACHE_DIRECTORY",
+                   # build arguments: where PyTorch's CPU build comes from
+                   "TORCH_INDEX_URL", "PIP_TRUSTED_HOST"}
+# Rasa's image takes torch, at requirements.txt's pin, from PyTorch's CPU index first.
+TORCH_FROM_THE_LIST = "torch==$(sed -n 's/^torch==//p' /tmp/requirements/requirements.txt)"
 LLAMA_CPP = re.search(r"^LLAMA_CPP := (\S+)$", (ROOT / "Makefile").read_text(),
                       re.MULTILINE).group(1)
 
@@ -102,7 +106,7 @@ def image_problems(name: str, steps: List[Tuple[str, str]]) -> List[str]:
                     problems.append(f"pip install without --no-deps: {command.strip()}")
                 files = [words[i + 1] for i, w in enumerate(words) if w == "-r"]
                 pins = [w for w in words if "==" in w]
-                if not files and pins != [LLAMA_CPP]:
+                if not files and pins not in ([LLAMA_CPP], [TORCH_FROM_THE_LIST]):
                     problems.append(f"installs more than the pinned files: {command.strip()}")
                 installed.extend(f.removeprefix("/tmp/requirements/") for f in files)
     if installed != IMAGES[name]:
