@@ -24,7 +24,9 @@ case "$command" in
       IFS=',' read -ra origins <<< "$RASA_CORS_ORIGINS"
       cors=(--cors "${origins[@]}")
     fi
-    exec "$rasa" run --enable-api --auth-token "$RASA_AUTH_TOKEN" \
+    # --auth-token=VALUE: a token may start with "-" (token_urlsafe does, one time in
+    # 64), which argparse takes for an option when it is a separate argument.
+    exec "$rasa" run --enable-api --auth-token="$RASA_AUTH_TOKEN" \
       -i "$RASA_HOST" -p "$RASA_PORT" "${cors[@]}" "$@"
     ;;
   shell)
