@@ -225,8 +225,8 @@ images: ## Build the five Docker images (about 20 minutes the first time) [DOCKE
 			-t bilingual-assistant/$$name:local . > /dev/null || exit 1; \
 	done
 
-test-images: images $(ACTIONS_STAMP) ## Run the images as compose does, on this machine's PostgreSQL and Redis, and ask Rasa's container a question
-	@$(ACTIONS_PY) -m pytest -ra tests/deploy/test_containers.py
+test-images: images $(ACTIONS_STAMP) ## Build the images, run them as compose does (and the compose file itself) on this machine, and ask questions through Rasa's and the API's containers
+	@TEST_IMAGES=1 $(ACTIONS_PY) -m pytest -ra tests/deploy/test_containers.py tests/deploy/test_compose.py
 
 test-fast: $(ACTIONS_STAMP) ## Library, action and action-server tests: no Rasa, no llama.cpp, no LLM model
 	@$(ACTIONS_PY) -m pytest -ra -m "not slow" $(ACTIONS_TESTS) $(addprefix --ignore=,$(ACTIONS_IGNORE))

@@ -7,9 +7,9 @@ Only Rasa and the API are published, on 127.0.0.1.
 No registry can be reached from these machines, so the compose file's `postgres:16`
 and `redis:7.4` are stood in by Debian's PostgreSQL and Redis
 (`tests/deploy/standins/`, laid over the compose file); everything else is the
-compose file as users run it. Needs a Docker daemon, compose (`docker compose` or
-`docker-compose`), the images (`make images`) and `debian:bookworm-slim` for the
-stand-ins; skipped without them."""
+compose file as users run it. Run by `make test-images` (which builds the images
+first); needs compose (`docker compose` or `docker-compose`) and
+`debian:bookworm-slim` for the stand-ins."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from typing import Dict, Iterator, List, Text
 import pytest
 import requests
 
-from tests.deploy.test_containers import IMAGES, docker, image
+from tests.deploy.test_containers import IMAGES, docker, image, opted_in
 
 ROOT = Path(__file__).resolve().parents[2]
 STANDINS = Path(__file__).parent / "standins"
@@ -78,6 +78,7 @@ class Compose:
 
 @pytest.fixture(scope="module")
 def compose(tmp_path_factory) -> Iterator[Dict[Text, Text]]:
+    opted_in()
     if shutil.which("docker") is None or docker("info", timeout=30).returncode != 0:
         pytest.skip("no Docker daemon here")
     missing = [name for name in IMAGES if docker("image", "inspect", image(name)).returncode]
