@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import secrets
 import shutil
-import socket
 import subprocess
 import time
 import uuid
@@ -28,11 +26,10 @@ from typing import Dict, Iterator, List, Text
 import pytest
 import requests
 
-from tests.deploy.test_containers import IMAGES, docker, image, opted_in
+from tests.deploy.test_containers import ask_rasa, docker, image, needs_images
 
 ROOT = Path(__file__).resolve().parents[2]
 STANDINS = Path(__file__).parent / "standins"
-SOURCES_EN = re.compile(r"\nSources:\n\[\d\] .+ \(en/[\w.-]+\)")
 
 
 def compose_command() -> List[Text]:
@@ -78,16 +75,7 @@ class Compose:
 
 @pytest.fixture(scope="module")
 def compose(tmp_path_factory) -> Iterator[Dict[Text, Text]]:
-    opted_in()
-    if shutil.which("docker") is None or docker("info", timeout=30).returncode != 0:
-        pytest.skip("no Docker daemon here")
-    missing = [name for name in IMAGES if docker("image", "inspect", image(name)).returncode]
-    if missing:
-        pytest.skip(f"images not built ({', '.join(missing)}): make images")
-    for port in (5005, 8000):
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                pytest.skip(f"port {port} is in use (make run?): compose publishes it")
+    needs_images((5005, 8000))  # what compose publishes
     for name in ("postgres", "redis"):
         built = docker("build", "-q", "-f", str(STANDINS / f"{name}.Dockerfile"),
                        "-t", f"standin/{name}:{'16' if name == 'postgres' else '7.4'}",
@@ -141,11 +129,7 @@ def test_only_rasa_and_the_api_are_published_on_loopback(compose):
 
 @pytest.mark.slow
 def test_a_question_through_rasa_and_through_the_api_is_answered_with_sources(compose):
-    reply = requests.post("http://127.0.0.1:5005/webhooks/rest/webhook", timeout=180, json={
-        "sender": "compose", "message": "How many days of annual leave do I get?"})
-    assert reply.status_code == 200, reply.text
-    [answer] = [m.get("text", "") for m in reply.json()]
-    assert SOURCES_EN.search(answer) and "hr-annual-leave" in answer, answer
+    ask_rasa("compose")
 
     made = compose["run"]("exec", "-T", "api", "python", "-m", "apps.cli.api_keys", "create",
                           "--name", "me", "--scope", "admin", "--scope", "chat")

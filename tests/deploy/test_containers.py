@@ -22,7 +22,7 @@ import subprocess
 import time
 import uuid
 from pathlib import Path
-from typing import Dict, Iterator, List, Text
+from typing import Dict, Iterator, List, Sequence, Text
 
 import pytest
 import redis
@@ -57,8 +57,8 @@ def opted_in() -> None:
         pytest.skip("run by make test-images, which builds the images from this checkout")
 
 
-@pytest.fixture(scope="module")
-def images() -> None:
+def needs_images(ports: Sequence[int]) -> None:
+    """Skips unless opted in, with a Docker daemon, the images and `ports` free."""
     opted_in()
     if shutil.which("docker") is None or docker("info", timeout=30).returncode != 0:
         pytest.skip("no Docker daemon here")
@@ -66,12 +66,28 @@ def images() -> None:
     if missing:
         pytest.skip(f"images not built ({', '.join(missing)}): make images")
     taken = []
-    for port in PORTS:
+    for port in ports:
         with socket.socket() as probe:
             if probe.connect_ex(("127.0.0.1", port)) == 0:
                 taken.append(port)
     if taken:
         pytest.skip(f"ports {taken} are in use (make run?): the containers need them")
+
+
+def ask_rasa(sender: Text) -> Text:
+    """Asks Rasa's REST channel on 127.0.0.1:5005 a question the English documents
+    answer; returns the answer, checked to give its sources."""
+    reply = requests.post("http://127.0.0.1:5005/webhooks/rest/webhook", timeout=180, json={
+        "sender": sender, "message": "How many days of annual leave do I get?"})
+    assert reply.status_code == 200, reply.text
+    [answer] = [m.get("text", "") for m in reply.json()]
+    assert SOURCES_EN.search(answer) and "hr-annual-leave" in answer, answer
+    return answer
+
+
+@pytest.fixture(scope="module")
+def images() -> None:
+    needs_images(PORTS)
 
 
 class Containers:
@@ -181,11 +197,7 @@ def test_every_container_is_healthy_unprivileged_and_read_only(stack):
 
 @pytest.mark.slow
 def test_a_question_through_rasa_is_answered_with_sources_by_the_other_containers(stack):
-    reply = requests.post("http://127.0.0.1:5005/webhooks/rest/webhook", timeout=180, json={
-        "sender": "containers", "message": "How many days of annual leave do I get?"})
-    assert reply.status_code == 200, reply.text
-    [answer] = [m.get("text", "") for m in reply.json()]
-    assert SOURCES_EN.search(answer) and "hr-annual-leave" in answer, answer
+    ask_rasa("containers")
     # Rasa kept the turn in PostgreSQL, encrypted.
     tracker = requests.get("http://127.0.0.1:5005/conversations/containers/tracker",
                            params={"token": stack["RASA_AUTH_TOKEN"]}, timeout=30).json()
