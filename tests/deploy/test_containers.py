@@ -198,11 +198,21 @@ def test_every_container_is_healthy_unprivileged_and_read_only(stack):
 @pytest.mark.slow
 def test_a_question_through_rasa_is_answered_with_sources_by_the_other_containers(stack):
     ask_rasa("containers")
-    # Rasa kept the turn in PostgreSQL, encrypted.
     tracker = requests.get("http://127.0.0.1:5005/conversations/containers/tracker",
                            params={"token": stack["RASA_AUTH_TOKEN"]}, timeout=30).json()
     assert [e["text"] for e in tracker["events"] if e["event"] == "user"] == [
         "How many days of annual leave do I get?"]
+    # ... kept in PostgreSQL (DB_URL), the message's text encrypted there.
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(stack["db_url"])
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(sa.text(
+                "SELECT data FROM events WHERE sender_id = 'containers'")).scalars().all()
+    finally:
+        engine.dispose()
+    assert rows and not any("annual leave" in (data or "") for data in rows)
 
 
 @pytest.mark.slow
