@@ -10,7 +10,20 @@ MESSAGES: Dict[Text, Dict[Text, Text]] = {
         "en": "Sorry, I couldn't find the answer to that in the documents I have. "
         "Try rephrasing it, or contact the team in charge.",
     },
+    # An answer's sources; the leads of an unsure reply have their own label.
     "sources": {"zh": "来源", "en": "Sources"},
+    # No claim: the passages are offered as leads, never as the answer.
+    "unsure": {
+        "zh": "我没有找到明确的答案。这些段落也许有帮助：",
+        "en": "I couldn't find a clear answer. These passages may help:",
+    },
+    # A message the NLU took for off-topic (or could not place) that nothing in the
+    # documents answers: the same words as the domain's utter_out_of_scope.
+    "out_of_scope": {
+        "zh": "抱歉，这超出了我能帮忙的范围。你可以问我公司文档里的问题，或者查天气。",
+        "en": "Sorry, that's outside what I can help with. You can ask me about the "
+        "company's documents or the weather.",
+    },
     "extractive_intro": {"zh": "根据文档：", "en": "From the documents:"},
     "unavailable": {
         "zh": "抱歉，知识库暂时无法使用，请稍后再试。",

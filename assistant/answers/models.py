@@ -5,11 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import List, Text, TypedDict
 
-# `llm`: generated from the passages; `extractive`: the best passage's sentences;
-# `not_found`: nothing relevant (or nothing asked); `unavailable`: the knowledge
-# store could not be searched; `declined`: not looked up (too long, only links or
-# only code: see `screening`); `curated`: an administrator's answer to this question.
-MODES = ("llm", "quoted", "extractive", "not_found", "unavailable", "declined", "curated")
+# Replies that claim an answer: `llm`: generated from the passages; `quoted` and
+# `extractive`: the best passage's sentences; `curated`: an administrator's answer.
+# Replies that claim none: `unsure`: the passages may not answer, so they are
+# offered as leads; `not_found`: nothing in the documents answers (or nothing was
+# asked); `out_of_scope`: a message the NLU took for off-topic that nothing in the
+# documents answers; `unavailable`: the knowledge store could not be searched;
+# `declined`: not looked up (too long, only links or only code: see `screening`).
+CLAIM_MODES = ("llm", "quoted", "extractive", "curated")
+NO_CLAIM_MODES = ("unsure", "not_found", "out_of_scope", "unavailable", "declined")
+MODES = CLAIM_MODES + NO_CLAIM_MODES
 
 
 @dataclass(frozen=True)
