@@ -1,77 +1,99 @@
 """Answer-accuracy benchmark: the questions of benchmarks/data/answer_questions.yml
-answered by the answer service as the action server builds it (Milvus Lite with
-the sample knowledge base, the embedded LLM), graded automatically and strictly.
+(the project's documents in knowledge/) and of public reading-comprehension sets
+(CMRC 2018, SQuAD 2.0: `benchmarks/public_sets.py`) answered by the answer service
+as the action server builds it (Milvus Lite, the embedded LLM), graded automatically.
 
     python -m benchmarks.answer_accuracy --llm-python PATH [--split test] [--no-llm]
+        [--set project|cmrc2018|squad2|all] [--datasets DIR] [--max-questions 200]
         [--styles quote generate]
 
-A right answer holds every reference fact (any listed spelling) and none of the
-item's wrong values; an unanswerable question is right only when refused. Reports,
-per language and per answer path (the final reply in each answer style, `quote`
-and `generate`; the LLM's own answers; quoted answers; extractive answers, also
-with the LLM switched off): correct, wrong, refused, right source,
-p50/p95 latency. Results go to benchmarks/results/accuracy-*.{json,md}, and every
-answer with its verdict to accuracy-*-answers.jsonl (for reading the errors).
+Grading (`benchmarks/grading.py`) reads the reply as the user sees it. Strict: an
+answerable question is right when the claimed answer (the reply without the
+"From the documents:" prefix, citations and sources) holds every reference fact
+(any listed spelling), none of the item's wrong values, and is at most
+`MAX_CLAIM_UNITS` long (longer: `too_long`); a reply that claims nothing is
+`refused` or `unsure`, and the knowledge base being unavailable is an `error`. An
+unanswerable question is right only when nothing is claimed. Lenient (the earlier
+rule, for comparison): the facts anywhere in the answer's text, refusals by mode.
+Also the claim's F1 against the reference answers (SQuAD v2.0 / CMRC 2018 rules).
+
+Reports, per set, answer path (the final reply in each answer style, `quote` and
+`generate`; the LLM's own answers; quoted answers; extractive answers, also with
+the LLM switched off), language and kind: n, correct, wrong, refused, unsure,
+too_long, errors, strict and lenient correct %, mean F1, right source, p50/p95
+latency. Results go to benchmarks/results/accuracy-*.{json,md} (the JSON with the
+command line, commit, machine and load), and every answer with its verdicts to
+accuracy-*-answers.jsonl (for reading the errors).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime
 import json
-import re
+import os
+import platform
 import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Text
+from typing import Any, Dict, List, Optional, Sequence, Text, Tuple
 
 import yaml
 
 from assistant.answers.models import Answer, Turn
+from assistant.answers.service import format_reply
 from assistant.config import environment, load_settings
+from assistant.text import text_units
+from benchmarks import grading
 from benchmarks.answer_benchmark import LLM_KEY, free_port, wait_for
+from benchmarks.grading import mentions
+from benchmarks.public_sets import DATASETS, MAX_QUESTIONS, SETS, build_sets
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = ROOT / "benchmarks" / "data" / "answer_questions.yml"
-REFUSED_MODES = ("not_found", "unavailable")
+SET_NAMES = ("project",) + tuple(SETS)
 
-
-def mentions(text: Text, spelling: Text) -> bool:
-    """The question set's matching rule: case-insensitive; a spelling that starts
-    with a letter or digit does not match right after one, and one that ends with a
-    digit does not match right before a digit ("5 天" is not in "15 天")."""
-    start = r"(?<![A-Za-z0-9])" if spelling[:1].isascii() and spelling[:1].isalnum() else ""
-    end = r"(?![0-9])" if spelling[-1:].isdigit() else ""
-    return re.search(start + re.escape(spelling) + end, text, re.IGNORECASE) is not None
+# `mentions` stays importable from here (the matching rule moved to benchmarks.grading).
+__all__ = ["QUESTIONS", "Graded", "Index", "Row", "indexes", "main", "mentions", "rows_for",
+           "run", "table"]
 
 
 @dataclass
 class Graded:
-    """One question's outcome."""
+    """One question's outcome.
+
+    `verdict` is strict (`grading.strict_verdict`: correct | wrong | too_long |
+    refused | unsure | error), `lenient` the earlier rule (correct | wrong |
+    refused). `public`: the item comes from a public set, whose one fact lists the
+    annotators' answer spans (each a reference for F1)."""
 
     item: Dict[Text, Any]
     answer: Answer
     seconds: float
-    verdict: Text = ""  # correct | wrong | refused
+    public: bool = False
+    verdict: Text = ""
+    lenient: Text = ""
+    claim: Optional[Text] = None
+    units: int = 0
+    f1: Optional[float] = None
     right_source: Optional[bool] = None
 
     def __post_init__(self) -> None:
-        refused = self.answer.mode in REFUSED_MODES
-        if self.item["kind"] == "unanswerable":
-            self.verdict = "correct" if refused else "wrong"
-            return
-        if refused:
-            self.verdict = "refused"
-            return
-        text = self.answer.text
-        facts = all(any(mentions(text, s) for s in fact) for fact in self.item["facts"])
-        wrong = any(mentions(text, s) for s in self.item.get("wrong") or [])
-        self.verdict = "correct" if facts and not wrong else "wrong"
-        sources = {s.source for s in self.answer.sources}
-        self.right_source = bool(sources & set(self.item["sources"]))
+        reply = format_reply(self.answer)
+        self.verdict = grading.strict_verdict(self.item, reply)
+        self.lenient = grading.lenient_verdict(self.item, self.answer.text, self.answer.mode)
+        self.claim = grading.claim(reply, self.item["language"])
+        self.units = text_units(self.claim) if self.claim else 0
+        if grading.answerable(self.item):
+            self.f1 = grading.f1(self.claim, grading.references(self.item, self.public),
+                                 self.item["language"])
+            if self.claim is not None:
+                sources = {s.source for s in self.answer.sources}
+                self.right_source = bool(sources & set(self.item["sources"]))
 
 
 @dataclass
@@ -84,18 +106,27 @@ class Row:
     def as_dict(self) -> Dict[Text, Any]:
         n = len(self.graded)
         count = lambda v: sum(1 for g in self.graded if g.verdict == v)  # noqa: E731
+        lenient = sum(1 for g in self.graded if g.lenient == "correct")
         answered = [g for g in self.graded if g.right_source is not None]
+        scored = [g.f1 for g in self.graded if g.f1 is not None]
         seconds = sorted(g.seconds for g in self.graded)
         pick = lambda q: seconds[min(len(seconds) - 1, int(q * len(seconds)))] if seconds else 0  # noqa: E731
         return {"group": self.name, "n": n, "correct": count("correct"),
                 "wrong": count("wrong"), "refused": count("refused"),
+                "unsure": count("unsure"), "too_long": count("too_long"),
+                "error": count("error"), "lenient_correct": lenient,
+                "right_source": sum(1 for g in answered if g.right_source),
+                "claimed_answerable": len(answered), "f1_n": len(scored),
                 "correct_pct": 100 * count("correct") / n if n else 0.0,
+                "lenient_correct_pct": 100 * lenient / n if n else 0.0,
+                "mean_f1": sum(scored) / len(scored) if scored else None,
                 "right_source_pct": (100 * sum(1 for g in answered if g.right_source)
                                      / len(answered)) if answered else None,
                 "p50_s": pick(0.5), "p95_s": pick(0.95)}
 
 
-async def run(service: Any, items: List[Dict[Text, Any]], label: Text) -> List[Graded]:
+async def run(service: Any, items: List[Dict[Text, Any]], label: Text,
+              public: bool = False) -> List[Graded]:
     """Answers every item (a follow-up after its first question) and grades it."""
     graded = []
     for number, item in enumerate(items, start=1):
@@ -105,7 +136,7 @@ async def run(service: Any, items: List[Dict[Text, Any]], label: Text) -> List[G
             history = [Turn("user", item["previous"]), Turn("assistant", first.text)]
         started = time.perf_counter()
         answer = await service.answer(item["question"], history, item["language"])
-        result = Graded(item, answer, time.perf_counter() - started)
+        result = Graded(item, answer, time.perf_counter() - started, public)
         graded.append(result)
         print(f"  [{label} {number}/{len(items)}] {result.verdict:8} {answer.mode:10} "
               f"{result.seconds:5.1f}s {item['id']}", flush=True)
@@ -113,10 +144,14 @@ async def run(service: Any, items: List[Dict[Text, Any]], label: Text) -> List[G
 
 
 def rows_for(graded: List[Graded], path: Text) -> List[Row]:
-    """Rows by language and kind for one answer path."""
+    """Rows by language and kind for one answer path (`path` may name the set); the
+    `all` rows only where they add up more than one language or kind."""
     rows = []
-    for language in ("zh", "en", "all"):
-        for kind in ("answerable", "follow_up", "unanswerable", "all"):
+    languages = [x for x in ("zh", "en") if any(g.item["language"] == x for g in graded)]
+    kinds = [x for x in ("answerable", "follow_up", "unanswerable")
+             if any(g.item["kind"] == x for g in graded)]
+    for language in languages + (["all"] if len(languages) > 1 else []):
+        for kind in kinds + (["all"] if len(kinds) > 1 else []):
             chosen = [g for g in graded
                       if language in ("all", g.item["language"])
                       and kind in ("all", g.item["kind"])]
@@ -126,14 +161,18 @@ def rows_for(graded: List[Graded], path: Text) -> List[Row]:
 
 
 def table(rows: List[Row]) -> Text:
-    lines = ["| path · language · kind | n | correct | wrong | refused | correct % | "
-             "right source % | p50 s | p95 s |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| set · path · language · kind | n | correct | wrong | refused | unsure | "
+             "too long | error | correct % | lenient correct % | mean F1 | "
+             "right source % | p50 s | p95 s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
         d = row.as_dict()
         source = "–" if d["right_source_pct"] is None else f"{d['right_source_pct']:.1f}"
+        score = "–" if d["mean_f1"] is None else f"{d['mean_f1']:.3f}"
         lines.append(f"| {d['group']} | {d['n']} | {d['correct']} | {d['wrong']} | "
-                     f"{d['refused']} | {d['correct_pct']:.1f} | {source} | "
-                     f"{d['p50_s']:.2f} | {d['p95_s']:.2f} |")
+                     f"{d['refused']} | {d['unsure']} | {d['too_long']} | {d['error']} | "
+                     f"{d['correct_pct']:.1f} | {d['lenient_correct_pct']:.1f} | {score} | "
+                     f"{source} | {d['p50_s']:.2f} | {d['p95_s']:.2f} |")
     return "\n".join(lines)
 
 
@@ -147,13 +186,79 @@ def build_service(env: Dict[Text, Text], with_llm: bool) -> Any:
     return services.answers
 
 
+def close(service: Any) -> None:
+    """Closes the service's Milvus Lite file, so the next index can be opened."""
+    store = getattr(getattr(service, "retriever", None), "store", None)
+    if store is not None and hasattr(store, "close"):
+        store.close()
+
+
+@dataclass
+class Index:
+    """One knowledge index and the questions asked of it."""
+
+    set_name: Text
+    label: Text
+    folder: Path
+    items: List[Dict[Text, Any]]
+    public: bool
+
+
+def indexes(args: argparse.Namespace, work: Path) -> List[Index]:
+    """The indexes of the chosen sets; public sets' documents written under `work`."""
+    chosen = SET_NAMES if args.set == "all" else (args.set,)
+    found = []
+    for name in chosen:
+        if name == "project":
+            items = [i for i in yaml.safe_load(QUESTIONS.read_text("utf-8"))
+                     if args.split in ("all", i["split"])]
+            found.append(Index(name, "knowledge/", ROOT / "knowledge", items, False))
+            continue
+        for number, one in enumerate(build_sets(name, args.datasets, args.split,
+                                                args.max_questions), start=1):
+            folder = work / "documents" / f"{name}-{number}"
+            one.write(folder)
+            found.append(Index(name, one.index, folder, one.items, True))
+    for index in found:
+        if args.limit:
+            index.items = index.items[: args.limit]
+    return [i for i in found if i.items]
+
+
+def load_average() -> Optional[float]:
+    """The 1-minute load average (None where the system has none)."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
+
+
+def git_commit() -> Text:
+    """The checkout's commit, with `+dirty` when it has uncommitted changes."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, text=True,
+                                capture_output=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, text=True,
+                               capture_output=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return commit + ("+dirty" if dirty else "")
+
+
 def main(argv: Sequence[Text] = ()) -> int:
     """Command-line entry point."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--llm-python", help="the LLM server environment's Python")
     parser.add_argument("--split", default="test", choices=("test", "tune", "all"))
+    parser.add_argument("--set", default="project", choices=SET_NAMES + ("all",),
+                        help="the project's questions, a public set, or all of them")
+    parser.add_argument("--datasets", type=Path, default=DATASETS,
+                        help="the public sets' folder (default: ../shared/datasets)")
+    parser.add_argument("--max-questions", type=int, default=MAX_QUESTIONS,
+                        help="public sets: at most this many questions per split (0: all)")
     parser.add_argument("--no-llm", action="store_true", help="extractive answers only")
-    parser.add_argument("--limit", type=int, default=0, help="first N items only (a smoke run)")
+    parser.add_argument("--limit", type=int, default=0,
+                        help="first N items of each index only (a smoke run)")
     parser.add_argument("--styles", nargs="+", default=["quote", "generate"],
                         choices=("quote", "generate"),
                         help="answer styles to measure with the LLM (ANSWER_STYLE)")
@@ -162,72 +267,106 @@ def main(argv: Sequence[Text] = ()) -> int:
     if not args.no_llm and not args.llm_python:
         parser.error("--llm-python is required unless --no-llm")
 
-    items = [i for i in yaml.safe_load(QUESTIONS.read_text("utf-8"))
-             if args.split in ("all", i["split"])]
-    if args.limit:
-        items = items[: args.limit]
+    run_info: Dict[Text, Any] = {
+        "command": [Path(sys.executable).name, "-m", "benchmarks.answer_accuracy",
+                    *(list(argv) or sys.argv[1:])],
+        "git_commit": git_commit(),
+        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "machine": {"node": platform.node(), "cpus": os.cpu_count()},
+        "load_1min_start": load_average(),
+    }
     rows: List[Row] = []
-    answers: Dict[Text, List[Graded]] = {}  # every answer per path, for reading errors
+    answers: List[Tuple[Text, Text, List[Graded]]] = []  # (set, path, graded)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         port = free_port()
-        env = {**environment(), "PYTHONPATH": str(ROOT),
-               "MILVUS_LITE_PATH": str(work / "kb.db"), "REDIS_URL": "",
-               "LLM_BASE_URL": f"http://127.0.0.1:{port}/v1", "LLM_API_KEY": "accuracy",
-               "LOCAL_LLM_API_KEY": "accuracy", "LLM_TIMEOUT_SECONDS": "60"}
-        print("Indexing the knowledge base ...", flush=True)
-        subprocess.run([sys.executable, "-m", "apps.cli.ingest", "knowledge"], cwd=ROOT,
-                       env=env, check=True, capture_output=True)
+        base = {**environment(), "PYTHONPATH": str(ROOT), "REDIS_URL": "",
+                "LLM_BASE_URL": f"http://127.0.0.1:{port}/v1", "LLM_API_KEY": "accuracy",
+                "LOCAL_LLM_API_KEY": "accuracy", "LLM_TIMEOUT_SECONDS": "60"}
+        chosen = indexes(args, work)
         llm = None
+        by_path: Dict[Tuple[Text, Text], List[Graded]] = {}
+
+        def record(index: Index, path: Text, graded: List[Graded]) -> None:
+            by_path.setdefault((index.set_name, path), []).extend(graded)
+
         try:
-            # The earlier extractive answer (the best passage's sentences sharing the
-            # question's words) side by side with sentences ranked by meaning.
-            lexical = build_service(env, False)
-            lexical.embedder = None
-            before = asyncio.run(run(lexical, items, "lexical"))
-            rows += rows_for(before, "extractive, shared words (before)")
-            extractive = asyncio.run(run(build_service(env, False), items, "no LLM"))
-            rows += rows_for(extractive, "extractive (LLM off)")
-            answers["extractive, shared words (before)"] = before
-            answers["extractive (LLM off)"] = extractive
-            if not args.no_llm:
-                env.update(LLM_API_KEY=LLM_KEY, LOCAL_LLM_API_KEY=LLM_KEY)
-                llm = subprocess.Popen(
-                    [args.llm_python, "-m", "apps.llm_server", "--port", str(port)],
-                    cwd=ROOT, env=env, stdout=(work / "llm.log").open("w"),
-                    stderr=subprocess.STDOUT)
-                wait_for(f"{env['LLM_BASE_URL']}/models", llm,
-                         headers={"Authorization": f"Bearer {LLM_KEY}"})
+            for number, index in enumerate(chosen, start=1):
+                env = {**base, "MILVUS_LITE_PATH": str(work / f"kb-{number}.db")}
+                print(f"Indexing {index.set_name} ({index.label}) ...", flush=True)
+                subprocess.run([sys.executable, "-m", "apps.cli.ingest", str(index.folder)],
+                               cwd=ROOT, env=env, check=True, capture_output=True)
+                label = f"{index.set_name} {index.label}"
+                # The earlier extractive answer (the best passage's sentences sharing
+                # the question's words) side by side with sentences ranked by meaning.
+                lexical = build_service(env, False)
+                lexical.embedder = None
+                record(index, "extractive, shared words (before)",
+                       asyncio.run(run(lexical, index.items, f"{label}, lexical",
+                                       index.public)))
+                close(lexical)
+                extractive = build_service(env, False)
+                record(index, "extractive (LLM off)",
+                       asyncio.run(run(extractive, index.items, f"{label}, no LLM",
+                                       index.public)))
+                close(extractive)
+                if args.no_llm:
+                    continue
+                if llm is None:
+                    base.update(LLM_API_KEY=LLM_KEY, LOCAL_LLM_API_KEY=LLM_KEY)
+                    env.update(LLM_API_KEY=LLM_KEY, LOCAL_LLM_API_KEY=LLM_KEY)
+                    llm = subprocess.Popen(
+                        [args.llm_python, "-m", "apps.llm_server", "--port", str(port)],
+                        cwd=ROOT, env=env, stdout=(work / "llm.log").open("w"),
+                        stderr=subprocess.STDOUT)
+                    wait_for(f"{env['LLM_BASE_URL']}/models", llm,
+                             headers={"Authorization": f"Bearer {LLM_KEY}"})
                 for style in args.styles:
-                    final = asyncio.run(run(build_service({**env, "ANSWER_STYLE": style}, True),
-                                            items, f"final, {style}"))
-                    rows += rows_for(final, f"final reply, {style} style")
-                    answers[f"final reply, {style} style"] = final
-                    for mode, name in (("llm", "LLM answers"), ("quoted", "quoted answers"),
-                                       ("extractive", "extractive fallbacks")):
-                        chosen = [g for g in final if g.answer.mode == mode]
-                        if chosen:
-                            rows += rows_for(chosen, f"{name} ({style} style)")
+                    service = build_service({**env, "ANSWER_STYLE": style}, True)
+                    record(index, f"final reply, {style} style",
+                           asyncio.run(run(service, index.items, f"{label}, {style}",
+                                           index.public)))
+                    close(service)
         finally:
             if llm is not None:
                 llm.terminate()
                 llm.wait(timeout=30)
 
+    for (set_name, path), graded in by_path.items():
+        rows += rows_for(graded, f"{set_name} · {path}")
+        answers.append((set_name, path, graded))
+        style = path.rsplit(", ", 1)[-1].replace(" style", "") if "final" in path else ""
+        if style:
+            for mode, name in (("llm", "LLM answers"), ("quoted", "quoted answers"),
+                               ("extractive", "extractive fallbacks")):
+                picked = [g for g in graded if g.answer.mode == mode]
+                if picked:
+                    rows += rows_for(picked, f"{set_name} · {name} ({style} style)")
+
+    run_info["load_1min_end"] = load_average()
     text = table(rows)
     print(text)
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    (args.out / f"accuracy-{args.split}-{stamp}.json").write_text(
-        json.dumps([r.as_dict() for r in rows], indent=2, ensure_ascii=False))
-    (args.out / f"accuracy-{args.split}-{stamp}.md").write_text(text + "\n")
-    with (args.out / f"accuracy-{args.split}-{stamp}-answers.jsonl").open("w") as out:
-        for path, graded in answers.items():
+    name = f"accuracy-{args.set}-{args.split}-{stamp}"
+    (args.out / f"{name}.json").write_text(json.dumps(
+        {**run_info, "rows": [r.as_dict() for r in rows]}, indent=2, ensure_ascii=False))
+    (args.out / f"{name}.md").write_text(
+        f"`{' '.join(run_info['command'])}` at {run_info['git_commit']}, "
+        f"{run_info['date']}, {run_info['machine']['node']} "
+        f"({run_info['machine']['cpus']} CPUs), load {run_info['load_1min_start']} → "
+        f"{run_info['load_1min_end']}\n\n{text}\n")
+    with (args.out / f"{name}-answers.jsonl").open("w") as out:
+        for set_name, path, graded in answers:
             for g in graded:
-                out.write(json.dumps({"path": path, "id": g.item["id"], "verdict": g.verdict,
-                                      "mode": g.answer.mode, "query": g.answer.query,
-                                      "answer": g.answer.text, "seconds": round(g.seconds, 3),
-                                      "right_source": g.right_source},
-                                     ensure_ascii=False) + "\n")
+                out.write(json.dumps({
+                    "set": set_name, "path": path, "id": g.item["id"],
+                    "verdict": g.verdict, "lenient": g.lenient, "mode": g.answer.mode,
+                    "query": g.answer.query, "answer": g.answer.text, "claim": g.claim,
+                    "units": g.units, "f1": None if g.f1 is None else round(g.f1, 4),
+                    "seconds": round(g.seconds, 3), "right_source": g.right_source,
+                    "sources": [s.source for s in g.answer.sources]},
+                    ensure_ascii=False) + "\n")
     return 0
 
 
