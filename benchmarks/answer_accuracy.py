@@ -351,11 +351,12 @@ def main(argv: Sequence[Text] = ()) -> int:
     name = f"accuracy-{args.set}-{args.split}-{stamp}"
     (args.out / f"{name}.json").write_text(json.dumps(
         {**run_info, "rows": [r.as_dict() for r in rows]}, indent=2, ensure_ascii=False))
+    load = " → ".join("–" if x is None else f"{x:.2f}"
+                      for x in (run_info["load_1min_start"], run_info["load_1min_end"]))
     (args.out / f"{name}.md").write_text(
         f"`{' '.join(run_info['command'])}` at {run_info['git_commit']}, "
         f"{run_info['date']}, {run_info['machine']['node']} "
-        f"({run_info['machine']['cpus']} CPUs), load {run_info['load_1min_start']} → "
-        f"{run_info['load_1min_end']}\n\n{text}\n")
+        f"({run_info['machine']['cpus']} CPUs), 1-minute load {load}\n\n{text}\n")
     with (args.out / f"{name}-answers.jsonl").open("w") as out:
         for set_name, path, graded in answers:
             for g in graded:
