@@ -9,8 +9,21 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.conversation import ANSWER_KEY, history_from_events, language_of
+from actions.conversation import ANSWER_KEY, history_from_events, language_of, previous_action
 from assistant.answers.service import AnswerService, format_reply
+
+# Intents whose messages are looked up but answered only when the documents clearly
+# answer them (otherwise: the out-of-scope reply). Right after a knowledge answer
+# they are follow-ups ("what about contractors?" gets nlu_fallback) and are asked.
+ROUTED_INTENTS = frozenset({"out_of_scope", "nlu_fallback"})
+
+
+def routed(tracker: Tracker) -> bool:
+    """Whether the latest message reached the action only because the NLU could not
+    place it (off-topic or low confidence), outside a knowledge exchange."""
+    intent = (tracker.latest_message.get("intent") or {}).get("name")
+    return (intent in ROUTED_INTENTS
+            and previous_action(tracker.events) != "action_answer_question")
 
 
 class ActionAnswerQuestion(Action):
@@ -34,7 +47,8 @@ class ActionAnswerQuestion(Action):
         """
         question = tracker.latest_message.get("text") or ""
         answer = await self._service.answer(
-            question, history_from_events(tracker.events), language_of(tracker)
+            question, history_from_events(tracker.events), language_of(tracker),
+            routed=routed(tracker),
         )
         structured: Dict[Text, Any] = {ANSWER_KEY: answer.to_payload()}
         dispatcher.utter_message(text=format_reply(answer), **structured)

@@ -342,6 +342,14 @@ class AnswerSettings:
         optional_similarity,
     )
 
+    answerability_model: Text = setting(
+        "ANSWERABILITY_MODEL", "models/answerability.json",
+        "the calibrated model that decides between an answer, \"not sure\" and \"not in "
+        "the documents\" (`make answerability` trains it; `make setup` does once); "
+        "missing: the LLM's refusal and `CLEAR_MATCH_SCORE` decide, and off-topic "
+        "messages are not looked up", path,
+    )
+
     def style_for(self, hosted: bool) -> Text:
         """The configured answer style, or the one measured best for the LLM in use."""
         if self.answer_style is not None:

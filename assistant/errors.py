@@ -4,7 +4,8 @@
     ├── ConfigurationError      a setting, a model or a file it names is wrong
     │   ├── EncoderLoadError    an encoder folder or package is missing or broken
     │   │   └── ConversionError a packaged encoder could not be converted
-    │   └── ModelFileError      the embedded LLM's file cannot be written or verified
+    │   └── ModelFileError      a model file (the embedded LLM's, the answerability
+    │                           model) cannot be written, verified or used
     ├── InputError              what a user or caller gave cannot be used
     │   ├── DocumentError       a document cannot be read
     │   ├── NotFoundError       what a caller named does not exist
@@ -45,7 +46,9 @@ class ConversionError(EncoderLoadError):
 
 
 class ModelFileError(ConfigurationError):
-    """The embedded LLM's packages are missing or its joined file fails its checksum."""
+    """A model file cannot be used: the embedded LLM's packages are missing or its
+    joined file fails its checksum; the answerability model is unreadable or was
+    measured with another embedder."""
 
 
 class InputError(AssistantError):

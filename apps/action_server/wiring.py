@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, List, Optional
 
 from actions.actions import ActionAskCity, ActionWeather, ValidateWeatherForm
@@ -13,6 +15,7 @@ from assistant.adapters.open_meteo import OpenMeteoClient
 from assistant.adapters.openai_chat import ChatClient
 from assistant.adapters.redis_cache import RedisAnswerCache
 from assistant.adapters.sql_service_store import SqlFeedbackStore, connect
+from assistant.answers.answerability import AnswerabilityModel
 from assistant.answers.cache import AnswerCache, LRUAnswerCache
 from assistant.answers.curated import CuratedAnswers
 from assistant.answers.service import AnswerService
@@ -21,6 +24,8 @@ from assistant.knowledge.embedder import make_embedder
 from assistant.knowledge.retrieval import Retriever
 from assistant.metrics import NoRecorder, Recorder
 from assistant.weather.models import WeatherProvider
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -36,6 +41,23 @@ def build_cache(settings: Settings) -> AnswerCache:
     if settings.cache.redis_url:
         return RedisAnswerCache(settings.cache.redis_url, settings.cache.ttl_seconds)
     return LRUAnswerCache(settings.cache.max_entries, settings.cache.ttl_seconds)
+
+
+def load_answerability(settings: Settings) -> Optional[AnswerabilityModel]:
+    """The trained answerability model, or None (logged) when there is none yet.
+
+    Raises:
+        ModelFileError: a model file that cannot be used (unreadable, or measured
+            with another embedder): the message says how to retrain it.
+    """
+    path = Path(settings.answers.answerability_model)
+    if not path.exists():
+        logger.warning("answers.answerability_untrained", extra={"path": str(path)})
+        return None
+    model = AnswerabilityModel.load(path, settings.knowledge.embedding_model)
+    logger.info("answers.answerability_loaded",
+                extra={"path": str(path), "model": model.fingerprint})
+    return model
 
 
 def build_services(settings: Settings, recorder: Optional[Recorder] = None) -> Services:
@@ -58,6 +80,7 @@ def build_services(settings: Settings, recorder: Optional[Recorder] = None) -> S
         clear_match=settings.answers.clear_match,
         curated=CuratedAnswers(lambda: feedback().answers(), embedder),
         recorder=recorder,
+        answerability=load_answerability(settings),
     )
     return Services(answers=answers, weather=OpenMeteoClient(settings.weather))
 

@@ -7,7 +7,14 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Sequence, Set, Text, Tuple
 
-from assistant.text import HAN, STOP_WORDS, join_sentences, split_sentences, text_units
+from assistant.text import (
+    HAN,
+    STOP_WORDS,
+    join_sentences,
+    split_sentences,
+    text_units,
+    unit_matches,
+)
 
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'_.@-]*")
 
@@ -103,6 +110,7 @@ class RankedSentence:
     passage: int  # index among the retrieved passages, best first
     position: int  # index among the passage's sentences
     text: Text
+    cosine: float = 0.0  # the embedder's similarity with the question
 
 
 def rank_sentences(
@@ -159,7 +167,7 @@ def rank_sentences(
             score += NUMBER_BONUS
         if numbers and numbers & set(re.findall(r"\d+", sentence)):
             score += NUMBER_BONUS
-        ranked.append(RankedSentence(score, p, i, sentence))
+        ranked.append(RankedSentence(score, p, i, sentence, cosine))
     ranked.sort(key=lambda r: -r.score)
     return ranked
 
@@ -182,25 +190,74 @@ def best_of_passage(ranked: Sequence[RankedSentence], passage: int, max_units: i
     return join_sentences([chosen[i] for i in sorted(chosen)])
 
 
+# A quoted answer's length in units: it is presented as the answer, so it holds the
+# answering sentence and little else (a longer quote "holds" more facts by chance
+# and reads as an unrelated passage). The best sentence, then the passage's next
+# best ones while the quote stays within QUOTE_UNITS, until it reaches
+# QUOTE_FILL of it; a best sentence longer than QUOTE_UNITS is cut to the run of
+# its clauses that shares most of the question's words.
+QUOTE_UNITS = 50
+QUOTE_FILL = 0.5
+_CLAUSE_END = re.compile(r"(?<=[，,、；;：:])")
+
+
+def clause_window(sentence: Text, question: Text, max_units: int) -> Text:
+    """The run of a long sentence's clauses, at most `max_units` long, that shares most
+    of the question's key words (the first such run; the sentence's start if none)."""
+    clauses = [c for c in _CLAUSE_END.split(sentence) if c]
+    wanted = terms(question)
+    best, best_score = "", -1.0
+    for start in range(len(clauses)):
+        units, end = 0, start
+        while end < len(clauses) and units + text_units(clauses[end]) <= max_units:
+            units += text_units(clauses[end])
+            end += 1
+        if end == start:
+            continue
+        window = "".join(clauses[start:end])
+        score = len(terms(window) & wanted)
+        if score > best_score:
+            best, best_score = window, score
+    if not best:  # one clause longer than the limit: its first units
+        matches = unit_matches(sentence)
+        cut = matches[max_units - 1].end() if len(matches) >= max_units else len(sentence)
+        best = sentence[:cut]
+    return best.strip().rstrip("，,、；;：:")
+
+
 def quote(ranked: Sequence[RankedSentence], question: Text, passages: Sequence[Text],
-          max_units: int = 90) -> Tuple[int, Text]:
-    """The best sentence's passage's best sentences, in their order, up to `FILL` of
-    `max_units`; the first passage's sentences sharing the question's words when
-    nothing was ranked.
+          max_units: int = QUOTE_UNITS) -> Tuple[int, Text]:
+    """The best sentence, with its passage's next best sentences while the quote stays
+    within `max_units` (until `QUOTE_FILL` of it), in the passage's order; the first
+    passage's sentences sharing the question's words when nothing was ranked.
 
     Returns:
         The index of the passage the answer comes from, and the answer.
     """
     if not ranked:
         return 0, extract_answer(question, passages[0] if passages else "", max_units)
-    return ranked[0].passage, best_of_passage(ranked, ranked[0].passage, max_units)
+    first = ranked[0]
+    if text_units(first.text) > max_units:
+        return first.passage, clause_window(first.text, question, max_units)
+    chosen = {first.position: first.text}
+    units = text_units(first.text)
+    for sentence in ranked[1:]:
+        if units >= max_units * QUOTE_FILL:
+            break
+        if sentence.passage != first.passage:
+            continue
+        size = text_units(sentence.text)
+        if units + size <= max_units:
+            chosen[sentence.position] = sentence.text
+            units += size
+    return first.passage, join_sentences([chosen[i] for i in sorted(chosen)])
 
 
 def best_sentences(
     question: Text,
     passages: Sequence[Text],
     similarity: Callable[[Text, Sequence[Text]], Sequence[float]],
-    max_units: int = 90,
+    max_units: int = QUOTE_UNITS,
 ) -> Tuple[int, Text]:
     """The sentences of the retrieved passages that answer the question:
     `rank_sentences`, then `quote`.

@@ -7,8 +7,15 @@ import dataclasses
 import logging
 import re
 import time
-from typing import Callable, List, Optional, Protocol, Sequence, Text, Tuple
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Optional, Protocol, Sequence, Text, Tuple
 
+from assistant.answers.answerability import (
+    ANSWER,
+    NOT_FOUND,
+    AnswerabilityModel,
+    features,
+)
 from assistant.answers.cache import AnswerCache, cache_key
 from assistant.answers.context import joined_retry, resolve_question
 from assistant.answers.curated import CuratedAnswers
@@ -20,7 +27,7 @@ from assistant.answers.extractive import (
 )
 from assistant.answers.grounding import echoes_question, ungrounded
 from assistant.answers.messages import message
-from assistant.answers.models import Answer, Source, Turn
+from assistant.answers.models import CLAIM_MODES, Answer, Source, Turn
 from assistant.answers.prompts import (
     PROMPT_VERSION,
     build_messages,
@@ -52,7 +59,6 @@ MAX_PASSAGES = 2
 # Of each passage given to the model, its best sentences up to this many units
 # (Chinese characters or English words); None gives whole passages.
 FOCUS_UNITS: Optional[int] = 60
-EXTRACT_UNITS = 90
 # How the model takes part: `generate` (it writes the answer) or `quote` (it reads
 # the passages and says whether they answer the question; the reply quotes the
 # best-ranked sentences). Measured with the embedded 1.5B model on the answer
@@ -60,6 +66,8 @@ EXTRACT_UNITS = 90
 ANSWER_STYLES = ("generate", "quote")
 # In `quote` style only the start of the reply is read ("I don't know.", "[1] 不知道。").
 QUOTE_TOKENS = 16
+# Passages offered as leads in an unsure reply.
+LEADS = 2
 
 
 class PassageSearch(Protocol):
@@ -87,13 +95,27 @@ def _usable(text: Text, language: Text) -> bool:
 
 
 def format_reply(answer: Answer) -> Text:
-    """The answer with its numbered sources, as sent to the user."""
+    """The answer with its numbered sources (or an unsure reply with its leads), as
+    sent to the user."""
     if not answer.sources:
         return answer.text
-    label = message("sources", answer.language)
     lines = [f"[{s.number}] {s.title} ({s.source})" for s in answer.sources]
     # One message: Rasa's output channels split a text at blank lines.
+    if answer.mode == "unsure":  # the text ends with "These passages may help:"
+        return f"{answer.text}\n" + "\n".join(lines)
+    label = message("sources", answer.language)
     return f"{answer.text}\n{label}:\n" + "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """What one retrieval found and how likely its best sentences answer."""
+
+    passages: List[Passage]
+    ranked: List[RankedSentence]
+    features: Dict[Text, float]
+    probability: Optional[float]  # None without an answerability model
+    decision: Optional[Text]  # ANSWER, UNSURE or NOT_FOUND; None without a model
 
 
 class AnswerService:
@@ -113,6 +135,7 @@ class AnswerService:
         clear_match: Optional[float] = None,
         curated: Optional[CuratedAnswers] = None,
         recorder: Optional[Recorder] = None,
+        answerability: Optional[AnswerabilityModel] = None,
     ) -> None:
         """Args:
         retriever: finds passages.
@@ -135,6 +158,11 @@ class AnswerService:
         curated: administrators' answers, served before anything else for the same
             or a very similar question.
         recorder: where answers by mode, cache look-ups, retrieval time and errors go.
+        answerability: decides from measured scores whether the best sentences
+            answer (an answer), may not (leads, "not sure") or do not ("not in the
+            documents"), whether or not the LLM is free; None (untrained) keeps the
+            earlier rules: the LLM's refusal in `quote` and `generate` style, and
+            `clear_match`; and turns every routed-in message away.
 
         Raises:
             ConfigurationError: for an unknown answer style.
@@ -155,6 +183,7 @@ class AnswerService:
         self.clear_match = clear_match
         self.curated = curated
         self.recorder = recorder or NoRecorder()
+        self.answerability = answerability
         self._cached_version: Optional[Text] = None
         self._version_checked = 0.0
 
@@ -172,24 +201,30 @@ class AnswerService:
             self._cached_version, self._version_checked = version, now
         return self._cached_version
 
-    async def answer(self, question: Text, history: Sequence[Turn], language: Text) -> Answer:
+    async def answer(self, question: Text, history: Sequence[Turn], language: Text,
+                     routed: bool = False) -> Answer:
         """Answers a question; never raises for a service that is down.
 
         Args:
             question: the user's latest message.
             history: earlier turns, oldest first.
             language: `zh` or `en`, decided once per turn by the caller.
+            routed: the NLU took the message for off-topic or could not place it:
+                it is answered only when the documents clearly answer it, and gets
+                the out-of-scope reply otherwise (never "not sure" or "not in the
+                documents", which would treat small talk as a question).
 
         Returns:
             The answer, with sources unless nothing relevant was found; mode
             `unavailable` (and a polite text) when the knowledge store failed.
         """
-        answer = await self._reply(question, history, language)
+        answer = await self._reply(question, history, language, routed)
         self.recorder.count("assistant_answers_total", mode=answer.mode,
                             cached=str(answer.cached).lower())
         return answer
 
-    async def _reply(self, question: Text, history: Sequence[Turn], language: Text) -> Answer:
+    async def _reply(self, question: Text, history: Sequence[Turn], language: Text,
+                     routed: bool = False) -> Answer:
         """`answer` without counting it."""
         reason = screen(question)
         if reason is not None:
@@ -201,15 +236,22 @@ class AnswerService:
         curated = await self._curated(query, language)
         if curated is not None:
             return curated
+        if routed and self.answerability is None:
+            # Untrained: no measured bar to clear, so the NLU's word stands.
+            return self._out_of_scope(query, language)
         try:
             return await self._answer(query, language, joined_retry(question, history),
-                                      question.strip())
+                                      question.strip(), routed)
         except StoreError as error:
             logger.error("answers.store_unavailable", extra={"error": str(error)})
             self.recorder.count("assistant_errors_total", type=type(error).__name__,
                                 where="answers")
             return Answer(message("unavailable", language), mode="unavailable",
                           language=language, query=query)
+
+    def _out_of_scope(self, query: Text, language: Text) -> Answer:
+        return Answer(message("out_of_scope", language), mode="out_of_scope",
+                      language=language, query=query)
 
     async def _curated(self, query: Text, language: Text) -> Optional[Answer]:
         """An administrator's answer to this question, if there is one; a database
@@ -226,15 +268,22 @@ class AnswerService:
         logger.info("answers.curated", extra={"language": language, "curated": found.id})
         return Answer(found.answer, [], "curated", language, False, query)
 
+    def _cache_version(self, version: Text, routed: bool) -> Text:
+        """What besides the question decides an answer: the knowledge base, the
+        prompt, the answerability model, and whether the message was routed in."""
+        model = self.answerability.fingerprint if self.answerability is not None else "rules"
+        return f"{version}.{PROMPT_VERSION}.{model}{'.routed' if routed else ''}"
+
     async def _answer(self, query: Text, language: Text, retry: Optional[Text] = None,
-                      latest: Optional[Text] = None) -> Answer:
+                      latest: Optional[Text] = None, routed: bool = False) -> Answer:
         """The answer to `query`; `retry` (the query joined to the earlier question)
         is answered instead when `query` finds nothing. `latest` is the user's own
         message, when `query` joins it to an earlier question."""
         version = await self.version()
-        key = cache_key(query, language, f"{version}.{PROMPT_VERSION}")
+        key = cache_key(query, language, self._cache_version(version, routed))
         cached = await self.cache.get(key)
-        if cached is not None and not (retry and cached.get("mode") == "not_found"):
+        no_claim = ("not_found", "unsure", "out_of_scope")
+        if cached is not None and not (retry and cached.get("mode") in no_claim):
             logger.info("answers.cache_hit", extra={"language": language})
             self.recorder.count("assistant_answer_cache_total", result="hit")
             answer = Answer.from_payload(cached)
@@ -243,22 +292,52 @@ class AnswerService:
         passages = [] if cached is not None else await self._search(query)
         if not passages and retry:
             logger.info("answers.retry_joined", extra={"language": language})
-            return await self._answer(retry, language, latest=latest)
+            return await self._answer(retry, language, latest=latest, routed=routed)
         lasting = True
         if not passages:
-            answer = Answer(message("not_found", language), language=language, query=query)
+            answer = (self._out_of_scope(query, language) if routed else
+                      Answer(message("not_found", language), language=language, query=query))
         else:
-            answer, lasting = await self._grounded(
-                query, passages, language, latest if latest != query else None)
+            assessment = await asyncio.to_thread(
+                self._assess_passages, query, passages, latest if latest != query else None)
+            if (retry and assessment.decision is not None and assessment.decision != ANSWER):
+                # "那周末呢?" alone finds passages about something else.
+                joined = await self._answer(retry, language, latest=latest, routed=routed)
+                if joined.mode in CLAIM_MODES:
+                    return joined
+            answer, lasting = await self._grounded(query, assessment, language, routed)
         if lasting:
             await self.cache.set(key, answer.to_payload())
         logger.info(
             "answers.answered",
             extra={"mode": answer.mode, "language": language, "passages": len(passages),
                    "sources": ",".join(s.source for s in answer.sources),
-                   "cached": lasting},
+                   "cached": lasting, "routed": routed},
         )
         return answer
+
+    async def assess(self, query: Text) -> Assessment:
+        """Searches and scores without answering (the answerability model's training
+        and benchmarks measure exactly what `answer` decides on).
+
+        Raises:
+            StoreError: if the knowledge store cannot be searched.
+        """
+        passages = await self._search(query)
+        return await asyncio.to_thread(self._assess_passages, query, passages, None)
+
+    def _assess_passages(self, query: Text, passages: List[Passage],
+                         latest: Optional[Text] = None) -> Assessment:
+        ranked = self._rank(query, passages, latest)
+        named = features(query, passages, ranked)
+        if self.answerability is None or not passages:
+            return Assessment(passages, ranked, named, None,
+                              None if passages or self.answerability is None else NOT_FOUND)
+        probability = self.answerability.probability(named)
+        decision = self.answerability.decide(probability)
+        logger.info("answers.assessed", extra={"probability": round(probability, 3),
+                                               "decision": decision})
+        return Assessment(passages, ranked, named, probability, decision)
 
     async def _search(self, query: Text) -> List[Passage]:
         """The retriever's passages, timed."""
@@ -268,19 +347,82 @@ class AnswerService:
         finally:
             self.recorder.observe("assistant_retrieval_seconds", time.perf_counter() - started)
 
-    async def _grounded(
-        self, query: Text, passages: List[Passage], language: Text,
-        latest: Optional[Text] = None,
+    async def _grounded(self, query: Text, assessment: Assessment, language: Text,
+                        routed: bool = False) -> Tuple[Answer, bool]:
+        """The reply the assessment allows, and whether it may be cached (not when
+        it fell back because the model could not be reached: that passes).
+
+        With an answerability model: below its bar, "not in the documents" (the
+        out-of-scope reply for a routed-in message); in between, "not sure" with
+        the passages as leads; above it, the answer: the LLM's in `generate` style,
+        else the best sentences quoted. Without one, the earlier rules
+        (`_grounded_by_rules`)."""
+        passages, ranked = assessment.passages, assessment.ranked
+        if assessment.decision is None:
+            return await self._grounded_by_rules(query, passages, ranked, language)
+        if assessment.decision != ANSWER:
+            if routed:
+                return self._out_of_scope(query, language), True
+            if assessment.decision == NOT_FOUND:
+                return Answer(message("not_found", language), language=language,
+                              query=query), True
+            return self._unsure(query, passages, ranked, language), True
+        lasting = True
+        if (self.answer_style == "generate" and self.llm is not None
+                and language in self.llm_languages):
+            given = self._given(passages, ranked)
+            try:
+                completion = await self.llm.complete(
+                    build_messages(query, given, language), stop=stop_sequences(language))
+            except ModelBusyError:
+                logger.info("answers.llm_busy", extra={"language": language})
+                lasting = False
+            except LLMError as error:
+                logger.warning("answers.llm_failed", extra={"error": str(error)})
+                self.recorder.count("assistant_errors_total", type=type(error).__name__,
+                                    where="answers")
+                lasting = False
+            else:
+                text = _BLANK_LINES.sub("\n", completion.text.strip())
+                if says_not_found(text):
+                    # The scores said yes, the model no: no claim either way.
+                    return self._unsure(query, passages, ranked, language), True
+                answer = self._checked(text, query, given, language)
+                if answer is not None:
+                    return answer, True
+        return self._quoted(query, passages, ranked, language, "extractive"), lasting
+
+    def _quoted(self, query: Text, passages: List[Passage], ranked: List[RankedSentence],
+                language: Text, mode: Text) -> Answer:
+        """The best-ranked sentences, quoted with their source."""
+        index, text = quote(ranked, query, [p.chunk.passage for p in passages])
+        number = index + 1
+        return Answer(f"{message('extractive_intro', language)} {text} [{number}]",
+                      _sources(passages, [number]), mode, language, False, query)
+
+    def _unsure(self, query: Text, passages: List[Passage], ranked: List[RankedSentence],
+                language: Text) -> Answer:
+        """No claim: the passages holding the best-ranked sentences, as leads."""
+        order: List[int] = []
+        for sentence in ranked:
+            if sentence.passage not in order:
+                order.append(sentence.passage)
+        order = order or list(range(len(passages)))
+        return Answer(message("unsure", language),
+                      _sources(passages, [i + 1 for i in order])[:LEADS], "unsure",
+                      language, False, query)
+
+    async def _grounded_by_rules(
+        self, query: Text, passages: List[Passage], ranked: List[RankedSentence],
+        language: Text,
     ) -> Tuple[Answer, bool]:
-        """The answer from the passages, and whether it may be cached (not when it
-        fell back because the model could not be reached: that passes).
+        """The earlier rules, without an answerability model: the LLM's refusal
+        decides (overruled by `clear_match`), else the answer is sent.
 
         The model reads the passages holding the best-ranked sentences; an
         extractive answer may come from any retrieved passage (the answer sentence is
-        in the third or fourth passage for 6 % of the answer benchmark's tune half).
-        `latest`: the follow-up itself when `query` joins it to an earlier question."""
+        in the third or fourth passage for 6 % of the answer benchmark's tune half)."""
         lasting = True
-        ranked = await asyncio.to_thread(self._rank, query, passages, latest)
         mode = "extractive"
         if self.llm is not None and language in self.llm_languages:
             given = self._given(passages, ranked)
@@ -317,16 +459,7 @@ class AnswerService:
                     answer = self._checked(text, query, given, language)
                     if answer is not None:
                         return answer, True
-        index, text = quote(ranked, query, [p.chunk.passage for p in passages], EXTRACT_UNITS)
-        number = index + 1
-        return Answer(
-            f"{message('extractive_intro', language)} {text} [{number}]",
-            _sources(passages, [number]),
-            mode,
-            language,
-            False,
-            query,
-        ), lasting
+        return self._quoted(query, passages, ranked, language, mode), lasting
 
     def _rank(self, query: Text, passages: List[Passage],
               latest: Optional[Text] = None) -> List[RankedSentence]:

@@ -66,21 +66,40 @@ async def test_a_follow_up_is_joined_to_the_question_it_follows():
     assert "Sources" not in prompt
 
 
+def asked(state: Tracker) -> Tracker:
+    """The same conversation with its latest message classified as a question."""
+    data = state.current_state()
+    data["latest_message"]["intent"] = {"name": "ask_question", "confidence": 0.9}
+    return Tracker.from_dict(data)
+
+
 async def test_nothing_found_says_so_in_the_conversations_language():
     llm = ScriptedChatModel(lambda m: "x")
     events, messages = await run(ActionAnswerQuestion(make_service(llm)),
-                                 tracker("question_zh_off_topic"))
+                                 asked(tracker("question_zh_off_topic")))
     assert events == []
     assert [m["text"] for m in messages] == [
         "抱歉，我在现有的文档里没有找到这个问题的答案。可以换个说法，或者联系相关部门。"]
     assert messages[0][ANSWER_KEY]["mode"] == "not_found" and llm.calls == 0
 
 
+async def test_a_message_the_nlu_could_not_place_gets_the_out_of_scope_reply():
+    # Without an answerability model nothing can clear the bar: the NLU's word
+    # stands and the documents are not searched (with one: test_answerability.py).
+    search = StaticSearch(LEAVE)
+    service = AnswerService(search, LRUAnswerCache(), lambda: "v1", None)
+    events, messages = await run(ActionAnswerQuestion(service), tracker("question_zh_off_topic"))
+    assert [m["text"] for m in messages] == [
+        "抱歉，这超出了我能帮忙的范围。你可以问我公司文档里的问题，或者查天气。"]
+    assert messages[0][ANSWER_KEY]["mode"] == "out_of_scope" and search.queries == []
+
+
 async def test_an_unavailable_store_gives_a_polite_reply():
     search = StaticSearch(LEAVE)
     search.failing = True
     service = AnswerService(search, LRUAnswerCache(), lambda: "v1", None)
-    events, messages = await run(ActionAnswerQuestion(service), tracker("question_zh_off_topic"))
+    events, messages = await run(ActionAnswerQuestion(service),
+                                 asked(tracker("question_zh_off_topic")))
     assert events == []
     assert [m["text"] for m in messages] == ["抱歉，知识库暂时无法使用，请稍后再试。"]
     assert messages[0][ANSWER_KEY]["mode"] == "unavailable"

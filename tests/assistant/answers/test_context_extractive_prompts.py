@@ -115,7 +115,7 @@ def test_sentences_are_ranked_by_meaning_when_their_words_tie():
 
 def test_a_question_about_a_number_prefers_sentences_with_one():
     zh = "病假需要提交医生证明。连续病假超过3天需要医生证明。证明交给直属经理。"
-    _, text = best_sentences("病假几天要证明", [zh], lambda q, s: [0.5] * len(s), 12)
+    _, text = best_sentences("病假几天要证明", [zh], lambda q, s: [0.5] * len(s), 14)
     assert text == "连续病假超过3天需要医生证明。"
 
 

@@ -1,0 +1,213 @@
+"""Trains the answerability model: when the documents answer, when to say "not sure".
+
+    python -m apps.cli.answerability [--datasets DIR] [--out PATH]
+        [--claim-rate 0.05] [--miss-rate 0.05] [--max-questions 300]
+
+Each document set is indexed into its own temporary Milvus Lite file with the
+configured embedder, each question searched and its sentences ranked exactly as
+the answer service does (`AnswerService.assess`), and the retrieval labelled: 1
+when the quoted sentences hold the answer (any spelling of every fact, none of
+the wrong values), 0 otherwise, and 0 for questions whose answer is not in the
+index. The sets: the project's own questions about knowledge/ (the tune half of
+benchmarks/data/answer_questions.yml), and, when DATASETS holds them, the tune
+halves of the CMRC 2018 trial paragraphs and of the SQuAD 2.0 sample (their
+unanswerable questions made by leaving their own paragraph out of the index).
+The test halves are never read: the answer benchmark reports on them.
+
+The thresholds are chosen on out-of-fold scores (five folds by paragraph or
+document): at most `--claim-rate` of unanswerable questions may get an answer,
+and at most `--miss-rate` of rightly answered ones may be told "not in the
+documents". Off-topic messages (tests/nlu/off_topic.yml) are scored as a check
+only, never tuned on. Writes the model and prints what it does on each set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import os
+import platform
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Text, Tuple
+
+import yaml
+
+from apps.cli.wiring import build_index
+from apps.entrypoint import run
+from assistant.answers.answerability import Example, train
+from assistant.answers.cache import LRUAnswerCache
+from assistant.answers.service import AnswerService, Assessment
+from assistant.config import environment, load_settings
+from assistant.knowledge.ingest import ingest
+from assistant.knowledge.retrieval import Retriever
+from assistant.text import detect_language
+from benchmarks.grading import mentions
+from benchmarks.public_sets import DATASETS, SETS, build_sets
+
+ROOT = Path(__file__).resolve().parents[2]
+QUESTIONS = ROOT / "benchmarks" / "data" / "answer_questions.yml"
+OFF_TOPIC = ROOT / "tests" / "nlu" / "off_topic.yml"
+
+
+def label(item: Dict[Text, Any], assessment: Assessment, quoted: Text) -> int:
+    """1 when the item is answerable and the quote holds every fact and no wrong value."""
+    if item["kind"] == "unanswerable" or not assessment.passages:
+        return 0
+    facts = all(any(mentions(quoted, s) for s in fact) for fact in item["facts"])
+    wrong = any(mentions(quoted, s) for s in item.get("wrong") or [])
+    return int(facts and not wrong)
+
+
+class Corpus:
+    """One temporary index of a document folder, searched as the answer service does."""
+
+    def __init__(self, documents: Path, work: Path, name: Text) -> None:
+        env = {**environment(), "MILVUS_URI": "", "REDIS_URL": "",
+               "MILVUS_LITE_PATH": str(work / f"{name}.db")}
+        self.settings = load_settings(env)
+        self.embedder, self.store = build_index(self.settings)
+        report = ingest(documents, self.store, self.embedder,
+                        self.settings.knowledge.chunk_size,
+                        self.settings.knowledge.chunk_overlap)
+        print(f"  {name}: {report.summary()}", flush=True)
+        self.service = AnswerService(
+            Retriever(self.store, self.embedder, self.settings.retrieval), LRUAnswerCache(),
+            version=self.store.version, embedder=self.embedder)
+
+    def examine(self, question: Text, language: Text) -> Tuple[Assessment, Text]:
+        """The assessment and the quote the service would send."""
+        assessment = asyncio.run(self.service.assess(question))
+        quoted = ""
+        if assessment.passages:
+            quoted = self.service._quoted(question, assessment.passages, assessment.ranked,
+                                          language, "extractive").text
+        return assessment, quoted
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def examples_of(corpus: Corpus, items: Sequence[Dict[Text, Any]], name: Text,
+                group_of: Any) -> List[Example]:
+    """The labelled retrievals of the items (follow-ups are left out: they need the
+    turn before)."""
+    examples = []
+    chosen = [i for i in items if i["kind"] in ("answerable", "unanswerable")]
+    for number, item in enumerate(chosen, start=1):
+        assessment, quoted = corpus.examine(item["question"], item["language"])
+        examples.append(Example(assessment.features, label(item, assessment, quoted),
+                                item["kind"] == "unanswerable", group_of(item), name))
+        if number % 50 == 0 or number == len(chosen):
+            print(f"  {name}: {number}/{len(chosen)} questions", flush=True)
+    return examples
+
+
+def project_examples(work: Path) -> Tuple[List[Example], Corpus]:
+    items = [i for i in yaml.safe_load(QUESTIONS.read_text("utf-8")) if i["split"] == "tune"]
+    corpus = Corpus(ROOT / "knowledge", work, "project")
+    # A question's group: its first source document, or itself when unanswerable.
+    examples = examples_of(corpus, items, "project",
+                           lambda i: (i["sources"] or [i["id"]])[0].split("/")[-1])
+    return examples, corpus
+
+
+def public_examples(datasets: Path, work: Path, max_questions: int) -> List[Example]:
+    examples: List[Example] = []
+    for name, (relative, _) in SETS.items():
+        if not (datasets / relative).exists():
+            print(f"  {name}: {datasets / relative} not found, left out", flush=True)
+            continue
+        for number, one in enumerate(build_sets(name, datasets, "tune", max_questions)):
+            folder = work / f"{name}-{number}"
+            one.write(folder)
+            corpus = Corpus(folder, work, f"{name}{number}")
+            try:
+                # A question's group: its paragraph (answerable) or itself.
+                examples += examples_of(corpus, one.items, name,
+                                        lambda i: (i["sources"] or [i["id"]])[0])
+            finally:
+                corpus.close()
+    return examples
+
+
+def off_topic_claims(corpus: Corpus, model: Any) -> Dict[Text, int]:
+    """How many held-out off-topic messages the model would answer from knowledge/."""
+    data = yaml.safe_load(OFF_TOPIC.read_text("utf-8"))
+    messages = [line[2:].strip() for block in data["nlu"]
+                for line in block["examples"].splitlines() if line.startswith("- ")]
+    claimed = 0
+    for text in messages:
+        assessment, _ = corpus.examine(text, detect_language(text) or "en")
+        if assessment.passages and model.decide(model.probability(assessment.features)) == "answer":
+            claimed += 1
+    return {"n": len(messages), "claimed": claimed}
+
+
+def commit() -> Text:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, check=True,
+                              capture_output=True, text=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def print_report(report: Dict[Text, Any], model: Any) -> None:
+    print(f"\nThresholds: answer from {model.answer_threshold:.3f}, "
+          f"\"not in the documents\" below {model.not_found_threshold:.3f}")
+    print("| corpus | kind | n | answered | answered right | not sure | not in the documents |")
+    print("|---|---|---|---|---|---|---|")
+    for corpus, kinds in report["out_of_fold"].items():
+        for kind, r in kinds.items():
+            print(f"| {corpus} | {kind} | {r['n']} | {r['claimed']} | {r['claimed_right']} | "
+                  f"{r['unsure']} | {r['not_found']} |")
+    off = report.get("off_topic")
+    if off:
+        print(f"Off-topic messages answered from knowledge/ (a check, not tuned on): "
+              f"{off['claimed']} of {off['n']}")
+
+
+def main(argv: Optional[Sequence[Text]] = None) -> int:
+    """Trains and saves the model; 0 on success."""
+    settings = load_settings()
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--datasets", type=Path, default=DATASETS,
+                        help="public reading-comprehension sets (default ../shared/datasets)")
+    parser.add_argument("--out", type=Path, default=Path(settings.answers.answerability_model))
+    parser.add_argument("--claim-rate", type=float, default=0.05)
+    parser.add_argument("--miss-rate", type=float, default=0.05)
+    parser.add_argument("--max-questions", type=int, default=300,
+                        help="questions per public set's tune half")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    load = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        print("Measuring the project's tune questions on knowledge/ ...", flush=True)
+        examples, project = project_examples(work)
+        try:
+            print(f"Measuring public sets in {args.datasets} ...", flush=True)
+            examples += public_examples(args.datasets, work, args.max_questions)
+            report: Dict[Text, Any] = {
+                "command": "python -m apps.cli.answerability " + " ".join(argv or []),
+                "commit": commit(), "date": dt.datetime.now(dt.UTC).isoformat(),
+                "machine": platform.node(), "cpus": os.cpu_count(),
+                "load_1min": load, "corpora": sorted({e.corpus for e in examples}),
+            }
+            model = train(examples, settings.knowledge.embedding_model, args.claim_rate,
+                          args.miss_rate, report=report)
+            model.report["off_topic"] = off_topic_claims(project, model)
+        finally:
+            project.close()
+    model.report["seconds"] = round(time.perf_counter() - started, 1)
+    model.save(args.out)
+    print_report(model.report, model)
+    print(f"Saved {args.out} in {model.report['seconds']} s")
+    return 0
+
+
+if __name__ == "__main__":
+    run(main)

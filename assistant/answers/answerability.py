@@ -1,0 +1,360 @@
+"""Whether the retrieved sentences answer the question: one calibrated score.
+
+The decision that matters most for trust (answer, say "not sure", or say "not in
+the documents") rests on a probability from a small logistic model over measured
+features of the question, the retrieved passages and the chosen sentences, never
+on the embedded LLM's text, so it is the same whether the model is free, busy or
+down. The model is trained by `python -m apps.cli.answerability` on questions
+whose answers are known (the project's tune half, and public reading-comprehension
+paragraphs where given, with unanswerable questions made by leaving their own
+paragraph out of the index); its two thresholds are chosen on out-of-fold scores
+of that data for stated rates (see `choose_thresholds`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Text, Tuple
+
+from assistant.answers.extractive import RankedSentence, terms
+from assistant.errors import ModelFileError
+from assistant.knowledge.retrieval import RRF_K, Passage
+
+# Characters of Chinese question and function words: a bigram holding one says
+# how something is asked ("多少", "可以", "什么"), not what it is about.
+_FUNCTION_HAN = set(
+    "的了吗呢吧啊呀么什怎哪几多少是否在有和与或及可以能会要请问如何为谁啥咋该把被给让从到对")
+_ASKS_NUMBER = re.compile(
+    r"几|多少|多久|多长|多大|多远|哪一?年|什么时候|何时|\bhow (many|much|long|often|far|old)\b|"
+    r"\bwhen\b|\bwhat (time|year)\b|\bwhich year\b", re.IGNORECASE)
+_NUMBER = re.compile(r"\d|[一二两三四五六七八九十百千万半]")
+# Sentences around the best one that count as its context.
+NEIGHBOURS = 1
+
+FEATURES = (
+    "dense_top",  # cosine similarity of the question with the best dense match
+    "sentence_cosine",  # ... with the best-ranked sentence
+    "sentence_score",  # the best sentence's ranking score (meaning + shared rare words)
+    "score_margin",  # its lead over the second-best sentence
+    "fused_top",  # the best sentence's passage's fused rank (2: first in both searches)
+    "topic_coverage",  # share of the question's topic terms in the retrieved passages
+    "passage_coverage",  # ... in the best sentence's passage
+    "sentence_coverage",  # ... in the best sentence and its neighbours
+    "missing_terms",  # topic terms found in no retrieved passage (log 1+n)
+    "number_match",  # 1 if a question asking for a number got a sentence with one
+    "question_units",  # log of the question's length
+)
+
+
+def topic_terms(question: Text) -> List[Text]:
+    """The question's key terms without Chinese question-word bigrams."""
+    return sorted(t for t in terms(question)
+                  if not (len(t) == 2 and (t[0] in _FUNCTION_HAN or t[1] in _FUNCTION_HAN)
+                          and not t.isascii()))
+
+
+def _coverage(wanted: Sequence[Text], text: Text) -> float:
+    if not wanted:
+        return 0.0
+    found = terms(text)
+    return sum(1 for t in wanted if t in found) / len(wanted)
+
+
+def features(question: Text, passages: Sequence[Passage],
+             ranked: Sequence[RankedSentence]) -> Dict[Text, float]:
+    """The measured features of one retrieval, by name (`FEATURES`).
+
+    Args:
+        question: what was searched (resolved against earlier turns).
+        passages: the retrieved passages, best first (may be empty).
+        ranked: their sentences ranked as answers, best first (may be empty).
+    """
+    wanted = topic_terms(question)
+    texts = [p.chunk.passage for p in passages]
+    everything = "\n".join(texts)
+    best = ranked[0] if ranked else None
+    passage_text = texts[best.passage] if best is not None else (texts[0] if texts else "")
+    context = ""
+    if best is not None:
+        around = sorted((r for r in ranked if r.passage == best.passage
+                         and abs(r.position - best.position) <= NEIGHBOURS),
+                        key=lambda r: r.position)
+        context = " ".join(r.text for r in around)
+    found = terms(everything)
+    missing = sum(1 for t in wanted if t not in found)
+    similarities = [p.similarity for p in passages if p.similarity is not None]
+    fused = passages[best.passage].score if best is not None else (
+        passages[0].score if passages else 0.0)
+    return {
+        "dense_top": max(similarities, default=0.0),
+        "sentence_cosine": best.cosine if best is not None else 0.0,
+        "sentence_score": best.score if best is not None else 0.0,
+        "score_margin": (best.score - ranked[1].score) if len(ranked) > 1 else (
+            best.score if best is not None else 0.0),
+        "fused_top": min(fused * RRF_K, 2.0),
+        "topic_coverage": _coverage(wanted, everything),
+        "passage_coverage": _coverage(wanted, passage_text),
+        "sentence_coverage": _coverage(wanted, context),
+        "missing_terms": math.log1p(missing),
+        "number_match": float(bool(_ASKS_NUMBER.search(question)) and best is not None
+                              and bool(_NUMBER.search(best.text))),
+        "question_units": math.log1p(len(wanted)),
+    }
+
+
+def vector(named: Mapping[Text, float]) -> List[float]:
+    """The features in `FEATURES` order."""
+    return [float(named[name]) for name in FEATURES]
+
+
+# The three decisions, by probability: at least `answer_threshold` answers; below
+# `not_found_threshold` says "not in the documents"; in between says "not sure"
+# and offers the passages as leads.
+ANSWER, UNSURE, NOT_FOUND = "answer", "unsure", "not_found"
+
+
+@dataclass(frozen=True)
+class AnswerabilityModel:
+    """A logistic model over standardised features, and its two thresholds.
+
+    Attributes:
+        weights: one per feature, in `features` order.
+        bias: the intercept.
+        mean, scale: standardisation of each feature.
+        answer_threshold: the probability from which the reply claims an answer.
+        not_found_threshold: the probability below which it says "not in the
+            documents"; at most `answer_threshold`.
+        embedding_model: the embedder the features were measured with (cosines of
+            another embedder mean something else).
+        features: the feature names, as trained.
+        report: how it was trained and validated (counts, rates, the command).
+    """
+
+    weights: Tuple[float, ...]
+    bias: float
+    mean: Tuple[float, ...]
+    scale: Tuple[float, ...]
+    answer_threshold: float
+    not_found_threshold: float
+    embedding_model: Text
+    features: Tuple[Text, ...] = FEATURES
+    report: Dict[Text, Any] = field(default_factory=dict, compare=False)
+
+    def probability(self, named: Mapping[Text, float]) -> float:
+        """P(the chosen sentences answer the question)."""
+        z = self.bias + sum(
+            w * (float(named[name]) - m) / s
+            for w, name, m, s in zip(self.weights, self.features, self.mean, self.scale,
+                                     strict=True))
+        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+
+    def decide(self, probability: float) -> Text:
+        """`ANSWER`, `UNSURE` or `NOT_FOUND`."""
+        if probability >= self.answer_threshold:
+            return ANSWER
+        if probability < self.not_found_threshold:
+            return NOT_FOUND
+        return UNSURE
+
+    @property
+    def fingerprint(self) -> Text:
+        """Short hash of what decides (part of answer cache keys)."""
+        decisive = json.dumps([self.weights, self.bias, self.mean, self.scale,
+                               self.answer_threshold, self.not_found_threshold],
+                              sort_keys=True)
+        return hashlib.sha256(decisive.encode()).hexdigest()[:12]
+
+    def save(self, path: Path) -> None:
+        """Writes the model as JSON (a few hundred bytes, plus the report)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(asdict(self), indent=2, ensure_ascii=False) + "\n",
+                        encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path, embedding_model: Optional[Text] = None) -> AnswerabilityModel:
+        """Reads a saved model.
+
+        Raises:
+            ModelFileError: unreadable, of other features, or measured with another
+                embedder than `embedding_model`; the message says how to retrain.
+        """
+        retrain = "retrain it with `make answerability`"
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            model = cls(**{**data, "weights": tuple(data["weights"]),
+                           "mean": tuple(data["mean"]), "scale": tuple(data["scale"]),
+                           "features": tuple(data["features"])})
+        except (OSError, ValueError, TypeError, KeyError) as error:
+            raise ModelFileError(
+                f"The answerability model {path} cannot be read ({error}): {retrain}."
+            ) from error
+        if model.features != FEATURES:
+            raise ModelFileError(
+                f"The answerability model {path} was trained on other features: {retrain}.")
+        if embedding_model is not None and model.embedding_model != embedding_model:
+            raise ModelFileError(
+                f"The answerability model {path} was trained with the embedder "
+                f"{model.embedding_model!r}, but EMBEDDING_MODEL is {embedding_model!r}: "
+                f"{retrain}.")
+        return model
+
+
+def fit(rows: Sequence[Sequence[float]], labels: Sequence[int], l2: float = 1.0,
+        iterations: int = 50) -> Tuple[List[float], float, List[float], List[float]]:
+    """Logistic regression by Newton's method on standardised features.
+
+    Args:
+        rows: feature vectors (`FEATURES` order).
+        labels: 1 when the chosen sentences answer the question, else 0.
+        l2: ridge penalty on the weights (not the intercept).
+        iterations: Newton steps at most (it converges in about ten).
+
+    Returns:
+        weights, bias, mean, scale.
+    """
+    import numpy as np
+
+    x = np.asarray(rows, dtype=float)
+    y = np.asarray(labels, dtype=float)
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    scale[scale < 1e-9] = 1.0
+    z = np.hstack([np.ones((len(x), 1)), (x - mean) / scale])
+    beta = np.zeros(z.shape[1])
+    penalty = np.eye(z.shape[1]) * l2
+    penalty[0, 0] = 0.0
+    for _ in range(iterations):
+        p = 1.0 / (1.0 + np.exp(-np.clip(z @ beta, -50, 50)))
+        gradient = z.T @ (p - y) + penalty @ beta
+        hessian = (z * (p * (1 - p))[:, None]).T @ z + penalty
+        step = np.linalg.solve(hessian + np.eye(len(beta)) * 1e-9, gradient)
+        beta -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    return list(beta[1:]), float(beta[0]), list(mean), list(scale)
+
+
+def choose_thresholds(scores: Sequence[float], labels: Sequence[int],
+                      unanswerable: Sequence[bool], claim_rate: float = 0.05,
+                      miss_rate: float = 0.05) -> Tuple[float, float]:
+    """The two thresholds, from validation scores.
+
+    Args:
+        scores: out-of-fold probabilities.
+        labels: 1 when the chosen sentences answer the question.
+        unanswerable: True for questions whose answer is not in the index.
+        claim_rate: at most this share of unanswerable questions may score at or
+            above the answer threshold (the goal: at least 95 % get no claimed
+            answer).
+        miss_rate: at most this share of questions with a right answer may score
+            below the not-found threshold ("not in the documents" is rarely said
+            of a question the documents answer).
+
+    Returns:
+        (answer_threshold, not_found_threshold), the second at most the first.
+    """
+    negatives = sorted((s for s, u in zip(scores, unanswerable, strict=True) if u),
+                       reverse=True)
+    positives = sorted(s for s, y in zip(scores, labels, strict=True) if y)
+    answer = 0.5
+    if negatives:
+        allowed = int(math.floor(claim_rate * len(negatives)))
+        # Just above the (allowed + 1)-th highest unanswerable score.
+        answer = min(1.0, negatives[allowed] + 1e-6) if allowed < len(negatives) else 0.0
+    not_found = 0.0
+    if positives:
+        allowed = int(math.floor(miss_rate * len(positives)))
+        not_found = positives[allowed] if allowed < len(positives) else 1.0
+    return answer, min(not_found, answer)
+
+
+@dataclass(frozen=True)
+class Example:
+    """One labelled retrieval for training.
+
+    Attributes:
+        features: the measured features (`features`).
+        answers: 1 when the chosen sentences hold the answer.
+        unanswerable: the answer is not in the index at all.
+        group: questions that share a paragraph or document share a fold.
+        corpus: which document set it came from (reported apart).
+    """
+
+    features: Dict[Text, float]
+    answers: int
+    unanswerable: bool
+    group: Text
+    corpus: Text
+
+
+def _fold(group: Text, folds: int) -> int:
+    return int(hashlib.sha256(group.encode()).hexdigest(), 16) % folds
+
+
+def out_of_fold(examples: Sequence[Example], folds: int = 5, l2: float = 1.0) -> List[float]:
+    """Each example's probability from a model fitted on the other folds (folds by
+    group, so no paragraph is both trained on and scored)."""
+    scores = [0.0] * len(examples)
+    for fold in range(folds):
+        train = [e for e in examples if _fold(e.group, folds) != fold]
+        held = [i for i, e in enumerate(examples) if _fold(e.group, folds) == fold]
+        if not held or len({e.answers for e in train}) < 2:
+            continue
+        weights, bias, mean, scale = fit([vector(e.features) for e in train],
+                                         [e.answers for e in train], l2)
+        model = AnswerabilityModel(tuple(weights), bias, tuple(mean), tuple(scale), 0.5, 0.5,
+                                   "")
+        for i in held:
+            scores[i] = model.probability(examples[i].features)
+    return scores
+
+
+def rates(examples: Sequence[Example], scores: Sequence[float], answer: float,
+          not_found: float) -> Dict[Text, Any]:
+    """What the thresholds do to these examples: counts of each decision, for the
+    questions the documents answer and for those they do not."""
+    out: Dict[Text, Any] = {}
+    for name, chosen in (("answerable", [not e.unanswerable for e in examples]),
+                         ("unanswerable", [e.unanswerable for e in examples])):
+        picked = [(e, s) for e, s, c in zip(examples, scores, chosen, strict=True) if c]
+        claimed = [(e, s) for e, s in picked if s >= answer]
+        out[name] = {
+            "n": len(picked),
+            "claimed": len(claimed),
+            "claimed_right": sum(e.answers for e, _ in claimed),
+            "unsure": sum(1 for _, s in picked if not_found <= s < answer),
+            "not_found": sum(1 for _, s in picked if s < not_found),
+        }
+    return out
+
+
+def train(examples: Sequence[Example], embedding_model: Text, claim_rate: float = 0.05,
+          miss_rate: float = 0.05, folds: int = 5, l2: float = 1.0,
+          report: Optional[Dict[Text, Any]] = None) -> AnswerabilityModel:
+    """Fits the model on every example, with thresholds chosen on out-of-fold scores.
+
+    Raises:
+        ValueError: with fewer than two labels among the examples.
+    """
+    if len({e.answers for e in examples}) < 2:
+        raise ValueError("Training needs questions both answered and not answered.")
+    scores = out_of_fold(examples, folds, l2)
+    answer, not_found = choose_thresholds(
+        scores, [e.answers for e in examples], [e.unanswerable for e in examples],
+        claim_rate, miss_rate)
+    weights, bias, mean, scale = fit([vector(e.features) for e in examples],
+                                     [e.answers for e in examples], l2)
+    validation = {corpus: rates([e for e in examples if e.corpus == corpus],
+                                [s for e, s in zip(examples, scores, strict=True)
+                                 if e.corpus == corpus], answer, not_found)
+                  for corpus in sorted({e.corpus for e in examples})}
+    return AnswerabilityModel(
+        tuple(weights), bias, tuple(mean), tuple(scale), answer, not_found, embedding_model,
+        report={**(report or {}), "examples": len(examples), "folds": folds, "l2": l2,
+                "claim_rate": claim_rate, "miss_rate": miss_rate,
+                "out_of_fold": validation})

@@ -1,0 +1,234 @@
+"""The answerability model: its features, its fit, its thresholds, its file; and the
+answer service's three kinds of reply (an answer, "not sure" with leads, "not in the
+documents"), and routed-in messages, decided by it."""
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+import yaml
+
+from assistant.answers.answerability import (
+    ANSWER,
+    FEATURES,
+    NOT_FOUND,
+    UNSURE,
+    AnswerabilityModel,
+    Example,
+    choose_thresholds,
+    features,
+    fit,
+    out_of_fold,
+    topic_terms,
+    train,
+)
+from assistant.answers.cache import LRUAnswerCache
+from assistant.answers.extractive import rank_sentences
+from assistant.answers.messages import message
+from assistant.answers.models import CLAIM_MODES
+from assistant.answers.service import AnswerService, format_reply
+from assistant.errors import ModelFileError
+from assistant.knowledge.embedder import similarities
+from assistant.knowledge.retrieval import Passage
+from tests.fakes.in_memory import HashingEmbedder, ScriptedChatModel, StaticSearch, chunk
+
+LEAVE = chunk("en/hr-annual-leave.md", "Full-time employees get 15 days of paid annual "
+              "leave a year. Contractors get no paid annual leave.", "Annual Leave")
+WIFI = chunk("en/office.md", "The office is open from 8 am. Visitors sign in at the front "
+             "desk.", "Office")
+
+
+def assessed(question, *chunks):
+    embedder = HashingEmbedder()
+    passages = [Passage(c, 1.0 / (61 + n), 0.5) for n, c in enumerate(chunks)]
+    ranked = rank_sentences(question, [p.chunk.passage for p in passages],
+                            lambda q, s: similarities(embedder, q, s))
+    return features(question, passages, ranked)
+
+
+def test_topic_terms_leave_out_how_a_chinese_question_asks():
+    assert "多少" not in topic_terms("年假有多少天")
+    assert "年假" in topic_terms("年假有多少天")
+    assert topic_terms("how many days of leave") == ["days", "leave", "many"]
+
+
+def test_a_question_the_passage_answers_covers_its_terms_and_one_it_does_not_misses_them():
+    answered = assessed("How many days of annual leave do full-time employees get?", LEAVE)
+    unanswered = assessed("What is the office wifi password?", WIFI)
+    assert set(answered) == set(FEATURES)
+    assert answered["sentence_coverage"] > 0.6 and answered["number_match"] == 1.0
+    assert unanswered["topic_coverage"] < 0.5 and unanswered["missing_terms"] > 0
+    assert answered["sentence_score"] > unanswered["sentence_score"]
+
+
+def test_nothing_retrieved_gives_zero_features():
+    empty = features("anything at all", [], [])
+    assert empty["dense_top"] == 0.0 and empty["topic_coverage"] == 0.0
+
+
+def synthetic(n=400, seed=1):
+    """Examples whose label depends on two features, with noise."""
+    rng = random.Random(seed)
+    examples = []
+    for i in range(n):
+        answers = int(rng.random() < 0.5)
+        named = {name: rng.gauss(0, 1) for name in FEATURES}
+        named["sentence_coverage"] += 2.0 * answers
+        named["missing_terms"] -= 1.5 * answers
+        unanswerable = not answers and rng.random() < 0.7
+        examples.append(Example(named, answers, unanswerable, f"g{i % 80}", "synthetic"))
+    return examples
+
+
+def test_the_fit_finds_the_features_that_decide():
+    examples = synthetic()
+    weights, bias, mean, scale = fit([[e.features[f] for f in FEATURES] for e in examples],
+                                     [e.answers for e in examples])
+    by_name = dict(zip(FEATURES, weights, strict=True))
+    assert by_name["sentence_coverage"] > 1.0 and by_name["missing_terms"] < -0.5
+    assert max(abs(by_name[f]) for f in FEATURES
+               if f not in ("sentence_coverage", "missing_terms")) < 0.5
+
+
+def test_thresholds_keep_claims_on_unanswerable_questions_within_the_rate():
+    scores = [i / 100 for i in range(100)]
+    unanswerable = [i < 60 for i in range(100)]  # 0.00 .. 0.59
+    labels = [int(i >= 50) for i in range(100)]  # 0.50 .. 0.99 answered right
+    answer, not_found = choose_thresholds(scores, labels, unanswerable, 0.05, 0.05)
+    claimed = sum(1 for s, u in zip(scores, unanswerable, strict=False) if u and s >= answer)
+    assert claimed <= 0.05 * 60 and claimed == 3
+    missed = sum(1 for s, y in zip(scores, labels, strict=False) if y and s < not_found)
+    assert missed <= 0.05 * 50 and not_found <= answer
+
+
+def test_out_of_fold_scores_never_come_from_a_model_that_saw_the_example():
+    examples = synthetic(200)
+    # An example whose features say "answers" but whose label says no: a model
+    # that had seen it would score it lower than one that had not.
+    scores = out_of_fold(examples, folds=5)
+    assert len(scores) == 200 and all(0.0 < s < 1.0 for s in scores)
+    right = sum((s >= 0.5) == bool(e.answers) for s, e in zip(scores, examples, strict=False))
+    assert right > 150
+
+
+def test_a_trained_model_round_trips_through_its_file(tmp_path):
+    model = train(synthetic(), "use-multilingual", report={"command": "test"})
+    path = tmp_path / "answerability.json"
+    model.save(path)
+    loaded = AnswerabilityModel.load(path, "use-multilingual")
+    assert loaded == model and loaded.fingerprint == model.fingerprint
+    assert loaded.report["out_of_fold"]["synthetic"]["unanswerable"]["n"] > 0
+    named = synthetic(1, seed=9)[0].features
+    assert loaded.probability(named) == model.probability(named)
+
+
+def test_a_model_file_that_cannot_be_used_says_how_to_retrain(tmp_path):
+    path = tmp_path / "answerability.json"
+    path.write_text("{not json")
+    with pytest.raises(ModelFileError, match="make answerability"):
+        AnswerabilityModel.load(path)
+    train(synthetic(), "m3e-small").save(path)
+    with pytest.raises(ModelFileError, match="EMBEDDING_MODEL is 'use-multilingual'"):
+        AnswerabilityModel.load(path, "use-multilingual")
+    data = json.loads(path.read_text())
+    data["features"] = data["features"][:-1]
+    path.write_text(json.dumps(data))
+    with pytest.raises(ModelFileError, match="other features"):
+        AnswerabilityModel.load(path)
+
+
+def fixed(probability_of):
+    """A model whose probability is `probability_of(features)` (through its bias only
+    when constant), with thresholds 0.7 and 0.3."""
+    class Fixed(AnswerabilityModel):
+        def probability(self, named):
+            return probability_of(named)
+    zeros = tuple(0.0 for _ in FEATURES)
+    return Fixed(zeros, 0.0, zeros, tuple(1.0 for _ in FEATURES), 0.7, 0.3, "test")
+
+
+def service(model, llm=None, style="quote", search=None):
+    return AnswerService(search or StaticSearch(LEAVE, WIFI), LRUAnswerCache(), lambda: "v1",
+                         llm, embedder=HashingEmbedder(), answer_style=style,
+                         answerability=model)
+
+
+@pytest.mark.parametrize("probability, mode", [(0.9, "extractive"), (0.5, "unsure"),
+                                               (0.1, "not_found")])
+async def test_the_reply_kind_follows_the_probability(probability, mode):
+    answer = await service(fixed(lambda f: probability)).answer(
+        "How many days of annual leave?", [], "en")
+    assert answer.mode == mode
+    if mode == "extractive":
+        assert "15 days" in answer.text and answer.sources[0].source == "en/hr-annual-leave.md"
+    if mode == "unsure":
+        assert answer.text == message("unsure", "en") and "15" not in answer.text
+        assert 1 <= len(answer.sources) <= 2
+        reply = format_reply(answer)
+        assert reply.startswith("I couldn't find a clear answer. These passages may help:\n[")
+        assert "Sources:" not in reply
+    if mode == "not_found":
+        assert answer.text == message("not_found", "en") and not answer.sources
+
+
+async def test_the_decision_does_not_wait_for_the_llm():
+    llm = ScriptedChatModel(lambda m: "I don't know.")
+    answer = await service(fixed(lambda f: 0.9), llm).answer("How many days of leave?", [], "en")
+    # In `quote` style the scores decide: the model is not asked.
+    assert answer.mode == "extractive" and llm.requests == []
+    down = ScriptedChatModel(fail=True)
+    unsure = await service(fixed(lambda f: 0.5), down, "generate").answer(
+        "How many days of leave?", [], "en")
+    assert unsure.mode == "unsure" and down.requests == []
+
+
+async def test_in_generate_style_the_llm_writes_only_what_the_scores_allow():
+    llm = ScriptedChatModel(lambda m: "Full-time employees get 15 days [1].")
+    answer = await service(fixed(lambda f: 0.9), llm, "generate").answer(
+        "How many days of leave?", [], "en")
+    assert answer.mode == "llm" and len(llm.requests) == 1
+    refusing = ScriptedChatModel(lambda m: "I don't know.")
+    answer = await service(fixed(lambda f: 0.9), refusing, "generate").answer(
+        "How many days of leave?", [], "en")
+    assert answer.mode == "unsure"  # the model's doubt never becomes a claim
+
+
+@pytest.mark.parametrize("probability, mode", [(0.9, "extractive"), (0.5, "out_of_scope"),
+                                               (0.1, "out_of_scope")])
+async def test_a_routed_in_message_is_answered_only_when_the_documents_clearly_do(
+        probability, mode):
+    answer = await service(fixed(lambda f: probability)).answer(
+        "who wrote the annual leave rules", [], "en", routed=True)
+    assert answer.mode == mode
+    assert mode in CLAIM_MODES or answer.text == message("out_of_scope", "en")
+
+
+async def test_without_a_model_a_routed_in_message_is_turned_away_unsearched():
+    search = StaticSearch(LEAVE)
+    answer = await service(None, search=search).answer("tell me a joke", [], "zh", routed=True)
+    assert answer.mode == "out_of_scope" and search.queries == []
+    assert answer.text == message("out_of_scope", "zh")
+
+
+async def test_routed_and_asked_answers_are_cached_apart():
+    probability = {"p": 0.5}
+    answers = service(fixed(lambda f: probability["p"]))
+    routed = await answers.answer("annual leave days", [], "en", routed=True)
+    asked = await answers.answer("annual leave days", [], "en")
+    assert (routed.mode, asked.mode) == ("out_of_scope", "unsure")
+    assert not asked.cached
+
+
+def test_the_out_of_scope_text_is_the_domains():
+    domain = yaml.safe_load((Path(__file__).parents[3] / "domain.yml").read_text("utf-8"))
+    variations = {v["condition"][0]["value"]: v["text"]
+                  for v in domain["responses"]["utter_out_of_scope"] if "condition" in v}
+    assert variations == {"zh": message("out_of_scope", "zh"),
+                          "en": message("out_of_scope", "en")}
+
+
+def test_decide_has_three_bands():
+    model = fixed(lambda f: 0.0)
+    assert [model.decide(p) for p in (0.95, 0.7, 0.5, 0.3, 0.1)] == [
+        ANSWER, ANSWER, UNSURE, UNSURE, NOT_FOUND]
