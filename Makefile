@@ -42,7 +42,7 @@ PTH = $$($(1) -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/as
 
 MODEL_INPUTS := config.yml domain.yml $(shell find data -type f 2>/dev/null)
 
-.PHONY: FORCE help browser prometheus images test-images setup index llm actions-env-path llm-env-path benchmark-retrieval benchmark-answers benchmark-accuracy benchmark-api benchmark-load benchmark-oos benchmark-replicas benchmark-capacity probe-security train shell run api worker actions settings test test-fast test-components test-dirs lint readme typecheck validate benchmark env-path clean
+.PHONY: FORCE help answerability browser prometheus images test-images setup index llm actions-env-path llm-env-path benchmark-retrieval benchmark-answers benchmark-accuracy benchmark-api benchmark-load benchmark-oos benchmark-replicas benchmark-capacity probe-security train shell run api worker actions settings test test-fast test-components test-dirs lint readme typecheck validate benchmark env-path clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -110,7 +110,23 @@ $(KNOWLEDGE_STAMP): $(shell find knowledge -type f 2>/dev/null) | $(ACTIONS_STAM
 	@$(ACTIONS_PY) -m apps.cli.ingest knowledge --prune
 	@mkdir -p $(dir $@) && touch $@
 
-setup: $(STAMP) $(RASA_ENV)/.defaults $(ACTIONS_STAMP) $(LLM_STAMP) $(KNOWLEDGE_STAMP) ## Create the three Python environments and index the knowledge base (once)
+# The answerability model (when to answer, say "not sure" or "not in the
+# documents"): trained on the project's tune questions and, where DATASETS holds
+# them, the public reading-comprehension sets' tune halves. About 2 minutes on 2
+# cores.
+DATASETS_DIR ?= $(or $(DATASETS),../shared/datasets)
+ANSWERABILITY := models/answerability.json
+ANSWERABILITY_INPUTS := benchmarks/data/answer_questions.yml assistant/answers/answerability.py \
+	assistant/answers/extractive.py assistant/answers/service.py assistant/text.py \
+	apps/cli/answerability.py $(shell find knowledge -type f 2>/dev/null)
+
+$(ANSWERABILITY): $(ANSWERABILITY_INPUTS) | $(ACTIONS_STAMP)
+	@echo "==> Training the answerability model (about 2 minutes)"
+	@$(ACTIONS_PY) -m apps.cli.answerability --datasets $(DATASETS_DIR) --out $@
+
+answerability: $(ANSWERABILITY) ## Train the answerability model if its inputs changed [DATASETS=../shared/datasets]
+
+setup: $(STAMP) $(RASA_ENV)/.defaults $(ACTIONS_STAMP) $(LLM_STAMP) $(KNOWLEDGE_STAMP) $(ANSWERABILITY) ## Create the three Python environments, index the knowledge base and train the answerability model (once)
 
 index: $(ACTIONS_STAMP) ## Index the documents in KNOWLEDGE_DIR (default knowledge/): make index [PRUNE=1] [REBUILD=1]
 	@$(ACTIONS_PY) -m apps.cli.ingest $(or $(KNOWLEDGE_DIR),knowledge) $(if $(PRUNE),--prune) $(if $(REBUILD),--rebuild)
@@ -246,8 +262,8 @@ benchmark-retrieval: setup ## Retrieval benchmark (recall@1/5, MRR: dense, BM25,
 benchmark-answers: setup ## Answer latency (cached, LLM, extractive), cache savings, memory
 	@$(ACTIONS_PY) -m benchmarks.answer_benchmark --llm-python $(LLM_PY)
 
-benchmark-accuracy: setup ## Answer accuracy on the question set's test half (LLM and extractive): make benchmark-accuracy [ARGS="--split tune"]
-	@$(ACTIONS_PY) -m benchmarks.answer_accuracy --llm-python $(LLM_PY) $(ARGS)
+benchmark-accuracy: setup ## Answer accuracy, strict grade, on the test halves of the project's questions and the public sets: make benchmark-accuracy [ARGS="--set all --no-llm"]
+	@$(ACTIONS_PY) -m benchmarks.answer_accuracy --llm-python $(LLM_PY) --datasets $(DATASETS_DIR) $(ARGS)
 
 benchmark-oos: $(STAMP) $(RASA_ENV)/.defaults ## Off-topic recall and in-scope accuracy, config.yml against it without NoveltyClassifier: make benchmark-oos [ARGS="--improved-model M.tar.gz"]
 	@$(RASA_PY) -m benchmarks.out_of_scope $(ARGS)

@@ -233,6 +233,17 @@ def load_average() -> Optional[float]:
         return None
 
 
+def answerability_fingerprint() -> Optional[Text]:
+    """The trained answerability model the services will load, if any."""
+    from assistant.answers.answerability import AnswerabilityModel
+
+    settings = load_settings()
+    path = Path(settings.answers.answerability_model)
+    if not path.exists():
+        return None
+    return AnswerabilityModel.load(path).fingerprint
+
+
 def git_commit() -> Text:
     """The checkout's commit, with `+dirty` when it has uncommitted changes."""
     try:
@@ -274,7 +285,11 @@ def main(argv: Sequence[Text] = ()) -> int:
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         "machine": {"node": platform.node(), "cpus": os.cpu_count()},
         "load_1min_start": load_average(),
+        "answerability_model": answerability_fingerprint(),
     }
+    if run_info["answerability_model"] is None:
+        print("No answerability model (make answerability): every path answers by the "
+              "earlier rules.", flush=True)
     rows: List[Row] = []
     answers: List[Tuple[Text, Text, List[Graded]]] = []  # (set, path, graded)
     with tempfile.TemporaryDirectory() as tmp:
@@ -297,14 +312,14 @@ def main(argv: Sequence[Text] = ()) -> int:
                 subprocess.run([sys.executable, "-m", "apps.cli.ingest", str(index.folder)],
                                cwd=ROOT, env=env, check=True, capture_output=True)
                 label = f"{index.set_name} {index.label}"
-                # The earlier extractive answer (the best passage's sentences sharing
-                # the question's words) side by side with sentences ranked by meaning.
-                lexical = build_service(env, False)
-                lexical.embedder = None
-                record(index, "extractive, shared words (before)",
-                       asyncio.run(run(lexical, index.items, f"{label}, lexical",
+                # The earlier rules (no answerability model: whatever retrieval finds
+                # is quoted as the answer) side by side with the model's decisions.
+                earlier = build_service(env, False)
+                earlier.answerability = None
+                record(index, "extractive, no answerability model (before)",
+                       asyncio.run(run(earlier, index.items, f"{label}, before",
                                        index.public)))
-                close(lexical)
+                close(earlier)
                 extractive = build_service(env, False)
                 record(index, "extractive (LLM off)",
                        asyncio.run(run(extractive, index.items, f"{label}, no LLM",

@@ -158,12 +158,13 @@ def commit() -> Text:
 def print_report(report: Dict[Text, Any], model: Any) -> None:
     print(f"\nThresholds: answer from {model.answer_threshold:.3f}, "
           f"\"not in the documents\" below {model.not_found_threshold:.3f}")
-    print("| corpus | kind | n | answered | answered right | not sure | not in the documents |")
-    print("|---|---|---|---|---|---|---|")
+    print("| corpus | kind | n | quote right | answered | answered right | not sure | "
+          "not in the documents |")
+    print("|---|---|---|---|---|---|---|---|")
     for corpus, kinds in report["out_of_fold"].items():
         for kind, r in kinds.items():
-            print(f"| {corpus} | {kind} | {r['n']} | {r['claimed']} | {r['claimed_right']} | "
-                  f"{r['unsure']} | {r['not_found']} |")
+            print(f"| {corpus} | {kind} | {r['n']} | {r['right']} | {r['claimed']} | "
+                  f"{r['claimed_right']} | {r['unsure']} | {r['not_found']} |")
     off = report.get("off_topic")
     if off:
         print(f"Off-topic messages answered from knowledge/ (a check, not tuned on): "

@@ -94,7 +94,7 @@ def features(question: Text, passages: Sequence[Passage],
         "dense_top": max(similarities, default=0.0),
         "sentence_cosine": best.cosine if best is not None else 0.0,
         "sentence_score": best.score if best is not None else 0.0,
-        "score_margin": (best.score - ranked[1].score) if len(ranked) > 1 else (
+        "score_margin": (ranked[0].score - ranked[1].score) if len(ranked) > 1 else (
             best.score if best is not None else 0.0),
         "fused_top": min(fused * RRF_K, 2.0),
         "topic_coverage": _coverage(wanted, everything),
@@ -325,6 +325,7 @@ def rates(examples: Sequence[Example], scores: Sequence[float], answer: float,
         claimed = [(e, s) for e, s in picked if s >= answer]
         out[name] = {
             "n": len(picked),
+            "right": sum(e.answers for e, _ in picked),
             "claimed": len(claimed),
             "claimed_right": sum(e.answers for e, _ in claimed),
             "unsure": sum(1 for _, s in picked if not_found <= s < answer),

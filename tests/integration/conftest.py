@@ -202,6 +202,8 @@ class Servers:
         self.processes: Dict[Text, subprocess.Popen] = {}
         self.log_files: List[Any] = []
         self.logs = work_dir
+        # Settings a test gives the action server on its next start (ANSWER_STYLE).
+        self.actions_settings: Dict[Text, Text] = {}
         self.actions_python = env_python("ACTIONS_PYTHON", "actions-env-path")
         self.llm_python = env_python("LLM_PYTHON", "llm-env-path")
         try:
@@ -222,6 +224,7 @@ class Servers:
             LLM_TIMEOUT_SECONDS="40",
             OPEN_METEO_GEOCODING_URL=self.weather.geocoding_url,
             OPEN_METEO_FORECAST_URL=self.weather.forecast_url,
+            **self.actions_settings,
         )
 
     def channel_env(self) -> Dict[Text, Text]:
