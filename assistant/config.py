@@ -350,6 +350,13 @@ class AnswerSettings:
         "messages are not looked up", path,
     )
 
+    verifier_dir: Text = setting(
+        "VERIFIER_DIR", "",
+        "the cross-encoder that reads the question with each candidate sentence "
+        "(`make verifier` trains it); the answer service uses it when the answerability "
+        "model was trained with it", path, shown="`ASSISTANT_CACHE_DIR/verifier`",
+    )
+
     def style_for(self, hosted: bool) -> Text:
         """The configured answer style, or the one measured best for the LLM in use."""
         if self.answer_style is not None:
@@ -729,6 +736,11 @@ class Settings:
     def llm_languages(self) -> Tuple[Text, ...]:
         """Languages the configured LLM answers."""
         return self.answers.languages_for(self.local_llm.model, self.hosted_llm)
+
+    @property
+    def verifier_dir(self) -> Path:
+        """Where the verifier is: `VERIFIER_DIR`, else the cache folder's `verifier`."""
+        return Path(self.answers.verifier_dir or Path(self.paths.cache_dir) / "verifier")
 
     @property
     def answer_style(self) -> Text:

@@ -20,6 +20,8 @@ from assistant.answers.cache import AnswerCache, LRUAnswerCache
 from assistant.answers.curated import CuratedAnswers
 from assistant.answers.service import AnswerService
 from assistant.config import Settings
+from assistant.encoders.cross_encoder import OnnxCrossEncoder, missing_files
+from assistant.errors import ModelFileError
 from assistant.knowledge.embedder import make_embedder
 from assistant.knowledge.retrieval import Retriever
 from assistant.metrics import NoRecorder, Recorder
@@ -41,6 +43,26 @@ def build_cache(settings: Settings) -> AnswerCache:
     if settings.cache.redis_url:
         return RedisAnswerCache(settings.cache.redis_url, settings.cache.ttl_seconds)
     return LRUAnswerCache(settings.cache.max_entries, settings.cache.ttl_seconds)
+
+
+def load_verifier(settings: Settings, model: Optional[AnswerabilityModel]
+                  ) -> Optional[OnnxCrossEncoder]:
+    """The verifier when the answerability model was trained with its scores.
+
+    Raises:
+        ModelFileError: the model needs the verifier and its files are missing.
+    """
+    if model is None or not model.uses_verifier:
+        if not missing_files(settings.verifier_dir):
+            logger.warning("answers.verifier_unused", extra={"path": str(settings.verifier_dir)})
+        return None
+    missing = missing_files(settings.verifier_dir)
+    if missing:
+        raise ModelFileError(
+            f"The answerability model was trained with the verifier, but "
+            f"{settings.verifier_dir} lacks {', '.join(missing)}: train it (`make verifier`) "
+            f"or retrain the answerability model without it (`make answerability`).")
+    return OnnxCrossEncoder(settings.verifier_dir)
 
 
 def load_answerability(settings: Settings) -> Optional[AnswerabilityModel]:
@@ -65,6 +87,7 @@ def build_services(settings: Settings, recorder: Optional[Recorder] = None) -> S
     services' database, opened on first use) and weather client; their metrics go to
     `recorder`."""
     recorder = recorder or NoRecorder()
+    answerability = load_answerability(settings)
     embedder = make_embedder(settings.knowledge.embedding_model, settings.paths.encoders_dir)
     feedback = functools.lru_cache(maxsize=1)(
         lambda: SqlFeedbackStore(connect(settings.api.db_url)))
@@ -80,7 +103,8 @@ def build_services(settings: Settings, recorder: Optional[Recorder] = None) -> S
         clear_match=settings.answers.clear_match,
         curated=CuratedAnswers(lambda: feedback().answers(), embedder),
         recorder=recorder,
-        answerability=load_answerability(settings),
+        answerability=answerability,
+        verifier=load_verifier(settings, answerability),
     )
     return Services(answers=answers, weather=OpenMeteoClient(settings.weather))
 

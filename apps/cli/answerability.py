@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import datetime as dt
 import os
 import platform
@@ -42,6 +43,7 @@ from assistant.answers.answerability import Example, train
 from assistant.answers.cache import LRUAnswerCache
 from assistant.answers.service import AnswerService, Assessment
 from assistant.config import environment, load_settings
+from assistant.encoders.cross_encoder import OnnxCrossEncoder, missing_files
 from assistant.knowledge.ingest import ingest
 from assistant.knowledge.retrieval import Retriever
 from assistant.text import detect_language
@@ -65,7 +67,8 @@ def label(item: Dict[Text, Any], assessment: Assessment, quoted: Text) -> int:
 class Corpus:
     """One temporary index of a document folder, searched as the answer service does."""
 
-    def __init__(self, documents: Path, work: Path, name: Text) -> None:
+    def __init__(self, documents: Path, work: Path, name: Text,
+                 verifier: Optional[OnnxCrossEncoder] = None) -> None:
         env = {**environment(), "MILVUS_URI": "", "REDIS_URL": "",
                "MILVUS_LITE_PATH": str(work / f"{name}.db")}
         self.settings = load_settings(env)
@@ -76,7 +79,7 @@ class Corpus:
         print(f"  {name}: {report.summary()}", flush=True)
         self.service = AnswerService(
             Retriever(self.store, self.embedder, self.settings.retrieval), LRUAnswerCache(),
-            version=self.store.version, embedder=self.embedder)
+            version=self.store.version, embedder=self.embedder, verifier=verifier)
 
     def examine(self, question: Text, language: Text) -> Tuple[Assessment, Text]:
         """The assessment and the quote the service would send."""
@@ -106,16 +109,18 @@ def examples_of(corpus: Corpus, items: Sequence[Dict[Text, Any]], name: Text,
     return examples
 
 
-def project_examples(work: Path) -> Tuple[List[Example], Corpus]:
+def project_examples(work: Path, verifier: Optional[OnnxCrossEncoder]
+                     ) -> Tuple[List[Example], Corpus]:
     items = [i for i in yaml.safe_load(QUESTIONS.read_text("utf-8")) if i["split"] == "tune"]
-    corpus = Corpus(ROOT / "knowledge", work, "project")
+    corpus = Corpus(ROOT / "knowledge", work, "project", verifier)
     # A question's group: its first source document, or itself when unanswerable.
     examples = examples_of(corpus, items, "project",
                            lambda i: (i["sources"] or [i["id"]])[0].split("/")[-1])
     return examples, corpus
 
 
-def public_examples(datasets: Path, work: Path, max_questions: int) -> List[Example]:
+def public_examples(datasets: Path, work: Path, max_questions: int,
+                    verifier: Optional[OnnxCrossEncoder]) -> List[Example]:
     examples: List[Example] = []
     for name, (relative, _) in SETS.items():
         if not (datasets / relative).exists():
@@ -124,7 +129,7 @@ def public_examples(datasets: Path, work: Path, max_questions: int) -> List[Exam
         for number, one in enumerate(build_sets(name, datasets, "tune", max_questions)):
             folder = work / f"{name}-{number}"
             one.write(folder)
-            corpus = Corpus(folder, work, f"{name}{number}")
+            corpus = Corpus(folder, work, f"{name}{number}", verifier)
             try:
                 # A question's group: its paragraph (answerable) or itself.
                 examples += examples_of(corpus, one.items, name,
@@ -182,21 +187,34 @@ def main(argv: Optional[Sequence[Text]] = None) -> int:
     parser.add_argument("--miss-rate", type=float, default=0.05)
     parser.add_argument("--max-questions", type=int, default=300,
                         help="questions per public set's tune half")
+    parser.add_argument("--no-verifier", action="store_true",
+                        help="leave the verifier out even when it is trained")
     args = parser.parse_args(argv)
+    verifier = None
+    runtime = all(importlib.util.find_spec(m) for m in ("onnxruntime", "tokenizers"))
+    if args.no_verifier or missing_files(settings.verifier_dir):
+        print("Without a verifier (`make verifier` trains one)", flush=True)
+    elif not runtime:
+        print(f"Without the verifier in {settings.verifier_dir}: this environment lacks "
+              "onnxruntime or tokenizers", flush=True)
+    else:
+        verifier = OnnxCrossEncoder(settings.verifier_dir)
+        print(f"With the verifier in {settings.verifier_dir}", flush=True)
     started = time.perf_counter()
     load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         print("Measuring the project's tune questions on knowledge/ ...", flush=True)
-        examples, project = project_examples(work)
+        examples, project = project_examples(work, verifier)
         try:
             print(f"Measuring public sets in {args.datasets} ...", flush=True)
-            examples += public_examples(args.datasets, work, args.max_questions)
+            examples += public_examples(args.datasets, work, args.max_questions, verifier)
             report: Dict[Text, Any] = {
                 "command": "python -m apps.cli.answerability " + " ".join(argv or []),
                 "commit": commit(), "date": dt.datetime.now(dt.UTC).isoformat(),
                 "machine": platform.node(), "cpus": os.cpu_count(),
                 "load_1min": load, "corpora": sorted({e.corpus for e in examples}),
+                "verifier": str(settings.verifier_dir) if verifier is not None else None,
             }
             model = train(examples, settings.knowledge.embedding_model, args.claim_rate,
                           args.miss_rate, report=report)

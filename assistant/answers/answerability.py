@@ -36,7 +36,7 @@ _NUMBER = re.compile(r"\d|[一二两三四五六七八九十百千万半]")
 # Sentences around the best one that count as its context.
 NEIGHBOURS = 1
 
-FEATURES = (
+BASE_FEATURES = (
     "dense_top",  # cosine similarity of the question with the best dense match
     "sentence_cosine",  # ... with the best-ranked sentence
     "sentence_score",  # the best sentence's ranking score (meaning + shared rare words)
@@ -49,6 +49,11 @@ FEATURES = (
     "number_match",  # 1 if a question asking for a number got a sentence with one
     "question_units",  # log of the question's length
 )
+# With a verifier (a cross-encoder that reads the question and each candidate
+# sentence together): its probability for the sentence it ranks first, and that
+# sentence's lead over the second.
+VERIFIER_FEATURES = ("verifier_top", "verifier_margin")
+FEATURES = BASE_FEATURES + VERIFIER_FEATURES
 
 
 def topic_terms(question: Text) -> List[Text]:
@@ -66,13 +71,17 @@ def _coverage(wanted: Sequence[Text], text: Text) -> float:
 
 
 def features(question: Text, passages: Sequence[Passage],
-             ranked: Sequence[RankedSentence]) -> Dict[Text, float]:
-    """The measured features of one retrieval, by name (`FEATURES`).
+             ranked: Sequence[RankedSentence],
+             verified: Optional[Sequence[float]] = None) -> Dict[Text, float]:
+    """The measured features of one retrieval, by name (`BASE_FEATURES`, and
+    `VERIFIER_FEATURES` when `verified` is given).
 
     Args:
         question: what was searched (resolved against earlier turns).
         passages: the retrieved passages, best first (may be empty).
         ranked: their sentences ranked as answers, best first (may be empty).
+        verified: the verifier's probabilities of the first of `ranked`, in that
+            order (it ranked them), or None without a verifier.
     """
     wanted = topic_terms(question)
     texts = [p.chunk.passage for p in passages]
@@ -90,7 +99,7 @@ def features(question: Text, passages: Sequence[Passage],
     similarities = [p.similarity for p in passages if p.similarity is not None]
     fused = passages[best.passage].score if best is not None else (
         passages[0].score if passages else 0.0)
-    return {
+    named = {
         "dense_top": max(similarities, default=0.0),
         "sentence_cosine": best.cosine if best is not None else 0.0,
         "sentence_score": best.score if best is not None else 0.0,
@@ -105,11 +114,16 @@ def features(question: Text, passages: Sequence[Passage],
                               and bool(_NUMBER.search(best.text))),
         "question_units": math.log1p(len(wanted)),
     }
+    if verified is not None:
+        top = list(verified[:2]) + [0.0, 0.0]
+        named["verifier_top"] = top[0]
+        named["verifier_margin"] = top[0] - top[1]
+    return named
 
 
-def vector(named: Mapping[Text, float]) -> List[float]:
-    """The features in `FEATURES` order."""
-    return [float(named[name]) for name in FEATURES]
+def vector(named: Mapping[Text, float], names: Sequence[Text] = BASE_FEATURES) -> List[float]:
+    """The features in `names` order."""
+    return [float(named[name]) for name in names]
 
 
 # The three decisions, by probability: at least `answer_threshold` answers; below
@@ -131,7 +145,8 @@ class AnswerabilityModel:
             documents"; at most `answer_threshold`.
         embedding_model: the embedder the features were measured with (cosines of
             another embedder mean something else).
-        features: the feature names, as trained.
+        features: the feature names, as trained (`BASE_FEATURES`, or `FEATURES`
+            with a verifier's).
         report: how it was trained and validated (counts, rates, the command).
     """
 
@@ -142,7 +157,7 @@ class AnswerabilityModel:
     answer_threshold: float
     not_found_threshold: float
     embedding_model: Text
-    features: Tuple[Text, ...] = FEATURES
+    features: Tuple[Text, ...] = BASE_FEATURES
     report: Dict[Text, Any] = field(default_factory=dict, compare=False)
 
     def probability(self, named: Mapping[Text, float]) -> float:
@@ -162,9 +177,14 @@ class AnswerabilityModel:
         return UNSURE
 
     @property
+    def uses_verifier(self) -> bool:
+        """Whether it needs the verifier's features."""
+        return set(VERIFIER_FEATURES) <= set(self.features)
+
+    @property
     def fingerprint(self) -> Text:
         """Short hash of what decides (part of answer cache keys)."""
-        decisive = json.dumps([self.weights, self.bias, self.mean, self.scale,
+        decisive = json.dumps([self.features, self.weights, self.bias, self.mean, self.scale,
                                self.answer_threshold, self.not_found_threshold],
                               sort_keys=True)
         return hashlib.sha256(decisive.encode()).hexdigest()[:12]
@@ -193,7 +213,7 @@ class AnswerabilityModel:
             raise ModelFileError(
                 f"The answerability model {path} cannot be read ({error}): {retrain}."
             ) from error
-        if model.features != FEATURES:
+        if model.features not in (BASE_FEATURES, FEATURES):
             raise ModelFileError(
                 f"The answerability model {path} was trained on other features: {retrain}.")
         if embedding_model is not None and model.embedding_model != embedding_model:
@@ -296,7 +316,8 @@ def _fold(group: Text, folds: int) -> int:
     return int(hashlib.sha256(group.encode()).hexdigest(), 16) % folds
 
 
-def out_of_fold(examples: Sequence[Example], folds: int = 5, l2: float = 1.0) -> List[float]:
+def out_of_fold(examples: Sequence[Example], folds: int = 5, l2: float = 1.0,
+                names: Tuple[Text, ...] = BASE_FEATURES) -> List[float]:
     """Each example's probability from a model fitted on the other folds (folds by
     group, so no paragraph is both trained on and scored)."""
     scores = [0.0] * len(examples)
@@ -305,10 +326,10 @@ def out_of_fold(examples: Sequence[Example], folds: int = 5, l2: float = 1.0) ->
         held = [i for i, e in enumerate(examples) if _fold(e.group, folds) == fold]
         if not held or len({e.answers for e in train}) < 2:
             continue
-        weights, bias, mean, scale = fit([vector(e.features) for e in train],
+        weights, bias, mean, scale = fit([vector(e.features, names) for e in train],
                                          [e.answers for e in train], l2)
         model = AnswerabilityModel(tuple(weights), bias, tuple(mean), tuple(scale), 0.5, 0.5,
-                                   "")
+                                   "", names)
         for i in held:
             scores[i] = model.probability(examples[i].features)
     return scores
@@ -344,11 +365,13 @@ def train(examples: Sequence[Example], embedding_model: Text, claim_rate: float 
     """
     if len({e.answers for e in examples}) < 2:
         raise ValueError("Training needs questions both answered and not answered.")
-    scores = out_of_fold(examples, folds, l2)
+    names = FEATURES if all(set(VERIFIER_FEATURES) <= set(e.features) for e in examples) \
+        else BASE_FEATURES
+    scores = out_of_fold(examples, folds, l2, names)
     answer, not_found = choose_thresholds(
         scores, [e.answers for e in examples], [e.unanswerable for e in examples],
         claim_rate, miss_rate)
-    weights, bias, mean, scale = fit([vector(e.features) for e in examples],
+    weights, bias, mean, scale = fit([vector(e.features, names) for e in examples],
                                      [e.answers for e in examples], l2)
     validation = {corpus: rates([e for e in examples if e.corpus == corpus],
                                 [s for e, s in zip(examples, scores, strict=True)
@@ -356,6 +379,6 @@ def train(examples: Sequence[Example], embedding_model: Text, claim_rate: float 
                   for corpus in sorted({e.corpus for e in examples})}
     return AnswerabilityModel(
         tuple(weights), bias, tuple(mean), tuple(scale), answer, not_found, embedding_model,
-        report={**(report or {}), "examples": len(examples), "folds": folds, "l2": l2,
+        names, report={**(report or {}), "examples": len(examples), "folds": folds, "l2": l2,
                 "claim_rate": claim_rate, "miss_rate": miss_rate,
                 "out_of_fold": validation})

@@ -50,6 +50,11 @@ def server(tmp_path_factory, request):
     env = {**os.environ, "ACTION_SERVER_TOKEN": TOKEN, "LLM_BASE_URL": llm.base_url,
            "METRICS_TOKEN": METRICS_TOKEN, "LLM_TIMEOUT_SECONDS": "3",
            "ANSWER_STYLE": "generate",
+           # The earlier rules (no answerability model): these tests are about the
+           # server and the LLM's faults, not about which questions clear the bar
+           # (tests/assistant/answers/test_answerability.py), so they must not
+           # depend on the model `make setup` trained.
+           "ANSWERABILITY_MODEL": str(tmp / "no-answerability-model.json"),
            "MILVUS_LITE_PATH": str(tmp / "kb.db"), "PYTHONPATH": str(ROOT)}
     subprocess.run([sys.executable, "-m", "apps.cli.ingest", "knowledge"],
                    cwd=ROOT, env=env, check=True, capture_output=True)

@@ -11,6 +11,7 @@ import yaml
 
 from assistant.answers.answerability import (
     ANSWER,
+    BASE_FEATURES,
     FEATURES,
     NOT_FOUND,
     UNSURE,
@@ -28,7 +29,7 @@ from assistant.answers.extractive import rank_sentences
 from assistant.answers.messages import message
 from assistant.answers.models import CLAIM_MODES
 from assistant.answers.service import AnswerService, format_reply
-from assistant.errors import ModelFileError
+from assistant.errors import ConfigurationError, ModelFileError
 from assistant.knowledge.embedder import similarities
 from assistant.knowledge.retrieval import Passage
 from tests.fakes.in_memory import HashingEmbedder, ScriptedChatModel, StaticSearch, chunk
@@ -56,7 +57,7 @@ def test_topic_terms_leave_out_how_a_chinese_question_asks():
 def test_a_question_the_passage_answers_covers_its_terms_and_one_it_does_not_misses_them():
     answered = assessed("How many days of annual leave do full-time employees get?", LEAVE)
     unanswered = assessed("What is the office wifi password?", WIFI)
-    assert set(answered) == set(FEATURES)
+    assert set(answered) == set(BASE_FEATURES)
     assert answered["sentence_coverage"] > 0.6 and answered["number_match"] == 1.0
     assert unanswered["topic_coverage"] < 0.5 and unanswered["missing_terms"] > 0
     assert answered["sentence_score"] > unanswered["sentence_score"]
@@ -232,3 +233,51 @@ def test_decide_has_three_bands():
     model = fixed(lambda f: 0.0)
     assert [model.decide(p) for p in (0.95, 0.7, 0.5, 0.3, 0.1)] == [
         ANSWER, ANSWER, UNSURE, UNSURE, NOT_FOUND]
+
+
+class KeywordVerifier:
+    """A verifier that believes sentences holding a word (a stand-in for the
+    cross-encoder, whose own tests are tests/assistant/encoders)."""
+
+    def __init__(self, word):
+        self.word = word
+        self.calls = []
+
+    def scores(self, question, sentences):
+        self.calls.append(list(sentences))
+        return [0.9 if self.word in s else 0.1 for s in sentences]
+
+
+async def test_the_verifier_reranks_the_best_sentences_and_feeds_the_model():
+    seen = {}
+
+    def probability(named):
+        seen.update(named)
+        return 0.9
+    verifier = KeywordVerifier("Contractors")
+    answers = AnswerService(StaticSearch(LEAVE, WIFI), LRUAnswerCache(), lambda: "v1",
+                            embedder=HashingEmbedder(), answer_style="quote",
+                            answerability=fixed(probability), verifier=verifier)
+    question = "How many days of annual leave do full-time employees get?"
+    plain = await service(fixed(lambda f: 0.9)).assess(question)
+    assert plain.ranked[0].text.startswith("Full-time employees get 15 days")
+    assessment = await answers.assess(question)
+    # The verifier moves the sentence it believes to the top.
+    assert assessment.ranked[0].text == "Contractors get no paid annual leave."
+    assert {r.text for r in assessment.ranked} == {r.text for r in plain.ranked}
+    assert len(verifier.calls) == 1 and len(verifier.calls[0]) <= 8
+    assert seen["verifier_top"] == 0.9 and seen["verifier_margin"] == pytest.approx(0.8)
+
+
+def test_a_model_trained_with_the_verifiers_scores_needs_the_verifier(tmp_path):
+    model = train(synthetic(), "use-multilingual")
+    assert model.uses_verifier and model.features == FEATURES
+    with pytest.raises(ConfigurationError, match="make verifier"):
+        AnswerService(StaticSearch(LEAVE), LRUAnswerCache(), lambda: "v1",
+                      answerability=model)
+    without = [Example({k: v for k, v in e.features.items() if k in BASE_FEATURES},
+                       e.answers, e.unanswerable, e.group, e.corpus) for e in synthetic()]
+    plain = train(without, "use-multilingual")
+    assert not plain.uses_verifier and plain.features == BASE_FEATURES
+    plain.save(tmp_path / "m.json")
+    assert AnswerabilityModel.load(tmp_path / "m.json").features == BASE_FEATURES
