@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
 import datetime as dt
+import importlib.util
 import os
 import platform
 import subprocess
