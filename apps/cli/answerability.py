@@ -25,8 +25,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import datetime as dt
 import importlib.util
+import json
 import os
 import platform
 import subprocess
@@ -189,6 +191,8 @@ def main(argv: Optional[Sequence[Text]] = None) -> int:
                         help="questions per public set's tune half")
     parser.add_argument("--no-verifier", action="store_true",
                         help="leave the verifier out even when it is trained")
+    parser.add_argument("--examples", type=Path,
+                        help="also write every labelled retrieval here (JSON lines)")
     args = parser.parse_args(argv)
     verifier = None
     runtime = all(importlib.util.find_spec(m) for m in ("onnxruntime", "tokenizers"))
@@ -216,6 +220,11 @@ def main(argv: Optional[Sequence[Text]] = None) -> int:
                 "load_1min": load, "corpora": sorted({e.corpus for e in examples}),
                 "verifier": str(settings.verifier_dir) if verifier is not None else None,
             }
+            if args.examples:
+                args.examples.parent.mkdir(parents=True, exist_ok=True)
+                args.examples.write_text("".join(
+                    json.dumps(dataclasses.asdict(e), ensure_ascii=False) + "\n"
+                    for e in examples), encoding="utf-8")
             model = train(examples, settings.knowledge.embedding_model, args.claim_rate,
                           args.miss_rate, report=report)
             model.report["off_topic"] = off_topic_claims(project, model)
