@@ -42,7 +42,7 @@ PTH = $$($(1) -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/as
 
 MODEL_INPUTS := config.yml domain.yml $(shell find data -type f 2>/dev/null)
 
-.PHONY: FORCE help answerability browser prometheus images test-images setup index llm actions-env-path llm-env-path benchmark-retrieval benchmark-answers benchmark-accuracy benchmark-api benchmark-load benchmark-oos benchmark-replicas benchmark-capacity probe-security train shell run api worker actions settings test test-fast test-components test-dirs lint readme typecheck validate benchmark env-path clean
+.PHONY: FORCE help answerability verifier browser prometheus images test-images setup index llm actions-env-path llm-env-path benchmark-retrieval benchmark-answers benchmark-accuracy benchmark-api benchmark-load benchmark-oos benchmark-replicas benchmark-capacity probe-security train shell run api worker actions settings test test-fast test-components test-dirs lint readme typecheck validate benchmark env-path clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -125,6 +125,13 @@ $(ANSWERABILITY): $(ANSWERABILITY_INPUTS) | $(ACTIONS_STAMP)
 	@$(ACTIONS_PY) -m apps.cli.answerability --datasets $(DATASETS_DIR) --out $@
 
 answerability: $(ANSWERABILITY) ## Train the answerability model if its inputs changed [DATASETS=../shared/datasets]
+
+# The cross-encoder verifier (a candidate, not used by default: see docs/answers.md):
+# about 17 minutes on 2 cores, in Rasa's environment (PyTorch); writes
+# ASSISTANT_CACHE_DIR/verifier and a comparison with the current ranking.
+verifier: $(STAMP) $(RASA_ENV)/.defaults $(ACTIONS_STAMP) ## Train and measure the cross-encoder verifier (about 17 minutes) [DATASETS=../shared/datasets]
+	@$(RASA_PY) -m apps.cli.verifier --datasets $(DATASETS_DIR) \
+		--baseline-python $(ACTIONS_PY) $(ARGS)
 
 setup: $(STAMP) $(RASA_ENV)/.defaults $(ACTIONS_STAMP) $(LLM_STAMP) $(KNOWLEDGE_STAMP) $(ANSWERABILITY) ## Create the three Python environments, index the knowledge base and train the answerability model (once)
 
