@@ -2,7 +2,7 @@
 better than the current ranking (issue #25 item 4).
 
     python -m apps.cli.verifier --datasets /work/shared/datasets \\
-        --out ~/.cache/bilingual-assistant/verifier [--epochs 1] [--max-questions 200]
+        --out ~/.cache/bilingual-assistant/verifier [--epochs 2] [--max-questions 200]
         [--no-prefixes] [--keep-float none|ffn_output] [--frozen-layers 0]
         [--baseline-python ACTIONS_ENV/bin/python] [--evaluate-only] [--tag NAME]
 
@@ -622,7 +622,8 @@ def main(argv: Optional[Sequence[Text]] = None) -> int:
     parser.add_argument("--datasets", type=Path, default=DATASETS)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
                         help="the verifier folder to write (or read with --evaluate-only)")
-    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--epochs", type=int, default=2,
+                        help="passes over the pairs (2: the measured model)")
     parser.add_argument("--max-questions", type=int, default=200,
                         help="public sets: at most this many questions per half (0: all)")
     parser.add_argument("--no-prefixes", action="store_true",
