@@ -159,8 +159,23 @@ def test_metrics_need_the_token_even_from_loopback(servers: Servers, api: Api,
         assert right.status_code == 200 and "# TYPE assistant_" in right.text, url
 
 
+@pytest.fixture
+def generating(servers: Servers) -> Iterator[Servers]:
+    """The action server in `generate` style, so that a knowledge answer calls the LLM
+    (in the default `quote` style the answerability model decides and the LLM is not
+    asked) and the LLM's metrics have something to count."""
+    servers.actions_settings["ANSWER_STYLE"] = "generate"
+    servers.stop_actions()
+    servers.start_actions()
+    yield servers
+    servers.actions_settings.pop("ANSWER_STYLE")
+    servers.stop_actions()
+    servers.start_actions()
+
+
 def test_prometheus_scrapes_every_process_and_finds_what_users_feel(
-        servers: Servers, api: Api, prometheus: Prometheus):
+        generating: Servers, api: Api, prometheus: Prometheus):
+    servers = generating
     took = []
     for text in ("hello", "How do I connect to the VPN?",
                  "How do I connect to the VPN?"):  # the last from the cache
