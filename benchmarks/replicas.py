@@ -105,10 +105,12 @@ async def send(session: aiohttp.ClientSession, urls: Sequence[Text], sent: Sent)
 
 
 async def drive(urls: Sequence[Text], conversations: int, messages: int, gap: float,
-                burst: int = 2, within: float = 0.05) -> List[Sent]:
+                burst: int = 2, within: float = 0.05,
+                after_answers: bool = False) -> List[Sent]:
     """Sends `messages` messages in each of `conversations` conversations, message k
     to replica k mod len(urls), in bursts of `burst` messages `within` seconds
-    apart, a burst every `gap` seconds; conversations start spread over the first
+    apart, a burst every `gap` seconds (with `after_answers`, `gap` seconds after
+    the burst before was answered); conversations start spread over the first
     `gap`. Returns every message with its outcome, in sending order per
     conversation."""
     if messages > len(MESSAGES):
@@ -125,7 +127,13 @@ async def drive(urls: Sequence[Text], conversations: int, messages: int, gap: fl
             for k in range(messages):
                 sent = plan[c * messages + k]
                 tasks.append(asyncio.create_task(send(session, urls, sent)))
-                await asyncio.sleep(within if (k + 1) % burst else gap - within * (burst - 1))
+                if (k + 1) % burst:
+                    await asyncio.sleep(within)
+                elif after_answers:
+                    await asyncio.gather(*tasks[-burst:])
+                    await asyncio.sleep(gap)
+                else:
+                    await asyncio.sleep(gap - within * (burst - 1))
             await asyncio.gather(*tasks)
 
         await asyncio.gather(*(conversation(c) for c in range(conversations)))

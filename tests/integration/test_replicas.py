@@ -34,12 +34,15 @@ def test_fifty_conversations_alternating_between_two_replicas_stay_whole(
     # Each burst's two messages go to the two replicas at the same moment (within=0):
     # with `within=0.05` the small model often answered the first before the second
     # was sent (0 overlapping sends of 1000 on a quiet machine, 12 in one CI run), and
-    # the test then checked no contention at all. Arrival order between messages sent
-    # apart is the lock store's unit test (tests/stores/test_lock_store.py).
+    # the test then checked no contention at all. The next burst waits for the answers
+    # (after_answers): sent on a fixed 2 s clock, a burst reached a replica whose event
+    # loop was still busy more than 2 s (p95 7.4 s in one CI run under load), and was
+    # taken after the next burst, which no lock store can order. Arrival order between
+    # messages sent apart is the lock store's unit test (tests/stores/test_lock_store.py).
     replicas = start_replicas(small_model, work_dir / "replicas", postgres_url, REDIS_URL)
     try:
-        plan = asyncio.run(drive(replicas.urls, conversations=50, messages=20, gap=2.0,
-                                 burst=2, within=0.0))
+        plan = asyncio.run(drive(replicas.urls, conversations=50, messages=20, gap=1.0,
+                                 burst=2, within=0.0, after_answers=True))
         checked = asyncio.run(check(replicas.urls[1], replicas.token, plan, burst=2))
     finally:
         replicas.stop()
