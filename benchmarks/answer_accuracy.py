@@ -233,12 +233,12 @@ def load_average() -> Optional[float]:
         return None
 
 
-def answerability_fingerprint() -> Optional[Text]:
-    """The trained answerability model the services will load, if any."""
+def answerability_fingerprint(path: Optional[Path] = None) -> Optional[Text]:
+    """The trained answerability model at `path` (default: the one the services will
+    load), if any."""
     from assistant.answers.answerability import AnswerabilityModel
 
-    settings = load_settings()
-    path = Path(settings.answers.answerability_model)
+    path = path or Path(load_settings().answers.answerability_model)
     if not path.exists():
         return None
     return AnswerabilityModel.load(path).fingerprint
@@ -268,6 +268,9 @@ def main(argv: Sequence[Text] = ()) -> int:
     parser.add_argument("--max-questions", type=int, default=MAX_QUESTIONS,
                         help="public sets: at most this many questions per split (0: all)")
     parser.add_argument("--no-llm", action="store_true", help="extractive answers only")
+    parser.add_argument("--models", type=Path, nargs="*", default=[],
+                        help="other answerability model files, each measured as a path "
+                             "beside the configured one (LLM off)")
     parser.add_argument("--limit", type=int, default=0,
                         help="first N items of each index only (a smoke run)")
     parser.add_argument("--styles", nargs="+", default=["quote", "generate"],
@@ -286,6 +289,7 @@ def main(argv: Sequence[Text] = ()) -> int:
         "machine": {"node": platform.node(), "cpus": os.cpu_count()},
         "load_1min_start": load_average(),
         "answerability_model": answerability_fingerprint(),
+        "other_models": {str(m): answerability_fingerprint(m) for m in args.models},
     }
     if run_info["answerability_model"] is None:
         print("No answerability model (make answerability): every path answers by the "
@@ -325,6 +329,12 @@ def main(argv: Sequence[Text] = ()) -> int:
                        asyncio.run(run(extractive, index.items, f"{label}, no LLM",
                                        index.public)))
                 close(extractive)
+                for other in args.models:
+                    variant = build_service({**env, "ANSWERABILITY_MODEL": str(other)}, False)
+                    record(index, f"extractive (LLM off), {other.stem}",
+                           asyncio.run(run(variant, index.items, f"{label}, {other.stem}",
+                                           index.public)))
+                    close(variant)
                 if args.no_llm:
                     continue
                 if llm is None:

@@ -41,7 +41,7 @@ import yaml
 
 from apps.cli.wiring import build_index
 from apps.entrypoint import run
-from assistant.answers.answerability import Example, train
+from assistant.answers.answerability import Example, reordered, train
 from assistant.answers.cache import LRUAnswerCache
 from assistant.answers.service import AnswerService, Assessment
 from assistant.config import environment, load_settings
@@ -83,14 +83,17 @@ class Corpus:
             Retriever(self.store, self.embedder, self.settings.retrieval), LRUAnswerCache(),
             version=self.store.version, embedder=self.embedder, verifier=verifier)
 
-    def examine(self, question: Text, language: Text) -> Tuple[Assessment, Text]:
-        """The assessment and the quote the service would send."""
+    def examine(self, question: Text, language: Text) -> Tuple[Assessment, List[Text]]:
+        """The assessment and, for each candidate sentence, the quote the service
+        would send if it were chosen."""
         assessment = asyncio.run(self.service.assess(question))
-        quoted = ""
+        quotes = []
         if assessment.passages:
-            quoted = self.service._quoted(question, assessment.passages, assessment.ranked,
-                                          language, "extractive").text
-        return assessment, quoted
+            quotes = [self.service._quoted(question, assessment.passages,
+                                           reordered(assessment.unchosen, index), language,
+                                           "extractive").text
+                      for index in range(len(assessment.candidates))]
+        return assessment, quotes or [""]
 
     def close(self) -> None:
         self.store.close()
@@ -103,9 +106,11 @@ def examples_of(corpus: Corpus, items: Sequence[Dict[Text, Any]], name: Text,
     examples = []
     chosen = [i for i in items if i["kind"] in ("answerable", "unanswerable")]
     for number, item in enumerate(chosen, start=1):
-        assessment, quoted = corpus.examine(item["question"], item["language"])
-        examples.append(Example(assessment.features, label(item, assessment, quoted),
-                                item["kind"] == "unanswerable", group_of(item), name))
+        assessment, quotes = corpus.examine(item["question"], item["language"])
+        options = tuple((named, label(item, assessment, quoted))
+                        for named, quoted in zip(assessment.candidates, quotes, strict=False))
+        examples.append(Example(options[0][0], options[0][1], item["kind"] == "unanswerable",
+                                group_of(item), name, options[1:]))
         if number % 50 == 0 or number == len(chosen):
             print(f"  {name}: {number}/{len(chosen)} questions", flush=True)
     return examples
@@ -149,7 +154,8 @@ def off_topic_claims(corpus: Corpus, model: Any) -> Dict[Text, int]:
     claimed = 0
     for text in messages:
         assessment, _ = corpus.examine(text, detect_language(text) or "en")
-        if assessment.passages and model.decide(model.probability(assessment.features)) == "answer":
+        if assessment.passages and model.decide(model.choose(assessment.candidates)[1]) \
+                == "answer":
             claimed += 1
     return {"n": len(messages), "claimed": claimed}
 

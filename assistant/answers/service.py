@@ -7,14 +7,16 @@ import dataclasses
 import logging
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Protocol, Sequence, Text, Tuple
 
 from assistant.answers.answerability import (
     ANSWER,
     NOT_FOUND,
+    RERANK_CANDIDATES,
     AnswerabilityModel,
     features,
+    reordered,
 )
 from assistant.answers.cache import AnswerCache, cache_key
 from assistant.answers.context import joined_retry, resolve_question
@@ -124,13 +126,20 @@ def format_reply(answer: Answer) -> Text:
 
 @dataclass(frozen=True)
 class Assessment:
-    """What one retrieval found and how likely its best sentences answer."""
+    """What one retrieval found and how likely its best sentences answer.
+
+    `ranked` starts with the sentence to quote (the model's choice among the
+    candidates, else the best-ranked); `candidates` holds the features of each
+    candidate as the one to quote, in ranking order (`ranked` before the choice:
+    `unchosen`)."""
 
     passages: List[Passage]
     ranked: List[RankedSentence]
     features: Dict[Text, float]
     probability: Optional[float]  # None without an answerability model
     decision: Optional[Text]  # ANSWER, UNSURE or NOT_FOUND; None without a model
+    candidates: List[Dict[Text, float]] = field(default_factory=list)
+    unchosen: List[RankedSentence] = field(default_factory=list)
 
 
 class AnswerService:
@@ -179,9 +188,10 @@ class AnswerService:
             documents"), whether or not the LLM is free; None (untrained) keeps the
             earlier rules: the LLM's refusal in `quote` and `generate` style, and
             `clear_match`; and turns every routed-in message away.
-        verifier: re-ranks the `VERIFY_CANDIDATES` best-ranked sentences by reading
-            each with the question, and gives the answerability model its scores;
-            None ranks by meaning and shared words only.
+        verifier: reads each of the `VERIFY_CANDIDATES` best-ranked sentences with
+            the question; its probabilities are features of an answerability model
+            trained with them, which then chooses the sentence to quote among the
+            best `RERANK_CANDIDATES`. None: the best-ranked sentence is judged.
 
         Raises:
             ConfigurationError: for an unknown answer style, or an answerability
@@ -356,28 +366,25 @@ class AnswerService:
                          latest: Optional[Text] = None) -> Assessment:
         ranked = self._rank(query, passages, latest)
         verified: Optional[List[float]] = None
-        if self.verifier is not None and ranked:
-            ranked, verified = self._verify(query, ranked)
-        named = features(query, passages, ranked, verified)
+        if self.verifier is not None:  # nothing ranked: its features are 0
+            verified = list(self.verifier.scores(
+                query, [r.text for r in ranked[:VERIFY_CANDIDATES]])) if ranked else []
+        if self.answerability is not None:
+            count = self.answerability.candidates
+        else:  # what a model trained on these assessments would choose among
+            count = RERANK_CANDIDATES if verified is not None else 1
+        scored = [features(query, passages, ranked, verified, i)
+                  for i in range(max(1, min(count, len(ranked))))]
         if self.answerability is None or not passages:
-            return Assessment(passages, ranked, named, None,
-                              None if passages or self.answerability is None else NOT_FOUND)
-        probability = self.answerability.probability(named)
+            return Assessment(passages, ranked, scored[0], None,
+                              None if passages or self.answerability is None else NOT_FOUND,
+                              scored, ranked)
+        index, probability = self.answerability.choose(scored)
         decision = self.answerability.decide(probability)
         logger.info("answers.assessed", extra={"probability": round(probability, 3),
-                                               "decision": decision})
-        return Assessment(passages, ranked, named, probability, decision)
-
-    def _verify(self, query: Text, ranked: List[RankedSentence]
-                ) -> Tuple[List[RankedSentence], List[float]]:
-        """The best-ranked sentences re-ranked by the verifier (the others after them,
-        in their order), and its probabilities of the re-ranked ones."""
-        assert self.verifier is not None
-        head = ranked[:VERIFY_CANDIDATES]
-        probabilities = self.verifier.scores(query, [r.text for r in head])
-        order = sorted(range(len(head)), key=lambda i: -probabilities[i])
-        return ([head[i] for i in order] + list(ranked[VERIFY_CANDIDATES:]),
-                [probabilities[i] for i in order])
+                                               "decision": decision, "chosen": index})
+        return Assessment(passages, reordered(ranked, index), scored[index], probability,
+                          decision, scored, ranked)
 
     async def _search(self, query: Text) -> List[Passage]:
         """The retriever's passages, timed."""

@@ -12,8 +12,10 @@ import yaml
 from assistant.answers.answerability import (
     ANSWER,
     BASE_FEATURES,
+    CANDIDATE_FEATURES,
     FEATURES,
     NOT_FOUND,
+    RERANK_CANDIDATES,
     UNSURE,
     AnswerabilityModel,
     Example,
@@ -57,7 +59,7 @@ def test_topic_terms_leave_out_how_a_chinese_question_asks():
 def test_a_question_the_passage_answers_covers_its_terms_and_one_it_does_not_misses_them():
     answered = assessed("How many days of annual leave do full-time employees get?", LEAVE)
     unanswered = assessed("What is the office wifi password?", WIFI)
-    assert set(answered) == set(BASE_FEATURES)
+    assert set(answered) == set(BASE_FEATURES + CANDIDATE_FEATURES)
     assert answered["sentence_coverage"] > 0.6 and answered["number_match"] == 1.0
     assert unanswered["topic_coverage"] < 0.5 and unanswered["missing_terms"] > 0
     assert answered["sentence_score"] > unanswered["sentence_score"]
@@ -107,7 +109,9 @@ def test_out_of_fold_scores_never_come_from_a_model_that_saw_the_example():
     examples = synthetic(200)
     # An example whose features say "answers" but whose label says no: a model
     # that had seen it would score it lower than one that had not.
-    scores = out_of_fold(examples, folds=5)
+    chosen = out_of_fold(examples, folds=5)
+    assert [label for _, label in chosen] == [e.answers for e in examples]
+    scores = [score for score, _ in chosen]
     assert len(scores) == 200 and all(0.0 < s < 1.0 for s in scores)
     right = sum((s >= 0.5) == bool(e.answers) for s, e in zip(scores, examples, strict=False))
     assert right > 150
@@ -139,14 +143,15 @@ def test_a_model_file_that_cannot_be_used_says_how_to_retrain(tmp_path):
         AnswerabilityModel.load(path)
 
 
-def fixed(probability_of):
+def fixed(probability_of, names=BASE_FEATURES, candidates=1):
     """A model whose probability is `probability_of(features)` (through its bias only
     when constant), with thresholds 0.7 and 0.3."""
     class Fixed(AnswerabilityModel):
         def probability(self, named):
             return probability_of(named)
-    zeros = tuple(0.0 for _ in FEATURES)
-    return Fixed(zeros, 0.0, zeros, tuple(1.0 for _ in FEATURES), 0.7, 0.3, "test")
+    zeros = tuple(0.0 for _ in names)
+    return Fixed(zeros, 0.0, zeros, tuple(1.0 for _ in names), 0.7, 0.3, "test", names,
+                 candidates)
 
 
 def service(model, llm=None, style="quote", search=None):
@@ -248,25 +253,77 @@ class KeywordVerifier:
         return [0.9 if self.word in s else 0.1 for s in sentences]
 
 
-async def test_the_verifier_reranks_the_best_sentences_and_feeds_the_model():
-    seen = {}
-
-    def probability(named):
-        seen.update(named)
-        return 0.9
+async def test_the_model_chooses_the_sentence_with_the_verifiers_scores():
     verifier = KeywordVerifier("Contractors")
-    answers = AnswerService(StaticSearch(LEAVE, WIFI), LRUAnswerCache(), lambda: "v1",
-                            embedder=HashingEmbedder(), answer_style="quote",
-                            answerability=fixed(probability), verifier=verifier)
     question = "How many days of annual leave do full-time employees get?"
     plain = await service(fixed(lambda f: 0.9)).assess(question)
     assert plain.ranked[0].text.startswith("Full-time employees get 15 days")
+    # A model that trusts the verifier: its probability is the verifier's.
+    model = fixed(lambda f: f["verifier_score"], FEATURES, RERANK_CANDIDATES)
+    answers = AnswerService(StaticSearch(LEAVE, WIFI), LRUAnswerCache(), lambda: "v1",
+                            embedder=HashingEmbedder(), answer_style="quote",
+                            answerability=model, verifier=verifier)
     assessment = await answers.assess(question)
-    # The verifier moves the sentence it believes to the top.
     assert assessment.ranked[0].text == "Contractors get no paid annual leave."
+    assert assessment.unchosen == plain.ranked
     assert {r.text for r in assessment.ranked} == {r.text for r in plain.ranked}
     assert len(verifier.calls) == 1 and len(verifier.calls[0]) <= 8
-    assert seen["verifier_top"] == 0.9 and seen["verifier_margin"] == pytest.approx(0.8)
+    chosen = assessment.features
+    assert chosen["verifier_score"] == 0.9 and chosen["verifier_margin"] == pytest.approx(0.8)
+    assert chosen["rank"] > 0 and chosen["gap_to_top"] > 0
+    assert assessment.probability == 0.9 and assessment.decision == ANSWER
+    assert len(assessment.candidates) == min(RERANK_CANDIDATES, len(plain.ranked))
+    answer = await answers.answer(question, [], "en")
+    assert answer.mode == "extractive" and "Contractors get no paid" in answer.text
+
+
+async def test_a_model_without_the_verifier_judges_the_best_ranked_sentence():
+    seen = []
+    model = fixed(lambda f: seen.append(f) or 0.9)
+    assessment = await service(model).assess("How many days of annual leave?")
+    assert len(seen) == 1 and len(assessment.candidates) == 1
+    assert assessment.ranked == assessment.unchosen
+
+
+def test_the_candidates_features_describe_each_sentence_as_the_one_quoted():
+    question = "Do contractors get paid annual leave?"
+    embedder = HashingEmbedder()
+    passages = [Passage(LEAVE, 1.0 / 61, 0.5)]
+    ranked = rank_sentences(question, [LEAVE.passage],
+                            lambda q, s: similarities(embedder, q, s))
+    first = features(question, passages, ranked, [0.2, 0.7], 0)
+    second = features(question, passages, ranked, [0.2, 0.7], 1)
+    assert first["rank"] == 0.0 and second["rank"] > 0.0
+    assert first["gap_to_top"] == 0.0
+    assert second["gap_to_top"] == pytest.approx(ranked[0].score - ranked[1].score)
+    assert second["sentence_score"] == ranked[1].score
+    assert first["verifier_margin"] == pytest.approx(-0.5)
+    assert second["verifier_margin"] == pytest.approx(0.5)
+
+
+def test_a_choosing_model_is_trained_on_every_candidate():
+    rng = random.Random(3)
+    examples = []
+    for i in range(300):
+        options = []
+        right = rng.randrange(4) if rng.random() < 0.7 else None
+        for k in range(RERANK_CANDIDATES):
+            named = {name: rng.gauss(0, 1) for name in FEATURES}
+            named["verifier_score"] += 3.0 * (k == right)
+            options.append((named, int(k == right)))
+        examples.append(Example(options[0][0], options[0][1], right is None, f"g{i % 60}",
+                                "synthetic", tuple(options[1:])))
+    model = train(examples, "use-multilingual")
+    assert model.candidates == RERANK_CANDIDATES and model.uses_verifier
+    by_name = dict(zip(model.features, model.weights, strict=True))
+    assert by_name["verifier_score"] == max(by_name.values())
+    found = sum(model.choose([n for n, _ in e.candidates(RERANK_CANDIDATES)])[0]
+                == next((k for k, (_, y) in enumerate(e.candidates(RERANK_CANDIDATES)) if y),
+                        -1)
+                for e in examples if not e.unanswerable)
+    assert found > 0.8 * sum(not e.unanswerable for e in examples)
+    report = model.report["out_of_fold"]["synthetic"]
+    assert report["answerable"]["right"] > 0.8 * report["answerable"]["n"]
 
 
 def test_a_model_trained_with_the_verifiers_scores_needs_the_verifier(tmp_path):
