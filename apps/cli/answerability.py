@@ -2,6 +2,7 @@
 
     python -m apps.cli.answerability [--datasets DIR] [--out PATH]
         [--claim-rate 0.05] [--miss-rate 0.05] [--max-questions 300]
+        [--no-verifier] [--candidates 5] [--report REPORT.json]
 
 Each document set is indexed into its own temporary Milvus Lite file with the
 configured embedder, each question searched and its sentences ranked exactly as
@@ -32,6 +33,7 @@ import json
 import os
 import platform
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -197,6 +199,11 @@ def main(argv: Optional[Sequence[Text]] = None) -> int:
                         help="questions per public set's tune half")
     parser.add_argument("--no-verifier", action="store_true",
                         help="leave the verifier out even when it is trained")
+    parser.add_argument("--candidates", type=int, default=None,
+                        help="with the verifier: the best-ranked sentences the model "
+                             "chooses among (default 5)")
+    parser.add_argument("--report", type=Path,
+                        help="also write the training report (out-of-fold counts) here")
     parser.add_argument("--examples", type=Path,
                         help="also write every labelled retrieval here (JSON lines)")
     args = parser.parse_args(argv)
@@ -220,7 +227,8 @@ def main(argv: Optional[Sequence[Text]] = None) -> int:
             print(f"Measuring public sets in {args.datasets} ...", flush=True)
             examples += public_examples(args.datasets, work, args.max_questions, verifier)
             report: Dict[Text, Any] = {
-                "command": "python -m apps.cli.answerability " + " ".join(argv or []),
+                "command": "python -m apps.cli.answerability " + " ".join(
+                    sys.argv[1:] if argv is None else argv),
                 "commit": commit(), "date": dt.datetime.now(dt.UTC).isoformat(),
                 "machine": platform.node(), "cpus": os.cpu_count(),
                 "load_1min": load, "corpora": sorted({e.corpus for e in examples}),
@@ -232,12 +240,19 @@ def main(argv: Optional[Sequence[Text]] = None) -> int:
                     json.dumps(dataclasses.asdict(e), ensure_ascii=False) + "\n"
                     for e in examples), encoding="utf-8")
             model = train(examples, settings.knowledge.embedding_model, args.claim_rate,
-                          args.miss_rate, report=report)
+                          args.miss_rate, report=report, candidates=args.candidates)
             model.report["off_topic"] = off_topic_claims(project, model)
         finally:
             project.close()
     model.report["seconds"] = round(time.perf_counter() - started, 1)
     model.save(args.out)
+    if args.report:
+        args.report.parent.mkdir(parents=True, exist_ok=True)
+        args.report.write_text(json.dumps(
+            {**model.report, "features": list(model.features),
+             "answer_threshold": model.answer_threshold,
+             "not_found_threshold": model.not_found_threshold},
+            indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     print_report(model.report, model)
     print(f"Saved {args.out} in {model.report['seconds']} s")
     return 0

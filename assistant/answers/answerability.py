@@ -64,12 +64,9 @@ VERIFIER_FEATURES = (
     "verifier_margin",  # ... minus the highest among the other candidates
 )
 FEATURES = BASE_FEATURES + CANDIDATE_FEATURES + VERIFIER_FEATURES
-# Measured on out-of-fold scores of the tune halves with the verifier
-# (/tmp experiment, then `make answerability`): choosing among the best 5 answered
-# 85 of the project's 131 answerable questions rightly against 71 when quoting the
-# best-ranked sentence (CMRC 79 against 74) with as many unanswerable ones claimed;
-# among 8, no better. Without the verifier, choosing among 5 answered fewer (49
-# against 53): the model then quotes the best-ranked sentence.
+# Chosen on out-of-fold scores of the tune halves with the verifier
+# (`python -m apps.cli.answerability --candidates N`, the verifier of `make
+# verifier`): see docs/answers.md for the figures.
 RERANK_CANDIDATES = 5
 
 
@@ -452,9 +449,10 @@ L2 = 10.0
 def train(examples: Sequence[Example], embedding_model: Text, claim_rate: float = 0.05,
           miss_rate: float = 0.05, folds: int = 5, l2: float = L2,
           report: Optional[Dict[Text, Any]] = None, balance: bool = False,
-          ) -> AnswerabilityModel:
+          candidates: Optional[int] = None) -> AnswerabilityModel:
     """Fits the model on every example, with thresholds chosen on out-of-fold scores.
-    With the verifier's features it chooses among `RERANK_CANDIDATES` sentences.
+    With the verifier's features it chooses among `candidates` sentences (default
+    `RERANK_CANDIDATES`; without them, it judges the best-ranked one).
 
     Raises:
         ValueError: with fewer than two labels among the examples.
@@ -463,7 +461,7 @@ def train(examples: Sequence[Example], embedding_model: Text, claim_rate: float 
         raise ValueError("Training needs questions both answered and not answered.")
     verified = all(set(VERIFIER_FEATURES) <= set(e.features) for e in examples)
     names = FEATURES if verified else BASE_FEATURES
-    candidates = RERANK_CANDIDATES if verified else 1
+    candidates = (candidates or RERANK_CANDIDATES) if verified else 1
     chosen = out_of_fold(examples, folds, l2, names, balance, candidates)
     scores = [score for score, _ in chosen]
     labels = [label for _, label in chosen]
