@@ -476,6 +476,11 @@ def train(examples: Sequence[Example], embedding_model: Text, claim_rate: float 
                   if e.corpus == corpus]
         validation[corpus] = rates([replace(e, answers=y) for e, _, y in picked],
                                    [s for _, s, _ in picked], answer, not_found)
+        # How often a right quote was there to choose: first, or among the candidates.
+        answerable = [e for e, _, _ in picked if not e.unanswerable]
+        validation[corpus]["answerable"]["right_first"] = sum(e.answers for e in answerable)
+        validation[corpus]["answerable"]["right_among_candidates"] = sum(
+            any(y for _, y in e.candidates(candidates)) for e in answerable)
     return AnswerabilityModel(
         tuple(weights), bias, tuple(mean), tuple(scale), answer, not_found, embedding_model,
         names, candidates,

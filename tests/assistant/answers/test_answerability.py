@@ -324,6 +324,11 @@ def test_a_choosing_model_is_trained_on_every_candidate():
     assert found > 0.8 * sum(not e.unanswerable for e in examples)
     report = model.report["out_of_fold"]["synthetic"]
     assert report["answerable"]["right"] > 0.8 * report["answerable"]["n"]
+    # About a quarter of the right sentences were ranked first.
+    assert report["answerable"]["right_among_candidates"] == sum(
+        any(y for _, y in e.candidates(RERANK_CANDIDATES)) for e in examples
+        if not e.unanswerable)
+    assert report["answerable"]["right_first"] < report["answerable"]["right_among_candidates"]
 
 
 def test_a_model_trained_with_the_verifiers_scores_needs_the_verifier(tmp_path):
