@@ -40,7 +40,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Text, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Set, Text, Tuple
 
 import yaml
 
@@ -81,6 +81,7 @@ class Graded:
     units: int = 0
     f1: Optional[float] = None
     right_source: Optional[bool] = None
+    routed: bool = False  # asked as the NLU routes it: off-topic or unplaced
 
     def __post_init__(self) -> None:
         reply = format_reply(self.answer)
@@ -122,21 +123,30 @@ class Row:
                 "mean_f1": sum(scored) / len(scored) if scored else None,
                 "right_source_pct": (100 * sum(1 for g in answered if g.right_source)
                                      / len(answered)) if answered else None,
-                "p50_s": pick(0.5), "p95_s": pick(0.95)}
+                "p50_s": pick(0.5), "p95_s": pick(0.95),
+                "routed": sum(1 for g in self.graded if g.routed),
+                "off_topic_reply": sum(1 for g in self.graded
+                                       if g.answer.mode == "out_of_scope")}
 
 
 async def run(service: Any, items: List[Dict[Text, Any]], label: Text,
-              public: bool = False) -> List[Graded]:
-    """Answers every item (a follow-up after its first question) and grades it."""
+              public: bool = False, routed: Optional[Set[Text]] = None) -> List[Graded]:
+    """Answers every item (a follow-up after its first question) and grades it; a
+    question in `routed` is asked as the action asks a message the NLU took for
+    off-topic or could not place (a follow-up never is)."""
     graded = []
     for number, item in enumerate(items, start=1):
         history: List[Turn] = []
+        first_routed = item["kind"] != "follow_up" and item["question"] in (routed or ())
         if item["kind"] == "follow_up":
-            first = await service.answer(item["previous"], [], item["language"])
+            first = await service.answer(item["previous"], [], item["language"],
+                                         routed=item["previous"] in (routed or ()))
             history = [Turn("user", item["previous"]), Turn("assistant", first.text)]
         started = time.perf_counter()
-        answer = await service.answer(item["question"], history, item["language"])
-        result = Graded(item, answer, time.perf_counter() - started, public)
+        answer = await service.answer(item["question"], history, item["language"],
+                                      routed=first_routed)
+        result = Graded(item, answer, time.perf_counter() - started, public,
+                        routed=first_routed)
         graded.append(result)
         print(f"  [{label} {number}/{len(items)}] {result.verdict:8} {answer.mode:10} "
               f"{result.seconds:5.1f}s {item['id']}", flush=True)
@@ -163,8 +173,8 @@ def rows_for(graded: List[Graded], path: Text) -> List[Row]:
 def table(rows: List[Row]) -> Text:
     lines = ["| set · path · language · kind | n | correct | wrong | refused | unsure | "
              "too long | error | correct % | lenient correct % | mean F1 | "
-             "right source % | p50 s | p95 s |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "right source % | routed | off-topic reply | p50 s | p95 s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
         d = row.as_dict()
         source = "–" if d["right_source_pct"] is None else f"{d['right_source_pct']:.1f}"
@@ -172,7 +182,8 @@ def table(rows: List[Row]) -> Text:
         lines.append(f"| {d['group']} | {d['n']} | {d['correct']} | {d['wrong']} | "
                      f"{d['refused']} | {d['unsure']} | {d['too_long']} | {d['error']} | "
                      f"{d['correct_pct']:.1f} | {d['lenient_correct_pct']:.1f} | {score} | "
-                     f"{source} | {d['p50_s']:.2f} | {d['p95_s']:.2f} |")
+                     f"{source} | {d['routed']} | {d['off_topic_reply']} | "
+                     f"{d['p50_s']:.2f} | {d['p95_s']:.2f} |")
     return "\n".join(lines)
 
 
@@ -244,6 +255,14 @@ def answerability_fingerprint(path: Optional[Path] = None) -> Optional[Text]:
     return AnswerabilityModel.load(path).fingerprint
 
 
+def routed_questions(path: Path) -> Set[Text]:
+    """The questions a routing result says the NLU sent to out_of_scope or
+    nlu_fallback (`benchmarks.routing` writes it, in Rasa's environment)."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return {row["text"] for rows in data["predictions"].values() for row in rows
+            if row["after"] in ("out_of_scope", "nlu_fallback")}
+
+
 def git_commit() -> Text:
     """The checkout's commit, with `+dirty` when it has uncommitted changes."""
     try:
@@ -268,6 +287,10 @@ def main(argv: Sequence[Text] = ()) -> int:
     parser.add_argument("--max-questions", type=int, default=MAX_QUESTIONS,
                         help="public sets: at most this many questions per split (0: all)")
     parser.add_argument("--no-llm", action="store_true", help="extractive answers only")
+    parser.add_argument("--routing", type=Path,
+                        help="a routing result (python -m benchmarks.routing): questions "
+                             "the NLU sent to out_of_scope or nlu_fallback are asked as "
+                             "the action asks them (answered only above the bar)")
     parser.add_argument("--models", type=Path, nargs="*", default=[],
                         help="other answerability model files, each measured as a path "
                              "beside the configured one (LLM off)")
@@ -290,10 +313,12 @@ def main(argv: Sequence[Text] = ()) -> int:
         "load_1min_start": load_average(),
         "answerability_model": answerability_fingerprint(),
         "other_models": {str(m): answerability_fingerprint(m) for m in args.models},
+        "routing": str(args.routing) if args.routing else None,
     }
     if run_info["answerability_model"] is None:
         print("No answerability model (make answerability): every path answers by the "
               "earlier rules.", flush=True)
+    routed = routed_questions(args.routing) if args.routing else set()
     rows: List[Row] = []
     answers: List[Tuple[Text, Text, List[Graded]]] = []  # (set, path, graded)
     with tempfile.TemporaryDirectory() as tmp:
@@ -322,18 +347,18 @@ def main(argv: Sequence[Text] = ()) -> int:
                 earlier.answerability = None
                 record(index, "extractive, no answerability model (before)",
                        asyncio.run(run(earlier, index.items, f"{label}, before",
-                                       index.public)))
+                                       index.public, routed)))
                 close(earlier)
                 extractive = build_service(env, False)
                 record(index, "extractive (LLM off)",
                        asyncio.run(run(extractive, index.items, f"{label}, no LLM",
-                                       index.public)))
+                                       index.public, routed)))
                 close(extractive)
                 for other in args.models:
                     variant = build_service({**env, "ANSWERABILITY_MODEL": str(other)}, False)
                     record(index, f"extractive (LLM off), {other.stem}",
                            asyncio.run(run(variant, index.items, f"{label}, {other.stem}",
-                                           index.public)))
+                                           index.public, routed)))
                     close(variant)
                 if args.no_llm:
                     continue
@@ -350,7 +375,7 @@ def main(argv: Sequence[Text] = ()) -> int:
                     service = build_service({**env, "ANSWER_STYLE": style}, True)
                     record(index, f"final reply, {style} style",
                            asyncio.run(run(service, index.items, f"{label}, {style}",
-                                           index.public)))
+                                           index.public, routed)))
                     close(service)
         finally:
             if llm is not None:

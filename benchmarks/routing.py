@@ -7,9 +7,9 @@ Usage:
 
 Parses, with a trained model (the newest in models/ by default):
 - questions about documents: the project's answer questions about `knowledge/`
-  (benchmarks/data/answer_questions.yml) and the answerable questions of the
-  public reading-comprehension sets (benchmarks/public_sets.py; a team indexing
-  those paragraphs asks them);
+  (benchmarks/data/answer_questions.yml) and the questions of the public
+  reading-comprehension sets (benchmarks/public_sets.py; a team indexing those
+  paragraphs asks them), answerable and (in their own rows) unanswerable;
 - weather requests: the held-out set's `ask_weather` and `inform` messages
   (tests/nlu/held_out.yml);
 - off-topic messages (tests/nlu/off_topic.yml).
@@ -59,17 +59,18 @@ def where(intent: Text) -> Text:
     return "weather" if intent in WEATHER else "other"
 
 
-def project_questions(split: Text) -> List[Tuple[Text, Text]]:
+def project_questions(split: Text, kind: Text) -> List[Tuple[Text, Text]]:
     import yaml
 
     items = yaml.safe_load(ANSWER_QUESTIONS.read_text(encoding="utf-8"))
     return [(i["question"], "documents") for i in items
-            if i["split"] == split and i["kind"] == "answerable"]
+            if i["split"] == split and i["kind"] == kind]
 
 
-def public_questions(name: Text, datasets: Path, split: Text) -> List[Tuple[Text, Text]]:
+def public_questions(name: Text, datasets: Path, split: Text, kind: Text
+                     ) -> List[Tuple[Text, Text]]:
     return [(i["question"], "documents") for i in all_items(build_sets(name, datasets, split))
-            if i["kind"] == "answerable"]
+            if i["kind"] == kind]
 
 
 def nlu_messages(path: Path, keep: Optional[frozenset] = None) -> List[Tuple[Text, Text]]:
@@ -147,13 +148,17 @@ def main(argv: Optional[List[Text]] = None) -> int:
     args = parser.parse_args(argv)
 
     model = args.model or newest_model()
-    sets: Dict[Text, List[Tuple[Text, Text]]] = {
-        "project questions": project_questions(args.split)}
-    for name in SETS:
-        if (args.datasets / SETS[name][0]).exists():
-            sets[f"{name} questions"] = public_questions(name, args.datasets, args.split)
-        else:
-            log(f"{name}: not in {args.datasets}, left out")
+    # Unanswerable questions are routed too (`answer_accuracy --routing` asks them
+    # as the NLU sends them); they look like the answerable ones.
+    sets: Dict[Text, List[Tuple[Text, Text]]] = {}
+    for kind, suffix in (("answerable", ""), ("unanswerable", " (unanswerable)")):
+        sets[f"project questions{suffix}"] = project_questions(args.split, kind)
+        for name in SETS:
+            if (args.datasets / SETS[name][0]).exists():
+                sets[f"{name} questions{suffix}"] = public_questions(
+                    name, args.datasets, args.split, kind)
+            elif not suffix:
+                log(f"{name}: not in {args.datasets}, left out")
     sets["weather (held-out)"] = nlu_messages(HELD_OUT, WEATHER)
     sets["off-topic"] = nlu_messages(OFF_TOPIC)
     load = os.getloadavg()

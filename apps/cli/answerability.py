@@ -18,8 +18,11 @@ The test halves are never read: the answer benchmark reports on them.
 The thresholds are chosen on out-of-fold scores (five folds by paragraph or
 document): at most `--claim-rate` of unanswerable questions may get an answer,
 and at most `--miss-rate` of rightly answered ones may be told "not in the
-documents". Off-topic messages (tests/nlu/off_topic.yml) are scored as a check
-only, never tuned on. Writes the model and prints what it does on each set.
+documents". A message the NLU took for off-topic gets "not sure" (rather than the
+out-of-scope reply) only from a third threshold that at most `--claim-rate` of the
+off-topic examples DIET is trained on (data/nlu, intent `out_of_scope`) reach on
+knowledge/. The held-out off-topic messages (tests/nlu/off_topic.yml) are scored
+as a check only, never tuned on. Writes the model and prints what it does on each set.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import importlib.util
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -43,7 +47,7 @@ import yaml
 
 from apps.cli.wiring import build_index
 from apps.entrypoint import run
-from assistant.answers.answerability import Example, reordered, train
+from assistant.answers.answerability import Example, reordered, routed_threshold, train
 from assistant.answers.cache import LRUAnswerCache
 from assistant.answers.service import AnswerService, Assessment
 from assistant.config import environment, load_settings
@@ -57,6 +61,8 @@ from benchmarks.public_sets import DATASETS, SETS, build_sets
 ROOT = Path(__file__).resolve().parents[2]
 QUESTIONS = ROOT / "benchmarks" / "data" / "answer_questions.yml"
 OFF_TOPIC = ROOT / "tests" / "nlu" / "off_topic.yml"
+OUT_OF_SCOPE_EXAMPLES = (ROOT / "data" / "nlu" / "zh" / "chitchat.yml",
+                         ROOT / "data" / "nlu" / "en" / "chitchat.yml")
 
 
 def label(item: Dict[Text, Any], assessment: Assessment, quoted: Text) -> int:
@@ -148,18 +154,32 @@ def public_examples(datasets: Path, work: Path, max_questions: int,
     return examples
 
 
-def off_topic_claims(corpus: Corpus, model: Any) -> Dict[Text, int]:
-    """How many held-out off-topic messages the model would answer from knowledge/."""
-    data = yaml.safe_load(OFF_TOPIC.read_text("utf-8"))
-    messages = [line[2:].strip() for block in data["nlu"]
-                for line in block["examples"].splitlines() if line.startswith("- ")]
-    claimed = 0
+def nlu_examples(path: Path, intent: Optional[Text] = None) -> List[Text]:
+    """The examples of an NLU file (of one intent when given), entity marks removed."""
+    data = yaml.safe_load(path.read_text("utf-8"))
+    return [re.sub(r"\[([^\]]*)\](\([^)]*\)|\{[^}]*\})", r"\1", line.strip()[2:].strip())
+            for block in data["nlu"] if intent in (None, block.get("intent"))
+            for line in (block.get("examples") or "").splitlines()
+            if line.strip().startswith("- ")]
+
+
+def probabilities(corpus: Corpus, model: Any, messages: Sequence[Text]) -> List[float]:
+    """The model's probability for each message searched in the corpus (0 when
+    nothing is retrieved)."""
+    scores = []
     for text in messages:
         assessment, _ = corpus.examine(text, detect_language(text) or "en")
-        if assessment.passages and model.decide(model.choose(assessment.candidates)[1]) \
-                == "answer":
-            claimed += 1
-    return {"n": len(messages), "claimed": claimed}
+        scores.append(model.choose(assessment.candidates)[1] if assessment.passages else 0.0)
+    return scores
+
+
+def off_topic_claims(corpus: Corpus, model: Any) -> Dict[Text, int]:
+    """What the model would do with the held-out off-topic messages routed in from
+    knowledge/: answer, or "not sure" (the rest get the out-of-scope reply)."""
+    scores = probabilities(corpus, model, nlu_examples(OFF_TOPIC))
+    decisions = [model.decide_routed(p) for p in scores]
+    return {"n": len(scores), "claimed": decisions.count("answer"),
+            "unsure": decisions.count("unsure")}
 
 
 def commit() -> Text:
@@ -180,10 +200,15 @@ def print_report(report: Dict[Text, Any], model: Any) -> None:
         for kind, r in kinds.items():
             print(f"| {corpus} | {kind} | {r['n']} | {r['right']} | {r['claimed']} | "
                   f"{r['claimed_right']} | {r['unsure']} | {r['not_found']} |")
+    routed = report.get("routed")
+    if routed:
+        print(f"Routed-in messages get \"not sure\" from {routed['unsure_threshold']:.3f} "
+              f"(set on {routed['tuning_messages']} off-topic training examples)")
     off = report.get("off_topic")
     if off:
-        print(f"Off-topic messages answered from knowledge/ (a check, not tuned on): "
-              f"{off['claimed']} of {off['n']}")
+        print(f"Held-out off-topic messages routed in on knowledge/ (a check, not tuned "
+              f"on): {off['claimed']} of {off['n']} answered, {off.get('unsure', 0)} "
+              f"\"not sure\"")
 
 
 def main(argv: Optional[Sequence[Text]] = None) -> int:
@@ -241,6 +266,17 @@ def main(argv: Optional[Sequence[Text]] = None) -> int:
                     for e in examples), encoding="utf-8")
             model = train(examples, settings.knowledge.embedding_model, args.claim_rate,
                           args.miss_rate, report=report, candidates=args.candidates)
+            # The off-topic examples DIET is trained on (not the held-out ones) set
+            # where a routed-in message may get "not sure" instead of the
+            # out-of-scope reply.
+            tuning = [text for path in OUT_OF_SCOPE_EXAMPLES
+                      for text in nlu_examples(path, "out_of_scope")]
+            threshold = routed_threshold(probabilities(project, model, tuning),
+                                         model.answer_threshold, model.not_found_threshold,
+                                         args.claim_rate)
+            model = dataclasses.replace(model, routed_unsure_threshold=threshold)
+            model.report["routed"] = {"tuning_messages": len(tuning),
+                                      "unsure_threshold": threshold}
             model.report["off_topic"] = off_topic_claims(project, model)
         finally:
             project.close()

@@ -179,6 +179,10 @@ class AnswerabilityModel:
             with a verifier's).
         candidates: how many of the best-ranked sentences it chooses among (1:
             it judges the best-ranked one).
+        routed_unsure_threshold: for a message the NLU took for off-topic or could
+            not place, the probability from which it gets "not sure" with leads
+            rather than the out-of-scope reply (None: only an answer or the
+            out-of-scope reply).
         report: how it was trained and validated (counts, rates, the command).
     """
 
@@ -191,6 +195,7 @@ class AnswerabilityModel:
     embedding_model: Text
     features: Tuple[Text, ...] = BASE_FEATURES
     candidates: int = 1
+    routed_unsure_threshold: Optional[float] = None
     report: Dict[Text, Any] = field(default_factory=dict, compare=False)
 
     def probability(self, named: Mapping[Text, float]) -> float:
@@ -220,6 +225,15 @@ class AnswerabilityModel:
             return NOT_FOUND
         return UNSURE
 
+    def decide_routed(self, probability: float) -> Text:
+        """For a routed-in message: `ANSWER`, `UNSURE` (in the "not sure" band and
+        at least `routed_unsure_threshold`) or `NOT_FOUND` (the out-of-scope reply)."""
+        decision = self.decide(probability)
+        if decision == UNSURE and (self.routed_unsure_threshold is None
+                                   or probability < self.routed_unsure_threshold):
+            return NOT_FOUND
+        return decision
+
     @property
     def uses_verifier(self) -> bool:
         """Whether it needs the verifier's features."""
@@ -230,7 +244,8 @@ class AnswerabilityModel:
         """Short hash of what decides (part of answer cache keys)."""
         decisive = json.dumps([self.features, self.weights, self.bias, self.mean, self.scale,
                                self.answer_threshold, self.not_found_threshold,
-                               self.candidates], sort_keys=True)
+                               self.candidates, self.routed_unsure_threshold],
+                              sort_keys=True)
         return hashlib.sha256(decisive.encode()).hexdigest()[:12]
 
     def save(self, path: Path) -> None:
@@ -338,6 +353,20 @@ def choose_thresholds(scores: Sequence[float], labels: Sequence[int],
         allowed = int(math.floor(miss_rate * len(positives)))
         not_found = positives[allowed] if allowed < len(positives) else 1.0
     return answer, min(not_found, answer)
+
+
+def routed_threshold(off_topic: Sequence[float], answer: float, not_found: float,
+                     rate: float = 0.05) -> float:
+    """The probability from which a routed-in message gets "not sure" rather than the
+    out-of-scope reply: at most `rate` of the off-topic messages' probabilities reach
+    it (and none that `not_found` would send away), never above `answer`."""
+    ranked = sorted(off_topic, reverse=True)
+    threshold = not_found
+    if ranked:
+        allowed = int(math.floor(rate * len(ranked)))
+        if allowed < len(ranked):
+            threshold = max(not_found, ranked[allowed] + 1e-6)
+    return min(threshold, answer)
 
 
 @dataclass(frozen=True)

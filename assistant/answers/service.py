@@ -14,6 +14,7 @@ from assistant.answers.answerability import (
     ANSWER,
     NOT_FOUND,
     RERANK_CANDIDATES,
+    UNSURE,
     AnswerabilityModel,
     features,
     reordered,
@@ -399,17 +400,22 @@ class AnswerService:
         """The reply the assessment allows, and whether it may be cached (not when
         it fell back because the model could not be reached: that passes).
 
-        With an answerability model: below its bar, "not in the documents" (the
-        out-of-scope reply for a routed-in message); in between, "not sure" with
-        the passages as leads; above it, the answer: the LLM's in `generate` style,
+        With an answerability model: below its bar, "not in the documents"; in
+        between, "not sure" with the passages as leads (a routed-in message gets
+        the out-of-scope reply below its answer bar, except in the upper part of
+        the "not sure" band, `decide_routed`); above it, the answer: the LLM's in `generate` style,
         else the best sentences quoted. Without one, the earlier rules
         (`_grounded_by_rules`)."""
         passages, ranked = assessment.passages, assessment.ranked
         if assessment.decision is None:
             return await self._grounded_by_rules(query, passages, ranked, language)
-        if assessment.decision != ANSWER:
-            if routed:
+        if routed and assessment.decision != ANSWER:
+            # Off-topic to the NLU: "not sure" with leads only in the band where
+            # measured off-topic messages rarely score; the out-of-scope reply below.
+            assert self.answerability is not None and assessment.probability is not None
+            if self.answerability.decide_routed(assessment.probability) != UNSURE:
                 return self._out_of_scope(query, language), True
+        if assessment.decision != ANSWER:
             if assessment.decision == NOT_FOUND:
                 return Answer(message("not_found", language), language=language,
                               query=query), True

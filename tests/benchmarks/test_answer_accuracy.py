@@ -1,6 +1,7 @@
 """The answer benchmark's strict grading and its question set."""
 
 import argparse
+import asyncio
 import json
 
 import pytest
@@ -15,7 +16,9 @@ from benchmarks.answer_accuracy import (
     indexes,
     main,
     mentions,
+    routed_questions,
     rows_for,
+    run,
     table,
 )
 
@@ -126,3 +129,36 @@ def test_the_sets_indexes_write_only_the_indexed_paragraphs(tmp_path):
     assert [i["kind"] for i in found[0].items] == ["answerable", "unanswerable"]
     project = indexes(argparse.Namespace(set="project", split="test", limit=3), tmp_path)
     assert project[0].folder.name == "knowledge" and len(project[0].items) == 3
+
+
+class RecordingService:
+    """Answers every question with the out-of-scope reply when routed in, else "15
+    days", and records how each was asked."""
+
+    def __init__(self):
+        self.asked = []
+
+    async def answer(self, question, history, language, routed=False):
+        self.asked.append((question, routed))
+        if routed:
+            return Answer(message("out_of_scope", "en"), [], "out_of_scope", "en", False, "q")
+        return answer("15 days [1]", mode="extractive")
+
+
+def test_questions_the_nlu_routes_are_asked_routed_and_counted(tmp_path):
+    routing = tmp_path / "routing.json"
+    routing.write_text(json.dumps({"predictions": {"cmrc2018 questions": [
+        {"text": "how many days?", "after": "nlu_fallback"},
+        {"text": "who wrote it?", "after": "ask_question"},
+        {"text": "where?", "after": "out_of_scope"}]}}))
+    routed = routed_questions(routing)
+    assert routed == {"how many days?", "where?"}
+    follow_up = {**ITEM, "kind": "follow_up", "previous": "where?", "question": "and?"}
+    plain = {**ITEM, "question": "who wrote it?"}
+    service = RecordingService()
+    graded = asyncio.run(run(service, [ITEM, plain, follow_up], "t", routed=routed))
+    assert service.asked == [("how many days?", True), ("who wrote it?", False),
+                             ("where?", True), ("and?", False)]
+    row = Row("t", graded).as_dict()
+    assert row["routed"] == 1 and row["off_topic_reply"] == 1 and row["correct"] == 2
+    assert "| routed | off-topic reply |" in table([Row("t", graded)])

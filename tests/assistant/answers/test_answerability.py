@@ -2,6 +2,7 @@
 answer service's three kinds of reply (an answer, "not sure" with leads, "not in the
 documents"), and routed-in messages, decided by it."""
 
+import dataclasses
 import json
 import random
 from pathlib import Path
@@ -23,6 +24,7 @@ from assistant.answers.answerability import (
     features,
     fit,
     out_of_fold,
+    routed_threshold,
     topic_terms,
     train,
 )
@@ -208,6 +210,27 @@ async def test_a_routed_in_message_is_answered_only_when_the_documents_clearly_d
         "who wrote the annual leave rules", [], "en", routed=True)
     assert answer.mode == mode
     assert mode in CLAIM_MODES or answer.text == message("out_of_scope", "en")
+
+
+@pytest.mark.parametrize("probability, mode", [(0.9, "extractive"), (0.6, "unsure"),
+                                               (0.45, "out_of_scope"), (0.1, "out_of_scope")])
+async def test_a_routed_in_message_high_in_the_unsure_band_gets_leads(probability, mode):
+    # Thresholds 0.7 (answer) and 0.3 (not found); routed-in "not sure" from 0.5.
+    model = dataclasses.replace(fixed(lambda f: probability), routed_unsure_threshold=0.5)
+    answer = await service(model).answer("who decides the annual leave days", [], "en",
+                                         routed=True)
+    assert answer.mode == mode
+    if mode == "unsure":
+        assert answer.text == message("unsure", "en") and answer.sources
+
+
+def test_the_routed_threshold_lets_few_off_topic_messages_reach_the_unsure_band():
+    off_topic = [i / 100 for i in range(40)]  # 0.00 .. 0.39
+    threshold = routed_threshold(off_topic, answer=0.7, not_found=0.2, rate=0.05)
+    assert sum(p >= threshold for p in off_topic) == 2  # floor(0.05 * 40)
+    assert routed_threshold([0.9, 0.95], answer=0.7, not_found=0.2) == 0.7
+    assert routed_threshold([0.01], answer=0.7, not_found=0.2) == 0.2
+    assert routed_threshold([], answer=0.7, not_found=0.2) == 0.2
 
 
 async def test_without_a_model_a_routed_in_message_is_turned_away_unsearched():
