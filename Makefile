@@ -42,7 +42,7 @@ PTH = $$($(1) -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/as
 
 MODEL_INPUTS := config.yml domain.yml $(shell find data -type f 2>/dev/null)
 
-.PHONY: FORCE help answerability verifier browser prometheus images test-images setup index llm actions-env-path llm-env-path benchmark-retrieval benchmark-answers benchmark-accuracy benchmark-api benchmark-load benchmark-oos benchmark-replicas benchmark-capacity probe-security train shell run api worker actions settings test test-fast test-components test-dirs lint readme typecheck validate benchmark env-path clean
+.PHONY: FORCE help answerability verifier browser prometheus images test-images setup index llm actions-env-path llm-env-path benchmark-retrieval benchmark-answers benchmark-accuracy benchmark-api benchmark-load benchmark-oos benchmark-routing benchmark-replicas benchmark-capacity probe-security train shell run api worker actions settings test test-fast test-components test-dirs lint readme typecheck validate benchmark env-path clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -271,6 +271,9 @@ benchmark-answers: setup ## Answer latency (cached, LLM, extractive), cache savi
 
 benchmark-accuracy: setup ## Answer accuracy, strict grade, on the test halves of the project's questions and the public sets: make benchmark-accuracy [ARGS="--set all --no-llm"]
 	@$(ACTIONS_PY) -m benchmarks.answer_accuracy --llm-python $(LLM_PY) --datasets $(DATASETS_DIR) $(ARGS)
+
+benchmark-routing: models/.trained ## Where document questions, weather requests and off-topic messages go, before and after the cue gate: make benchmark-routing [ARGS="--split tune"]
+	@$(RASA_PY) -m benchmarks.routing --datasets $(DATASETS_DIR) $(ARGS)
 
 benchmark-oos: $(STAMP) $(RASA_ENV)/.defaults ## Off-topic recall and in-scope accuracy, config.yml against it without NoveltyClassifier: make benchmark-oos [ARGS="--improved-model M.tar.gz"]
 	@$(RASA_PY) -m benchmarks.out_of_scope $(ARGS)
