@@ -183,14 +183,17 @@ actions: setup ## Run only the action server on ACTION_SERVER_PORT, 5055 (needs 
 llm: setup ## Run only the embedded LLM server on LOCAL_LLM_PORT, 8088 (OpenAI API; needs LOCAL_LLM_API_KEY)
 	@$(LLM_PY) -m apps.llm_server
 
-lint: $(STAMP) ## Lint: ruff, the import rules (.importlinter), README tables generated from the code (cog)
+# Pages whose tables are generated (cog): from the code, and from committed result files.
+COGGED := README.md docs/answers.md docs/benchmarks/answers.md
+
+lint: $(STAMP) ## Lint: ruff, the import rules (.importlinter), tables generated from the code and the result files (cog)
 	@$(RASA_ENV)/bin/ruff check components channels stores actions assistant apps benchmarks tests
 	@$(RASA_ENV)/bin/lint-imports --no-cache --no-logo
-	@$(RASA_ENV)/bin/cog --check -c README.md \
-		|| { echo "README.md is out of date: run \`make readme\`"; exit 1; }
+	@$(RASA_ENV)/bin/cog -I . --check -c $(COGGED) \
+		|| { echo "A table is out of date with its code or result file: run \`make readme\`"; exit 1; }
 
-readme: $(STAMP) ## Regenerate the README's tables from the code (cog)
-	@$(RASA_ENV)/bin/cog -r -c README.md
+readme: $(STAMP) ## Regenerate the tables in the README and the docs from the code and the result files (cog)
+	@$(RASA_ENV)/bin/cog -I . -r -c $(COGGED)
 
 typecheck: $(STAMP) ## Type-check our own packages (mypy)
 	@$(RASA_ENV)/bin/mypy components channels stores actions assistant apps benchmarks
