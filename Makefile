@@ -116,8 +116,8 @@ $(KNOWLEDGE_STAMP): $(shell find knowledge -type f 2>/dev/null) | $(ACTIONS_STAM
 # cores.
 DATASETS_DIR ?= $(or $(DATASETS),../shared/datasets)
 ANSWERABILITY := models/answerability.json
-ANSWERABILITY_INPUTS := benchmarks/data/answer_questions.yml assistant/answers/answerability.py \
-	assistant/answers/extractive.py assistant/answers/service.py assistant/text.py \
+ANSWERABILITY_INPUTS := benchmarks/data/answer_questions.yml \
+	$(wildcard assistant/answers/*.py) assistant/text.py \
 	apps/cli/answerability.py $(shell find knowledge -type f 2>/dev/null)
 
 $(ANSWERABILITY): $(ANSWERABILITY_INPUTS) | $(ACTIONS_STAMP)

@@ -16,11 +16,11 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import re
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Text, Tuple
 
+from assistant.answers.answer_types import asked_types, holds_asked_type
 from assistant.answers.extractive import RankedSentence, terms
 from assistant.errors import ModelFileError
 from assistant.knowledge.retrieval import RRF_K, Passage
@@ -28,11 +28,7 @@ from assistant.knowledge.retrieval import RRF_K, Passage
 # Characters of Chinese question and function words: a bigram holding one says
 # how something is asked ("多少", "可以", "什么"), not what it is about.
 _FUNCTION_HAN = set(
-    "的了吗呢吧啊呀么什怎哪几多少是否在有和与或及可以能会要请问如何为谁啥咋该把被给让从到对")
-_ASKS_NUMBER = re.compile(
-    r"几|多少|多久|多长|多大|多远|哪一?年|什么时候|何时|\bhow (many|much|long|often|far|old)\b|"
-    r"\bwhen\b|\bwhat (time|year)\b|\bwhich year\b", re.IGNORECASE)
-_NUMBER = re.compile(r"\d|[一二两三四五六七八九十百千万半]")
+    "的了吗呢吧啊呀么什怎哪那几多少是否在有和与或及可以能会要请问如何为谁啥咋该把被给让从到对")
 # Sentences around the best one that count as its context.
 NEIGHBOURS = 1
 
@@ -46,7 +42,8 @@ BASE_FEATURES = (
     "passage_coverage",  # ... in the best sentence's passage
     "sentence_coverage",  # ... in the best sentence and its neighbours
     "missing_terms",  # topic terms found in no retrieved passage (log 1+n)
-    "number_match",  # 1 if a question asking for a number got a sentence with one
+    "type_match",  # 1 if the question asks for a kind of value (answer_types.py) and
+    # the sentence holds one
     "question_units",  # log of the question's length
 )
 # With a verifier (a cross-encoder that reads the question and each candidate
@@ -102,6 +99,7 @@ def features(question: Text, passages: Sequence[Passage],
     """
     ranked = reordered(ranked, candidate)
     wanted = topic_terms(question)
+    asked = asked_types(question)
     texts = [p.chunk.passage for p in passages]
     everything = "\n".join(texts)
     best = ranked[0] if ranked else None
@@ -129,8 +127,8 @@ def features(question: Text, passages: Sequence[Passage],
         "passage_coverage": _coverage(wanted, passage_text),
         "sentence_coverage": _coverage(wanted, context),
         "missing_terms": math.log1p(missing),
-        "number_match": float(bool(_ASKS_NUMBER.search(question)) and best is not None
-                              and bool(_NUMBER.search(best.text))),
+        "type_match": float(bool(asked) and best is not None
+                            and holds_asked_type(best.text, asked)),
         "question_units": math.log1p(len(wanted)),
         "rank": math.log1p(candidate) if best is not None else 0.0,
         "gap_to_top": top_score - best.score if best is not None else 0.0,

@@ -7,8 +7,9 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Sequence, Set, Text, Tuple
 
+from assistant.answers.answer_types import asked_types, holds_asked_type
 from assistant.text import (
-    HAN,
+    HAN_RANGE,
     STOP_WORDS,
     join_sentences,
     split_sentences,
@@ -17,14 +18,16 @@ from assistant.text import (
 )
 
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'_.@-]*")
+_HAN_RUN = re.compile(f"[{HAN_RANGE}]+")
 
 
 def terms(text: Text) -> Set[Text]:
-    """English words (minus stop words) and Chinese character bigrams."""
+    """English words (minus stop words) and Chinese character bigrams (within a run of
+    Chinese characters: a follow-up joined to its question, "…上班? 那周末呢?", must
+    not make "班那" a term)."""
     lowered = text.lower()
     words = {w.strip(".") for w in _WORD.findall(lowered)} - STOP_WORDS
-    han = "".join(HAN.findall(lowered))
-    bigrams = {han[i : i + 2] for i in range(len(han) - 1)}
+    bigrams = {run[i : i + 2] for run in _HAN_RUN.findall(lowered) for i in range(len(run) - 1)}
     return {t for t in words | bigrams if t}
 
 
@@ -83,6 +86,9 @@ MIN_SENTENCE_UNITS = 3  # headings and list markers are not answers
 MEANING_WEIGHT = 8.0
 RANK_STEP = 1.0  # per passage rank: a later passage needs a clearly better sentence
 NUMBER_BONUS = 0.3
+# A sentence holding the kind of value the question asks for (a clock time for "几点",
+# a phone number for "call", a year for "哪一年": answer_types.py).
+TYPE_BONUS = 3.0
 # A quoted question is an example of asking ('Short questions work well: "How do I
 # connect to the VPN?" is enough'), never an answer: it is left out of the scoring.
 # Measured: the assistant guide's example question won "How do I connect to the VPN
@@ -148,6 +154,7 @@ def rank_sentences(
     stressed = terms(latest) if latest else set()
     numbers = set(re.findall(r"\d+", question))
     asks_number = bool(_ASKS_NUMBER.search(question))
+    asked = asked_types(question)
     sentence_terms = [terms(scored) for _, _, _, scored in candidates]
     frequency: Dict[Text, int] = {}
     for found in sentence_terms:
@@ -167,6 +174,8 @@ def rank_sentences(
             score += NUMBER_BONUS
         if numbers and numbers & set(re.findall(r"\d+", sentence)):
             score += NUMBER_BONUS
+        if asked and holds_asked_type(sentence, asked):
+            score += TYPE_BONUS
         ranked.append(RankedSentence(score, p, i, sentence, cosine))
     ranked.sort(key=lambda r: -r.score)
     return ranked

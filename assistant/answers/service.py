@@ -353,15 +353,21 @@ class AnswerService:
         )
         return answer
 
-    async def assess(self, query: Text) -> Assessment:
+    async def assess(self, query: Text, latest: Optional[Text] = None) -> Assessment:
         """Searches and scores without answering (the answerability model's training
         and benchmarks measure exactly what `answer` decides on).
+
+        Args:
+            query: what is searched (for a follow-up, joined to the earlier question:
+                `resolve_question`).
+            latest: for a follow-up, the user's own message, as `answer` passes it.
 
         Raises:
             StoreError: if the knowledge store cannot be searched.
         """
         passages = await self._search(query)
-        return await asyncio.to_thread(self._assess_passages, query, passages, None)
+        return await asyncio.to_thread(self._assess_passages, query, passages,
+                                       latest if latest != query else None)
 
     def _assess_passages(self, query: Text, passages: List[Passage],
                          latest: Optional[Text] = None) -> Assessment:
@@ -449,9 +455,11 @@ class AnswerService:
                 language: Text, mode: Text) -> Answer:
         """The best-ranked sentences, quoted with their source."""
         index, text = quote(ranked, query, [p.chunk.passage for p in passages])
-        number = index + 1
-        return Answer(f"{message('extractive_intro', language)} {text} [{number}]",
-                      _sources(passages, [number]), mode, language, False, query)
+        # One source, so it is [1] whichever retrieved passage it was (a lone "[3]"
+        # has the reader looking for 1 and 2).
+        return Answer(f"{message('extractive_intro', language)} {text} [1]",
+                      _renumbered(_sources(passages, [index + 1])), mode, language, False,
+                      query)
 
     def _unsure(self, query: Text, passages: List[Passage], ranked: List[RankedSentence],
                 language: Text) -> Answer:
@@ -462,8 +470,8 @@ class AnswerService:
                 order.append(sentence.passage)
         order = order or list(range(len(passages)))
         return Answer(message("unsure", language),
-                      _sources(passages, [i + 1 for i in order])[:LEADS], "unsure",
-                      language, False, query)
+                      _renumbered(_sources(passages, [i + 1 for i in order])[:LEADS]),
+                      "unsure", language, False, query)
 
     async def _grounded_by_rules(
         self, query: Text, passages: List[Passage], ranked: List[RankedSentence],
@@ -579,3 +587,9 @@ def _sources(passages: Sequence[Passage], numbers: Sequence[int]) -> List[Source
         seen.add(chunk.source)
         sources.append(Source(number, chunk.title, chunk.source))
     return sources
+
+
+def _renumbered(sources: Sequence[Source]) -> List[Source]:
+    """The sources numbered 1, 2, … in the order shown (for replies whose text cites
+    no passage number but [1] or none)."""
+    return [Source(number, s.title, s.source) for number, s in enumerate(sources, start=1)]

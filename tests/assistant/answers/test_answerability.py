@@ -62,7 +62,7 @@ def test_a_question_the_passage_answers_covers_its_terms_and_one_it_does_not_mis
     answered = assessed("How many days of annual leave do full-time employees get?", LEAVE)
     unanswered = assessed("What is the office wifi password?", WIFI)
     assert set(answered) == set(BASE_FEATURES + CANDIDATE_FEATURES)
-    assert answered["sentence_coverage"] > 0.6 and answered["number_match"] == 1.0
+    assert answered["sentence_coverage"] > 0.6 and answered["type_match"] == 1.0
     assert unanswered["topic_coverage"] < 0.5 and unanswered["missing_terms"] > 0
     assert answered["sentence_score"] > unanswered["sentence_score"]
 
