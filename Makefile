@@ -280,6 +280,9 @@ benchmark-answers: setup ## Answer latency (cached, LLM, extractive), cache savi
 benchmark-accuracy: setup ## Answer accuracy, strict grade, on the test halves of the project's questions and the public sets: make benchmark-accuracy [ARGS="--set all --no-llm"]
 	@$(ACTIONS_PY) -m benchmarks.answer_accuracy --llm-python $(LLM_PY) --datasets $(DATASETS_DIR) $(ARGS)
 
+benchmark-sentences: setup ## How often the best-ranked sentence's quote holds the answer, by answer-type bonus: make benchmark-sentences [ARGS="--split test --bonus 0 3"]
+	@$(ACTIONS_PY) -m benchmarks.sentence_choice --datasets $(DATASETS_DIR) --out docs/benchmarks/results $(ARGS)
+
 benchmark-routing: models/.trained ## Where document questions, weather requests and off-topic messages go, before and after the cue gate: make benchmark-routing [ARGS="--split tune"]
 	@$(RASA_PY) -m benchmarks.routing --datasets $(DATASETS_DIR) $(ARGS)
 

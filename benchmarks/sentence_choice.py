@@ -1,0 +1,125 @@
+"""Sentence-choice benchmark: how often the best-ranked sentence's quote holds the
+answer, for several weights of the answer-type bonus (`extractive.TYPE_BONUS`).
+
+    python -m benchmarks.sentence_choice [--split tune|test] [--bonus 0 3]
+        [--datasets DIR] [--max-questions 300] [--out DIR]
+
+Each set (the project's questions about knowledge/, the CMRC 2018 and SQuAD 2.0
+halves of `benchmarks/public_sets.py`) is indexed once into a temporary Milvus Lite
+file, and each answerable question (follow-ups joined to their question) searched
+and ranked as the answer service does (`apps.cli.answerability.Corpus`); a quote is
+right when it holds every fact and no wrong value (the answerability model's label).
+Columns: right quotes among all answerable questions, and among those that ask for a
+kind of value (`assistant/answers/answer_types.py`). Tune the bonus on `--split
+tune`; report on `--split test`. Writes sentence-choice-<split>-<time>.{json,md}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Text, Tuple
+
+import yaml
+
+from apps.cli.answerability import QUESTIONS, ROOT, Corpus, commit, label, searched
+from assistant.answers import extractive
+from assistant.answers.answer_types import asked_types
+from benchmarks.public_sets import DATASETS, SETS, build_sets
+
+Items = List[Dict[Text, Any]]
+
+
+def corpora(work: Path, split: Text, datasets: Path, max_questions: int
+            ) -> List[Tuple[Text, Corpus, Items]]:
+    """Every set's index with its answerable questions of the split."""
+    wanted = ("answerable", "follow_up")
+    items = [i for i in yaml.safe_load(QUESTIONS.read_text("utf-8"))
+             if i["split"] == split and i["kind"] in wanted]
+    found = [("project", Corpus(ROOT / "knowledge", work, "project"), items)]
+    for name, (relative, _) in SETS.items():
+        if not (datasets / relative).exists():
+            print(f"  {name}: {datasets / relative} not found, left out", flush=True)
+            continue
+        for number, one in enumerate(build_sets(name, datasets, split, max_questions)):
+            folder = work / f"{name}-{number}"
+            one.write(folder)
+            found.append((name, Corpus(folder, work, f"{name}{number}"),
+                          [i for i in one.items if i["kind"] in wanted]))
+    return found
+
+
+def measure(sets: Sequence[Tuple[Text, Corpus, Items]]) -> Dict[Text, Dict[Text, int]]:
+    """Right quotes per set, overall and for questions asking for a kind of value."""
+    counts: Dict[Text, Dict[Text, int]] = {}
+    for name, corpus, items in sets:
+        row = counts.setdefault(name, {"n": 0, "right": 0, "typed": 0, "typed_right": 0})
+        for item in items:
+            query, latest = searched(item)
+            assessment, quotes = corpus.examine(query, item["language"], latest)
+            right = label(item, assessment, quotes[0])
+            typed = bool(asked_types(query))
+            row["n"] += 1
+            row["right"] += right
+            row["typed"] += typed
+            row["typed_right"] += right if typed else 0
+    return counts
+
+
+def markdown(results: Dict[Text, Dict[Text, Dict[Text, int]]]) -> Text:
+    names = sorted({name for counts in results.values() for name in counts})
+    lines = ["| type bonus | " + " | ".join(f"{n}: right / asking for a kind" for n in names)
+             + " |", "|---" * (len(names) + 1) + "|"]
+    for bonus, counts in results.items():
+        cells = [f"{c['right']} / {c['n']} ({c['typed_right']} / {c['typed']})"
+                 for c in (counts[n] for n in names)]
+        lines.append(f"| {bonus} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Optional[Sequence[Text]] = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--split", default="tune", choices=("tune", "test"))
+    parser.add_argument("--bonus", type=float, nargs="+", default=[0.0, extractive.TYPE_BONUS])
+    parser.add_argument("--datasets", type=Path, default=DATASETS)
+    parser.add_argument("--max-questions", type=int, default=300)
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    args = parser.parse_args(argv)
+    load = os.getloadavg()[0]
+    results: Dict[Text, Dict[Text, Dict[Text, int]]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        sets = corpora(Path(tmp), args.split, args.datasets, args.max_questions)
+        try:
+            for bonus in args.bonus:
+                extractive.TYPE_BONUS = bonus
+                results[str(bonus)] = measure(sets)
+                print(f"  type bonus {bonus}: " + ", ".join(
+                    f"{n} {c['right']}/{c['n']}" for n, c in results[str(bonus)].items()),
+                    flush=True)
+        finally:
+            for _, corpus, _ in sets:
+                corpus.close()
+    now = dt.datetime.now(dt.UTC)
+    stem = f"sentence-choice-{args.split}-{now:%Y%m%d-%H%M%S}"
+    table = markdown(results)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / f"{stem}.json").write_text(json.dumps({
+        "command": "python -m benchmarks.sentence_choice " + " ".join(
+            sys.argv[1:] if argv is None else argv),
+        "commit": commit(), "date": now.isoformat(), "machine": platform.node(),
+        "cpus": os.cpu_count(), "load_1min": load, "split": args.split,
+        "results": results}, indent=1) + "\n", encoding="utf-8")
+    (args.out / f"{stem}.md").write_text(table, encoding="utf-8")
+    print(table)
+    print(f"Wrote {args.out / stem}.json and .md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
