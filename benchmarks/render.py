@@ -94,3 +94,19 @@ def candidates_table(reports: Sequence[Tuple[Text, Text]]) -> Text:
     return _table(("model", "project: answered right", "CMRC: answered right",
                    "SQuAD: answered right", "unanswerable claimed (all three)",
                    "right quote first / among candidates (project)"), rows)
+
+
+def sentence_choice_table(results: Dict[Text, Dict[Text, Dict[Text, int]]]) -> Text:
+    """Right quotes per answer-type bonus and set (`benchmarks.sentence_choice`'s
+    `results`): all answerable questions, and those asking for a kind of value."""
+    names = [n for n in SET_TITLES if any(n in counts for counts in results.values())]
+    rows = [(bonus, *(f"{counts[n]['right']} / {counts[n]['n']} "
+                      f"({counts[n]['typed_right']} / {counts[n]['typed']})" for n in names))
+            for bonus, counts in results.items()]
+    return _table(("type bonus", *(f"{SET_TITLES[n]}: right (asking for a kind)"
+                                   for n in names)), rows)
+
+
+def sentence_choice_file(path: Text) -> Text:
+    """`sentence_choice_table` of a committed result file."""
+    return sentence_choice_table(_load(path)["results"])

@@ -32,6 +32,7 @@ from apps.cli.answerability import QUESTIONS, ROOT, Corpus, commit, label, searc
 from assistant.answers import extractive
 from assistant.answers.answer_types import asked_types
 from benchmarks.public_sets import DATASETS, SETS, build_sets
+from benchmarks.render import sentence_choice_table
 
 Items = List[Dict[Text, Any]]
 
@@ -72,17 +73,6 @@ def measure(sets: Sequence[Tuple[Text, Corpus, Items]]) -> Dict[Text, Dict[Text,
     return counts
 
 
-def markdown(results: Dict[Text, Dict[Text, Dict[Text, int]]]) -> Text:
-    names = sorted({name for counts in results.values() for name in counts})
-    lines = ["| type bonus | " + " | ".join(f"{n}: right / asking for a kind" for n in names)
-             + " |", "|---" * (len(names) + 1) + "|"]
-    for bonus, counts in results.items():
-        cells = [f"{c['right']} / {c['n']} ({c['typed_right']} / {c['typed']})"
-                 for c in (counts[n] for n in names)]
-        lines.append(f"| {bonus} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
-
-
 def main(argv: Optional[Sequence[Text]] = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--split", default="tune", choices=("tune", "test"))
@@ -107,7 +97,7 @@ def main(argv: Optional[Sequence[Text]] = None) -> int:
                 corpus.close()
     now = dt.datetime.now(dt.UTC)
     stem = f"sentence-choice-{args.split}-{now:%Y%m%d-%H%M%S}"
-    table = markdown(results)
+    table = sentence_choice_table(results)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{stem}.json").write_text(json.dumps({
         "command": "python -m benchmarks.sentence_choice " + " ".join(
