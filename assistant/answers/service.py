@@ -336,7 +336,7 @@ class AnswerService:
                       Answer(message("not_found", language), language=language, query=query))
         else:
             assessment = await asyncio.to_thread(
-                self._assess_passages, query, passages, latest if latest != query else None)
+                self._assess_passages, query, passages, latest)
             if (retry and assessment.decision is not None and assessment.decision != ANSWER):
                 # "那周末呢?" alone finds passages about something else.
                 joined = await self._answer(retry, language, latest=latest, routed=routed)
@@ -366,12 +366,13 @@ class AnswerService:
             StoreError: if the knowledge store cannot be searched.
         """
         passages = await self._search(query)
-        return await asyncio.to_thread(self._assess_passages, query, passages,
-                                       latest if latest != query else None)
+        return await asyncio.to_thread(self._assess_passages, query, passages, latest)
 
     def _assess_passages(self, query: Text, passages: List[Passage],
                          latest: Optional[Text] = None) -> Assessment:
-        ranked = self._rank(query, passages, latest)
+        # `latest` counts only when it differs from what was searched (a follow-up
+        # joined to its question).
+        ranked = self._rank(query, passages, latest if latest != query else None)
         verified: Optional[List[float]] = None
         if self.verifier is not None:  # nothing ranked: its features are 0
             verified = list(self.verifier.scores(

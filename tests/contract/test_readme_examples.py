@@ -11,6 +11,7 @@ from assistant.answers.cache import LRUAnswerCache
 from assistant.answers.models import Turn
 from assistant.answers.service import AnswerService
 from assistant.config import KnowledgeSettings
+from assistant.text import detect_language
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = ROOT / "models" / "answerability.json"
@@ -44,8 +45,7 @@ def test_the_examples_are_the_readmes():
 async def test_a_headline_example_is_answered_as_the_readme_shows(answers, question, shown,
                                                                   before):
     history = [Turn("user", before), Turn("assistant", "…")] if before else []
-    language = "zh" if any("\u4e00" <= c <= "\u9fff" for c in question + (before or "")) \
-        else "en"
+    language = detect_language(question + (before or ""))
     answer = await answers.answer(question, history, language)
     assert answer.mode in ("extractive", "llm"), (answer.mode, answer.text)
     assert shown in answer.text
