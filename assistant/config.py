@@ -233,8 +233,8 @@ class KnowledgeSettings:
     )
     embedding_model: Text = setting(
         "EMBEDDING_MODEL", "use-multilingual",
-        "`use-multilingual`, `m3e-small`, `all-minilm-l6-v2` or a local model folder; "
-        "re-index after a change",
+        "`use-multilingual`, `e5-small`, `m3e-small`, `all-minilm-l6-v2` or a local model "
+        "folder; re-index and retrain the answerability model after a change",
     )
     chunk_size: int = setting(
         "CHUNK_SIZE", 200, "passage length in units (a Chinese character or an English word)",

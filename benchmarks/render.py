@@ -97,14 +97,24 @@ def candidates_table(reports: Sequence[Tuple[Text, Text]]) -> Text:
 
 
 def sentence_choice_table(results: Dict[Text, Dict[Text, Dict[Text, int]]]) -> Text:
-    """Right quotes per answer-type bonus and set (`benchmarks.sentence_choice`'s
-    `results`): all answerable questions, and those asking for a kind of value."""
+    """Right quotes per ranking (embedder, meaning weight, answer-type bonus) and set
+    (`benchmarks.sentence_choice`'s `results`): all answerable questions, and those
+    asking for a kind of value. Files written before rows were named are keyed by
+    the bonus alone ("3.0")."""
     names = [n for n in SET_TITLES if any(n in counts for counts in results.values())]
-    rows = [(bonus, *(f"{counts[n]['right']} / {counts[n]['n']} "
-                      f"({counts[n]['typed_right']} / {counts[n]['typed']})" for n in names))
-            for bonus, counts in results.items()]
-    return _table(("type bonus", *(f"{SET_TITLES[n]}: right (asking for a kind)"
-                                   for n in names)), rows)
+    rows = [(_ranking_name(ranking), *(f"{counts[n]['right']} / {counts[n]['n']} "
+                                        f"({counts[n]['typed_right']} / {counts[n]['typed']})"
+                                        for n in names))
+            for ranking, counts in results.items()]
+    return _table(("ranking", *(f"{SET_TITLES[n]}: right (asking for a kind)"
+                                for n in names)), rows)
+
+
+def _ranking_name(key: Text) -> Text:
+    try:
+        return f"type bonus {float(key):g}"
+    except ValueError:
+        return key
 
 
 def sentence_choice_file(path: Text) -> Text:

@@ -58,7 +58,7 @@ def evaluate(
 
 def best_similarity(retriever: Retriever, question: Text) -> float:
     """Cosine similarity of the best dense match."""
-    vector = retriever.embedder.embed([question])[0]
+    vector = retriever.embedder.embed_queries([question])[0]
     hits = retriever.store.dense_search(vector, 1)  # type: ignore[attr-defined]
     return hits[0].score if hits else -1.0
 

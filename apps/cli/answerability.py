@@ -80,9 +80,12 @@ class Corpus:
     """One temporary index of a document folder, searched as the answer service does."""
 
     def __init__(self, documents: Path, work: Path, name: Text,
-                 verifier: Optional[OnnxCrossEncoder] = None) -> None:
+                 verifier: Optional[OnnxCrossEncoder] = None,
+                 embedding_model: Optional[Text] = None) -> None:
         env = {**environment(), "MILVUS_URI": "", "REDIS_URL": "",
                "MILVUS_LITE_PATH": str(work / f"{name}.db")}
+        if embedding_model:  # else the configured one (`EMBEDDING_MODEL`)
+            env["EMBEDDING_MODEL"] = embedding_model
         self.settings = load_settings(env)
         self.embedder, self.store = build_index(self.settings)
         report = ingest(documents, self.store, self.embedder,

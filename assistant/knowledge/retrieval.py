@@ -87,7 +87,7 @@ class Retriever:
         dense: List[Hit] = []
         similarity: Dict[Text, float] = {}
         if mode in ("dense", "hybrid"):
-            vector = self.embedder.embed([query])[0]
+            vector = self.embedder.embed_queries([query])[0]
             dense = self.store.dense_search(vector, self.candidates)
             similarity = {h.chunk.id: h.score for h in dense}
             if not dense or dense[0].score < self.min_score:

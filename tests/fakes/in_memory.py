@@ -58,6 +58,9 @@ class HashingEmbedder:
             vectors.append([v / norm for v in vector])
         return vectors
 
+    def embed_queries(self, texts: Sequence[Text]) -> List[List[float]]:
+        return self.embed(texts)
+
 
 class InMemoryStore:
     """A `KnowledgeStore` in a dict: cosine for dense search, term overlap for BM25."""
