@@ -116,9 +116,18 @@ $(KNOWLEDGE_STAMP): $(shell find knowledge -type f 2>/dev/null) | $(ACTIONS_STAM
 # cores.
 DATASETS_DIR ?= $(or $(DATASETS),../shared/datasets)
 ANSWERABILITY := models/answerability.json
+# The embedder the model's features are measured with (EMBEDDING_MODEL): when it
+# changes, `make answerability` and `make setup` retrain the model.
+ANSWERABILITY_EMBEDDER := models/.answerability-embedder
 ANSWERABILITY_INPUTS := benchmarks/data/answer_questions.yml \
-	$(wildcard assistant/answers/*.py) assistant/text.py \
+	$(wildcard assistant/answers/*.py) assistant/text.py $(ANSWERABILITY_EMBEDDER) \
 	apps/cli/answerability.py $(shell find knowledge -type f 2>/dev/null)
+
+$(ANSWERABILITY_EMBEDDER): FORCE | $(ACTIONS_STAMP)
+	@mkdir -p models
+	@$(ACTIONS_PY) -c "from assistant.config import KnowledgeSettings, load; \
+		print(load(KnowledgeSettings).embedding_model)" > $@.new
+	@if cmp -s $@.new $@; then rm $@.new; else mv $@.new $@; fi
 
 $(ANSWERABILITY): $(ANSWERABILITY_INPUTS) | $(ACTIONS_STAMP)
 	@echo "==> Training the answerability model (about 2 minutes)"

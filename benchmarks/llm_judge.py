@@ -45,6 +45,7 @@ from assistant.answers.answerability import (
     out_of_fold,
 )
 from assistant.config import LLMSettings, load
+from benchmarks.render import llm_judge_table
 
 # The searching half (Milvus Lite, httpx) is imported where it is used: this
 # module's pure parts are tested in Rasa's environment, which has neither.
@@ -181,20 +182,6 @@ def _log_odds(p: Optional[float]) -> float:
     return math.log(p / (1 - p))
 
 
-def table(results: Dict[Text, Dict[Text, Any]]) -> Text:
-    """One row per variant and set."""
-    lines = ["| variant | set | answerable right (right quote first) | claimed wrong "
-             "| unanswerable with no claim |", "|---|---|---|---|---|"]
-    for variant, per in results.items():
-        for corpus, c in per.items():
-            if corpus == "threshold":
-                continue
-            lines.append(f"| {variant} | {corpus} | {c['answered_right']} / {c['answerable']} "
-                         f"({c['right_first']}) | {c['claimed_wrong']} | "
-                         f"{c['no_claim']} / {c['unanswerable']} |")
-    return "\n".join(lines) + "\n"
-
-
 def main(argv: Optional[Sequence[Text]] = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--split", default="tune", choices=("tune", "test"))
@@ -242,7 +229,7 @@ def main(argv: Optional[Sequence[Text]] = None) -> int:
         "judged": sum(r.get("p_yes") is not None for r in rows), "rows": len(rows),
         "judge_p50_s": seconds[len(seconds) // 2] if seconds else None,
         "results": results}, indent=1) + "\n", encoding="utf-8")
-    text = table(results)
+    text = llm_judge_table(results)
     (args.out / f"{stem}.md").write_text(text, encoding="utf-8")
     print(text)
     print(f"Wrote {args.out / stem}.json and .md")

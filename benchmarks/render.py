@@ -110,6 +110,24 @@ def sentence_choice_table(results: Dict[Text, Dict[Text, Dict[Text, int]]]) -> T
                                 for n in names)), rows)
 
 
+def llm_judge_table(results: Dict[Text, Dict[Text, Any]]) -> Text:
+    """`benchmarks.llm_judge`'s comparison: per variant and set, answerable questions
+    answered rightly (a right quote ranked first in brackets), wrong claims, and
+    unanswerable questions with no claim."""
+    rows = [(variant, SET_TITLES.get(corpus, corpus),
+             f"{c['answered_right']} / {c['answerable']} ({c['right_first']})",
+             str(c["claimed_wrong"]), f"{c['no_claim']} / {c['unanswerable']}")
+            for variant, per in results.items()
+            for corpus, c in per.items() if corpus != "threshold"]
+    return _table(("features", "set", "answerable right (right quote first)",
+                   "wrong claims", "unanswerable with no claim"), rows)
+
+
+def llm_judge_file(path: Text) -> Text:
+    """`llm_judge_table` of a committed result file."""
+    return llm_judge_table(_load(path)["results"])
+
+
 def _ranking_name(key: Text) -> Text:
     try:
         return f"type bonus {float(key):g}"

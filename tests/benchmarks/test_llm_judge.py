@@ -19,3 +19,16 @@ def test_yes_is_weighed_against_no_in_either_language_and_case():
 
 def test_no_answer_word_among_the_top_tokens_gives_no_probability():
     assert yes_probability([{"token": "The", "logprob": -0.1}]) is None
+
+
+def test_the_comparison_table_has_a_row_per_variant_and_set():
+    from benchmarks.render import llm_judge_table
+
+    counts = {"answerable": 10, "right_first": 7, "answered_right": 5, "claimed_wrong": 1,
+              "unanswerable": 4, "no_claim": 3}
+    lines = llm_judge_table({"features": {"threshold": 0.5, "project": counts},
+                             "features + LLM yes": {"threshold": 0.4, "cmrc2018": counts}}
+                            ).splitlines()
+    assert lines[2] == "| features | project | 5 / 10 (7) | 1 | 3 / 4 |"
+    assert lines[3] == "| features + LLM yes | CMRC 2018 | 5 / 10 (7) | 1 | 3 / 4 |"
+    assert len(lines) == 4
