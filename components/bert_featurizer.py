@@ -79,7 +79,7 @@ OPTIONS: Tuple[Option, ...] = (
         "featurizes the training data (so DIET learns on the features it is served) and "
         "every message, on ONNX Runtime with `inference_threads` threads; the model "
         "stores the `.onnx` file in place of the PyTorch weights. Measured against "
-        "`torch`: see the README's ONNX table",
+        "`torch`: see docs/benchmarks/nlu.md's ONNX table",
     ),
     Option(
         "onnx_keep_float", "ffn_output",
@@ -87,7 +87,7 @@ OPTIONS: Tuple[Option, ...] = (
         "feed-forward output projection, found by its weight's shape, stays float32; "
         "the rest is INT8) or `none` (every MatMul and the embeddings in INT8: a smaller "
         "file and a faster forward pass, but intents further from PyTorch's). Measured "
-        "in the README's ONNX tables",
+        "in docs/benchmarks/nlu.md's ONNX tables",
     ),
     Option(
         "model", "multilingual-e5-small",

@@ -84,7 +84,7 @@ def export_quantized(encoder: BertEncoder, target: Path, keep_float: Text = "non
     `nodes_to_exclude`): measured on the SMP-ECDT-tuned multilingual-e5-small, sentence
     vectors' cosine to PyTorch's 0.998 mean / 0.989 1st percentile instead of 0.994 /
     0.971, for a 139 MB file instead of 118 and a slower forward pass (see the
-    README's ONNX section).
+    docs/benchmarks/nlu.md's ONNX section).
 
     Args:
         encoder: the (fine-tuned) encoder; left unchanged, in evaluation mode.
