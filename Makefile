@@ -33,7 +33,18 @@ LOAD_REQ := benchmarks/load-requirements.txt
 LOAD_HASH := $(shell cat $(LOAD_REQ) | sha256sum | cut -c1-12)
 LOAD_ENV ?= $(ENV_ROOT)/load-$(LOAD_HASH)
 LOAD_STAMP := $(LOAD_ENV)/.installed
+# The documentation site's environment (MkDocs, Material): `make docs`, `make lint`.
+DOCS_REQ := docs/requirements.txt
+DOCS_HASH := $(shell cat $(DOCS_REQ) | sha256sum | cut -c1-12)
+DOCS_ENV ?= $(ENV_ROOT)/docs-$(DOCS_HASH)
+DOCS_STAMP := $(DOCS_ENV)/.installed
+# `.env` (ignored by git) gives `make run` and the services their settings.
+DOTENV := scripts/dotenv.sh
 KNOWLEDGE_STAMP := .data/.indexed
+# With a hosted LLM (LLM_BASE_URL in the environment or in .env) `make setup` builds
+# no embedded one: no llama.cpp compile, no 1.1 GB model.
+LLM_BASE_URL ?= $(shell sed -n 's/^\(export \)\{0,1\}LLM_BASE_URL=//p' .env 2>/dev/null | tail -n1)
+SETUP_LLM := $(if $(strip $(LLM_BASE_URL)),,$(LLM_STAMP))
 
 export PYTHONPATH := $(CURDIR)
 # Every Python process of an environment gets the project's defaults (no telemetry,
@@ -42,7 +53,7 @@ PTH = $$($(1) -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/as
 
 MODEL_INPUTS := config.yml domain.yml $(shell find data -type f 2>/dev/null)
 
-.PHONY: FORCE help answerability verifier browser prometheus images test-images setup index llm actions-env-path llm-env-path benchmark-retrieval benchmark-answers benchmark-accuracy benchmark-api benchmark-load benchmark-oos benchmark-routing benchmark-replicas benchmark-capacity probe-security train shell run api worker actions settings test test-fast test-components test-dirs lint readme typecheck validate benchmark env-path clean
+.PHONY: FORCE docs help answerability verifier browser prometheus images test-images setup index llm actions-env-path llm-env-path benchmark-retrieval benchmark-answers benchmark-accuracy benchmark-api benchmark-load benchmark-oos benchmark-routing benchmark-replicas benchmark-capacity probe-security train shell run api worker actions settings test test-fast test-components test-dirs lint readme typecheck validate benchmark env-path clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -105,6 +116,15 @@ $(LOAD_STAMP):
 		|| { echo "Locust's environment is broken; see $(LOAD_ENV)/pip.log."; exit 1; }
 	@touch $(LOAD_STAMP)
 
+$(DOCS_STAMP):
+	@echo "==> Creating the documentation environment in $(DOCS_ENV) (about 20 seconds)"
+	@$(PYTHON) -m venv $(DOCS_ENV)
+	@$(DOCS_ENV)/bin/python -m pip install --no-deps -r $(DOCS_REQ) > $(DOCS_ENV)/pip.log 2>&1 \
+		|| { grep -v "is ignored: it is neither" $(DOCS_ENV)/pip.log | tail -30; exit 1; }
+	@$(DOCS_ENV)/bin/python -c "import mkdocs, material" \
+		|| { echo "The documentation environment is broken; see $(DOCS_ENV)/pip.log."; exit 1; }
+	@touch $(DOCS_STAMP)
+
 $(KNOWLEDGE_STAMP): $(shell find knowledge -type f 2>/dev/null) | $(ACTIONS_STAMP)
 	@echo "==> Indexing the knowledge base (knowledge/)"
 	@$(ACTIONS_PY) -m apps.cli.ingest knowledge --prune
@@ -147,7 +167,7 @@ verifier: $(STAMP) $(RASA_ENV)/.defaults $(ACTIONS_STAMP) ## Train and measure t
 	@echo "==> Training the answerability model with the verifier"
 	@$(ACTIONS_PY) -m apps.cli.answerability --datasets $(DATASETS_DIR) --out $(ANSWERABILITY)
 
-setup: $(STAMP) $(RASA_ENV)/.defaults $(ACTIONS_STAMP) $(LLM_STAMP) $(KNOWLEDGE_STAMP) $(ANSWERABILITY) ## Create the three Python environments, index the knowledge base and train the answerability model (once)
+setup: $(STAMP) $(RASA_ENV)/.defaults $(ACTIONS_STAMP) $(SETUP_LLM) $(KNOWLEDGE_STAMP) $(ANSWERABILITY) ## Create the three Python environments, index the knowledge base and train the answerability model (once)
 
 index: $(ACTIONS_STAMP) ## Index the documents in KNOWLEDGE_DIR (default knowledge/): make index [PRUNE=1] [REBUILD=1]
 	@$(ACTIONS_PY) -m apps.cli.ingest $(or $(KNOWLEDGE_DIR),knowledge) $(if $(PRUNE),--prune) $(if $(REBUILD),--rebuild)
@@ -173,41 +193,51 @@ train: models/.trained ## Train the model if data or config changed
 
 .run/credentials.yml: $(STAMP) credentials.yml FORCE
 	@# Channels whose secrets are not set (Slack, Telegram) are left out.
-	@$(RASA_PY) -m apps.cli.credentials credentials.yml $@
+	@$(DOTENV) $(RASA_PY) -m apps.cli.credentials credentials.yml $@
 
 shell: setup train .run/credentials.yml ## Set up, train if needed, start the LLM and action server, and talk in `rasa shell`
-	@RASA_COMMAND=$${RASA_COMMAND:-$(RASA)} scripts/with-services.sh $(ACTIONS_PY) $(LLM_PY) \
+	@RASA_COMMAND=$${RASA_COMMAND:-$(RASA)} $(DOTENV) scripts/with-services.sh $(ACTIONS_PY) $(LLM_PY) \
 		scripts/rasa-run.sh $(RASA) shell --model models/current.tar.gz \
 		--credentials .run/credentials.yml
 
 run: setup train .run/credentials.yml ## Serve the assistant on 127.0.0.1: Rasa (REST, socket.io, Slack, Telegram, WeCom; HTTP API behind a token) on :5005, actions on :5055, LLM on :8088, the API on :8000, the knowledge base on :19530, and the job worker
-	@RASA_COMMAND=$${RASA_COMMAND:-$(RASA)} scripts/with-services.sh $(ACTIONS_PY) $(LLM_PY) \
+	@RASA_COMMAND=$${RASA_COMMAND:-$(RASA)} $(DOTENV) scripts/with-services.sh $(ACTIONS_PY) $(LLM_PY) \
 		scripts/rasa-run.sh $(RASA) run --model models/current.tar.gz \
 		--credentials .run/credentials.yml
 
 api: setup ## Run the HTTP API on API_PORT, 8000 (chat via Rasa at API_RASA_URL, hit testing, API keys; docs at /v1/docs)
-	@$(ACTIONS_PY) -m apps.api
+	@$(DOTENV) $(ACTIONS_PY) -m apps.api
 
 worker: setup ## Run a job worker (ingestion, re-indexing) on the queue: JOBS_BROKER_URL, else REDIS_URL, else SQLite
-	@$(ACTIONS_PY) -m apps.worker
+	@$(DOTENV) $(ACTIONS_PY) -m apps.worker
 
 actions: setup ## Run only the action server on ACTION_SERVER_PORT, 5055 (needs ACTION_SERVER_TOKEN, and an LLM: LLM_BASE_URL, LLM_API_KEY)
-	@$(ACTIONS_PY) -m apps.action_server
+	@$(DOTENV) $(ACTIONS_PY) -m apps.action_server
 
 llm: setup ## Run only the embedded LLM server on LOCAL_LLM_PORT, 8088 (OpenAI API; needs LOCAL_LLM_API_KEY)
-	@$(LLM_PY) -m apps.llm_server
+	@$(DOTENV) $(LLM_PY) -m apps.llm_server
 
 # Pages whose tables are generated (cog): from the code, and from committed result files.
-COGGED := README.md docs/answers.md docs/benchmarks/answers.md
+COGGED := docs/reference/settings.md docs/reference/make.md \
+	docs/answers.md docs/benchmarks/answers.md
 
-lint: $(STAMP) ## Lint: ruff, the import rules (.importlinter), tables generated from the code and the result files (cog)
+lint: $(STAMP) $(DOCS_STAMP) ## Lint: ruff, the import rules (.importlinter), tables generated from the code and the result files (cog), the documentation site (mkdocs build --strict)
 	@$(RASA_ENV)/bin/ruff check components channels stores actions assistant apps benchmarks tests
 	@$(RASA_ENV)/bin/lint-imports --no-cache --no-logo
 	@$(RASA_ENV)/bin/cog -I . --check -c $(COGGED) \
 		|| { echo "A table is out of date with its code or result file: run \`make readme\`"; exit 1; }
+	@$(RASA_PY) -m apps.cli.settings env-example | cmp -s - .env.example \
+		|| { echo ".env.example is out of date with assistant/config.py: run \`make readme\`"; exit 1; }
+	@NO_MKDOCS_2_WARNING=1 $(DOCS_ENV)/bin/mkdocs build --strict --quiet
 
-readme: $(STAMP) ## Regenerate the tables in the README and the docs from the code and the result files (cog)
+readme: $(STAMP) $(ACTIONS_STAMP) ## Regenerate the tables in the README and the docs from the code and the result files (cog)
 	@$(RASA_ENV)/bin/cog -I . -r -c $(COGGED)
+	@$(RASA_PY) -m apps.cli.settings env-example > .env.example
+	@REWRITE_REFERENCE=1 $(ACTIONS_PY) -m pytest -q -p no:cacheprovider \
+		tests/apps/api/test_app.py -k http_api_reference
+
+docs: $(DOCS_STAMP) ## Serve the documentation site on http://127.0.0.1:8001 (rebuilt as you edit docs/)
+	@NO_MKDOCS_2_WARNING=1 $(DOCS_ENV)/bin/mkdocs serve --dev-addr 127.0.0.1:8001
 
 typecheck: $(STAMP) ## Type-check our own packages (mypy)
 	@$(RASA_ENV)/bin/mypy components channels stores actions assistant apps benchmarks
@@ -287,7 +317,7 @@ benchmark-answers: setup ## Answer latency (cached, LLM, extractive), cache savi
 	@$(ACTIONS_PY) -m benchmarks.answer_benchmark --llm-python $(LLM_PY)
 
 benchmark-accuracy: setup ## Answer accuracy, strict grade, on the test halves of the project's questions and the public sets: make benchmark-accuracy [ARGS="--set all --no-llm"]
-	@$(ACTIONS_PY) -m benchmarks.answer_accuracy --llm-python $(LLM_PY) --datasets $(DATASETS_DIR) $(ARGS)
+	@$(DOTENV) $(ACTIONS_PY) -m benchmarks.answer_accuracy --llm-python $(LLM_PY) --datasets $(DATASETS_DIR) $(ARGS)
 
 benchmark-sentences: setup ## How often the best-ranked sentence's quote holds the answer, by answer-type bonus: make benchmark-sentences [ARGS="--split test --bonus 0 3"]
 	@$(ACTIONS_PY) -m benchmarks.sentence_choice --datasets $(DATASETS_DIR) --out docs/benchmarks/results $(ARGS)

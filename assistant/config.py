@@ -861,6 +861,35 @@ def markdown_table() -> Text:
     return "\n".join(lines) + "\n"
 
 
+def env_example() -> Text:
+    """`.env.example`: every setting, commented out with its default and meaning,
+    grouped as in the reference table; copy to `.env` and uncomment what you set."""
+    import textwrap
+
+    lines = [
+        "# Settings for `make run`, `make shell` and the services (scripts/dotenv.sh reads",
+        "# `.env`; a variable set in the environment wins). Copy this file to `.env`",
+        "# (ignored by git; chmod 600 when it holds secrets) and uncomment what you set.",
+        "# Generated from assistant/config.py by `make readme`; do not edit by hand.",
+    ]
+    for section in SECTIONS:
+        title = (section.__doc__ or section.__name__).strip()
+        lines += ["", f"# --- {title} ---"]
+        for item in declarations(section):
+            doc = item.metadata["doc"].replace("`", "")
+            lines += textwrap.wrap(doc, 84, initial_indent="# ", subsequent_indent="# ")
+            value = item.default
+            if item.metadata["shown"] is not None:  # a default that depends on others
+                lines.append(f"# (default: {item.metadata['shown'].replace('`', '')})")
+                value = ""
+            if value is None or item.metadata["secret"]:
+                value = ""
+            if isinstance(value, (tuple, list)):
+                value = ",".join(str(v) for v in value)
+            lines.append(f"# {item.metadata['env']}={value}")
+    return "\n".join(lines) + "\n"
+
+
 @dataclass(frozen=True)
 class Entry:
     """One setting's effective value, for display."""

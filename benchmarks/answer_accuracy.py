@@ -187,6 +187,17 @@ def table(rows: List[Row]) -> Text:
     return "\n".join(lines)
 
 
+def hosted_llm() -> Dict[Text, Text]:
+    """The hosted LLM's settings from the environment; exits with the fix when they
+    still name the embedded server."""
+    settings = load_settings(environment())
+    if not settings.hosted_llm:
+        raise SystemExit("--hosted-llm: set LLM_BASE_URL, LLM_MODEL (not `local`) and "
+                         "LLM_API_KEY for the endpoint to measure (see docs/llm.md)")
+    return {"LLM_BASE_URL": settings.llm.base_url, "LLM_MODEL": settings.llm.model,
+            "LLM_API_KEY": settings.llm.api_key}
+
+
 def build_service(env: Dict[Text, Text], with_llm: bool) -> Any:
     """The answer service as the action server builds it; without the LLM when asked."""
     from apps.action_server.wiring import build_services
@@ -287,6 +298,10 @@ def main(argv: Sequence[Text] = ()) -> int:
     parser.add_argument("--max-questions", type=int, default=MAX_QUESTIONS,
                         help="public sets: at most this many questions per split (0: all)")
     parser.add_argument("--no-llm", action="store_true", help="extractive answers only")
+    parser.add_argument("--hosted-llm", action="store_true",
+                        help="answer with the LLM that LLM_BASE_URL, LLM_MODEL and LLM_API_KEY "
+                             "name (the environment, or .env through `make`) instead of "
+                             "starting the embedded one")
     parser.add_argument("--routing", type=Path,
                         help="a routing result (python -m benchmarks.routing): questions "
                              "the NLU sent to out_of_scope or nlu_fallback are asked as "
@@ -301,8 +316,9 @@ def main(argv: Sequence[Text] = ()) -> int:
                         help="answer styles to measure with the LLM (ANSWER_STYLE)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = parser.parse_args(list(argv) or None)
-    if not args.no_llm and not args.llm_python:
-        parser.error("--llm-python is required unless --no-llm")
+    if not args.no_llm and not args.llm_python and not args.hosted_llm:
+        parser.error("--llm-python is required unless --no-llm or --hosted-llm")
+    hosted = hosted_llm() if args.hosted_llm else {}
 
     run_info: Dict[Text, Any] = {
         "command": [Path(sys.executable).name, "-m", "benchmarks.answer_accuracy",
@@ -326,7 +342,7 @@ def main(argv: Sequence[Text] = ()) -> int:
         port = free_port()
         base = {**environment(), "PYTHONPATH": str(ROOT), "REDIS_URL": "",
                 "LLM_BASE_URL": f"http://127.0.0.1:{port}/v1", "LLM_API_KEY": "accuracy",
-                "LOCAL_LLM_API_KEY": "accuracy", "LLM_TIMEOUT_SECONDS": "60"}
+                "LOCAL_LLM_API_KEY": "accuracy", "LLM_TIMEOUT_SECONDS": "60", **hosted}
         chosen = indexes(args, work)
         llm = None
         by_path: Dict[Tuple[Text, Text], List[Graded]] = {}
@@ -362,7 +378,7 @@ def main(argv: Sequence[Text] = ()) -> int:
                     close(variant)
                 if args.no_llm:
                     continue
-                if llm is None:
+                if llm is None and not hosted:
                     base.update(LLM_API_KEY=LLM_KEY, LOCAL_LLM_API_KEY=LLM_KEY)
                     env.update(LLM_API_KEY=LLM_KEY, LOCAL_LLM_API_KEY=LLM_KEY)
                     llm = subprocess.Popen(

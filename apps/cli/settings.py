@@ -3,6 +3,8 @@
     python -m apps.cli.settings            every setting, its value and default; exit 2 if
                                            one is invalid (secrets show only "(set)")
     python -m apps.cli.settings get NAME…  shell assignments of effective values
+    python -m apps.cli.settings env-example
+                                           `.env.example`: every setting, commented out
     python -m apps.cli.settings pth [NAME=VALUE …]
                                            a `.pth` line that gives every process of a
                                            Python environment the project's defaults
@@ -15,7 +17,14 @@ import sys
 from typing import Dict, List, Optional, Sequence, Text
 
 from apps.entrypoint import run
-from assistant.config import PROCESS_DEFAULTS, RasaSettings, entries, load_settings, masked
+from assistant.config import (
+    PROCESS_DEFAULTS,
+    RasaSettings,
+    entries,
+    env_example,
+    load_settings,
+    masked,
+)
 
 
 def show() -> int:
@@ -60,7 +69,7 @@ def pth(assignments: Sequence[Text]) -> int:
 
 
 def main(argv: Optional[List[Text]] = None) -> int:
-    """Dispatches to `show`, `get` or `pth`."""
+    """Dispatches to `show`, `get`, `env-example` or `pth`."""
     args = list(sys.argv[1:] if argv is None else argv)
     if not args:
         return show()
@@ -69,6 +78,9 @@ def main(argv: Optional[List[Text]] = None) -> int:
         return get(rest)
     if command == "pth":
         return pth(rest)
+    if command == "env-example" and not rest:
+        sys.stdout.write(env_example())
+        return 0
     print(__doc__, file=sys.stderr)
     return 2
 

@@ -1,11 +1,11 @@
-"""The project's files agree with its declarations: settings, the README, test environments."""
+"""The project's files agree with its declarations: settings, the docs, test environments."""
 
 import re
 import subprocess
 import sys
 from pathlib import Path
 
-from assistant.config import SECTIONS, declarations, markdown_table
+from assistant.config import SECTIONS, declarations, env_example, markdown_table
 
 ROOT = Path(__file__).resolve().parents[2]
 DECLARED = {item.metadata["env"] for s in SECTIONS for item in declarations(s)}
@@ -19,8 +19,37 @@ def test_every_variable_rasa_reads_is_declared():
         assert used and used <= DECLARED, (name, used - DECLARED)
 
 
-def test_the_readme_holds_the_generated_table():
-    assert markdown_table() in (ROOT / "README.md").read_text(encoding="utf-8")
+def test_the_settings_reference_holds_the_generated_table():
+    page = ROOT / "docs" / "reference" / "settings.md"
+    assert markdown_table() in page.read_text(encoding="utf-8")
+
+
+def test_env_example_lists_every_setting_as_generated():
+    text = (ROOT / ".env.example").read_text(encoding="utf-8")
+    assert text == env_example(), "run `make readme`"
+    listed = set(re.findall(r"^# ([A-Z][A-Z0-9_]+)=", text, flags=re.M))
+    assert listed == DECLARED
+
+
+def test_dotenv_fills_only_unset_variables_and_rejects_a_bad_line(tmp_path):
+    env_file = tmp_path / "settings.env"
+    env_file.write_text('# comment\n\nLLM_MODEL="deepseek-chat"\nexport LLM_QUEUE=3\n'
+                        "LLM_API_KEY=from-file\n")
+    env_file.chmod(0o600)
+    show = 'printf "%s|%s|%s" "$LLM_MODEL" "$LLM_QUEUE" "$LLM_API_KEY"'
+    result = subprocess.run(
+        [str(ROOT / "scripts" / "dotenv.sh"), "bash", "-c", show], capture_output=True,
+        text=True, env={"PATH": "/usr/bin:/bin", "ENV_FILE": str(env_file),
+                        "LLM_API_KEY": "from-environment"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "deepseek-chat|3|from-environment"
+    assert result.stderr == ""
+
+    env_file.write_text("LLM_MODEL=x\nnot a setting\n")
+    result = subprocess.run([str(ROOT / "scripts" / "dotenv.sh"), "true"], capture_output=True,
+                            text=True, env={"PATH": "/usr/bin:/bin", "ENV_FILE": str(env_file)})
+    assert result.returncode == 2
+    assert "line 2 is not NAME=value" in result.stderr
 
 
 def test_the_settings_tool_prints_shell_assignments():

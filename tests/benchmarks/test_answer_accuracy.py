@@ -13,6 +13,7 @@ from benchmarks.answer_accuracy import (
     QUESTIONS,
     Graded,
     Row,
+    hosted_llm,
     indexes,
     main,
     mentions,
@@ -92,6 +93,18 @@ def test_the_command_line_knows_the_sets(capsys):
         main(["--set", "nope"])
     assert exit.value.code == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_a_hosted_llm_is_taken_from_the_settings_or_refused(monkeypatch):
+    monkeypatch.setattr("benchmarks.answer_accuracy.environment", lambda: {})
+    with pytest.raises(SystemExit) as exit:
+        hosted_llm()
+    assert "LLM_MODEL (not `local`)" in str(exit.value)
+    monkeypatch.setattr("benchmarks.answer_accuracy.environment", lambda: {
+        "LLM_BASE_URL": "https://api.deepseek.com/v1", "LLM_MODEL": "deepseek-chat",
+        "LLM_API_KEY": "sk-test"})
+    assert hosted_llm() == {"LLM_BASE_URL": "https://api.deepseek.com/v1",
+                            "LLM_MODEL": "deepseek-chat", "LLM_API_KEY": "sk-test"}
 
 
 def test_the_question_set_is_as_the_issue_asks():

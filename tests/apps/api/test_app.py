@@ -1,12 +1,15 @@
 """The API's routes over in-memory services: access (local mode, API keys, scopes),
 chat with structured sources, hit testing, documents, errors as JSON."""
 
+import os
+from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import pytest
 from fastapi.testclient import TestClient
 
 from apps.api.app import ApiServices, create_app
+from apps.cli.reference import http_api_table
 from assistant.access.keys import ApiKeys
 from assistant.conversations.history import ChatHistory
 from assistant.errors import InputError, ServiceError
@@ -90,6 +93,24 @@ def test_health_and_the_versioned_openapi_document_need_no_credentials(world):
     spec = api.get("/v1/openapi.json").json()
     assert spec["info"]["version"] == "1"
     assert {"/v1/chat", "/v1/hit-tests", "/v1/documents", "/v1/api-keys"} <= set(spec["paths"])
+
+
+def test_the_http_api_reference_lists_every_route(world):
+    """docs/reference/http-api.md's table is the app's own OpenAPI document; with
+    REWRITE_REFERENCE=1 (`make readme`) the test writes it instead of comparing."""
+    spec = client(world[0]).get("/v1/openapi.json").json()
+    table = http_api_table(spec)
+    assert "| POST | `/v1/chat` |" in table
+    page = Path(__file__).resolve().parents[3] / "docs" / "reference" / "http-api.md"
+    text = page.read_text(encoding="utf-8")
+    begin, end = "<!-- routes: begin -->\n", "<!-- routes: end -->"
+    head, _, rest = text.partition(begin)
+    _, _, tail = rest.partition(end)
+    wanted = head + begin + table + end + tail
+    if os.environ.get("REWRITE_REFERENCE") == "1":
+        page.write_text(wanted, encoding="utf-8")
+        text = wanted
+    assert text == wanted, "the API's routes changed: run `make readme`"
 
 
 def test_readiness_names_what_is_not_ready(world):
