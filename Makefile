@@ -53,7 +53,7 @@ PTH = $$($(1) -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/as
 
 MODEL_INPUTS := config.yml domain.yml $(shell find data -type f 2>/dev/null)
 
-.PHONY: FORCE docs help answerability verifier browser prometheus images test-images setup index llm actions-env-path llm-env-path benchmark-retrieval benchmark-answers benchmark-accuracy benchmark-api benchmark-load benchmark-oos benchmark-routing benchmark-replicas benchmark-capacity probe-security train shell run api worker actions settings test test-fast test-components test-dirs lint readme typecheck validate benchmark env-path clean
+.PHONY: FORCE docs secrets help answerability verifier browser prometheus images test-images setup index llm actions-env-path llm-env-path benchmark-retrieval benchmark-answers benchmark-accuracy benchmark-api benchmark-load benchmark-oos benchmark-routing benchmark-replicas benchmark-capacity probe-security train shell run api worker actions settings test test-fast test-components test-dirs lint readme typecheck validate benchmark env-path clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -288,6 +288,9 @@ test: setup lint typecheck browser prometheus ## Run the whole test suite (lint,
 # The five Docker images, tagged bilingual-assistant/<name>:local. A mirror of
 # PyTorch's CPU index: DOCKER_BUILD_ARGS="--build-arg TORCH_INDEX_URL=..."
 IMAGES := rasa action-server api worker llm
+secrets: $(ACTIONS_STAMP) ## Fill in deploy/.env (or FILE=...) with fresh secrets for compose and Kubernetes; values already set are kept
+	@$(ACTIONS_PY) -m apps.cli.secrets $(FILE)
+
 images: ## Build the five Docker images (about 20 minutes the first time) [DOCKER_BUILD_ARGS="--build-arg ..."]
 	@for name in $(IMAGES); do \
 		echo "==> bilingual-assistant/$$name:local (deploy/docker/$$name.Dockerfile)"; \

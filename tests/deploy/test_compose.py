@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import shutil
 import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -26,7 +26,7 @@ from typing import Dict, Iterator, List, Text
 import pytest
 import requests
 
-from tests.deploy.test_containers import ask_rasa, docker, image, needs_images
+from tests.deploy.test_containers import ask_rasa, docker, needs_images
 
 ROOT = Path(__file__).resolve().parents[2]
 STANDINS = Path(__file__).parent / "standins"
@@ -83,26 +83,14 @@ def compose(tmp_path_factory) -> Iterator[Dict[Text, Text]]:
         if built.returncode and "debian:bookworm-slim" in built.stderr:
             pytest.skip("debian:bookworm-slim is not here for the stand-ins")
         assert built.returncode == 0, built.stderr[-2000:]
-    keys = docker("run", "--rm", "--entrypoint", "python", image("rasa"), "-m",
-                  "apps.cli.conversations", "new-key")
-    assert keys.returncode == 0, keys.stderr
-    # deploy/secrets.env.example filled in as the README says.
-    postgres, redis_password = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
-    values = {"RASA_AUTH_TOKEN": secrets.token_urlsafe(32),
-              "ACTION_SERVER_TOKEN": secrets.token_urlsafe(32),
-              "LLM_API_KEY": secrets.token_urlsafe(32),
-              "CONVERSATION_KEYS": keys.stdout.strip(),
-              "POSTGRES_PASSWORD": postgres,
-              "DB_URL": f"postgresql://assistant:{postgres}@postgres:5432/assistant",
-              "DATABASE_URL": f"postgresql://assistant:{postgres}@postgres:5432/assistant",
-              "REDIS_PASSWORD": redis_password,
-              "REDIS_URL": f"redis://:{redis_password}@redis:6379/0",
-              "METRICS_TOKEN": secrets.token_urlsafe(32)}
-    example = (ROOT / "deploy" / "secrets.env.example").read_text().splitlines()
-    lines = [f"{line[:-1]}={values[line[:-1]]}" if line.endswith("=") and line[:-1] in values
-             else line for line in example]
+    # deploy/.env made as docs/deploying.md says: `make secrets`.
     env_file = tmp_path_factory.mktemp("compose") / ".env"
-    env_file.write_text("\n".join(lines) + "\n")
+    made = subprocess.run([sys.executable, "-m", "apps.cli.secrets", str(env_file)],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert made.returncode == 0, made.stderr
+    values = {name: value for name, _, value in (
+        line.partition("=") for line in env_file.read_text().splitlines()
+        if "=" in line and not line.startswith("#")) if value}
     run = Compose(env_file)
     try:
         started = run("up", "-d", "--no-build", timeout=600)
