@@ -2,9 +2,11 @@
 
     python -m apps.cli.ingest [FOLDER] [--prune] [--rebuild]
 
-Idempotent: unchanged documents are skipped, changed ones replaced, and documents
-no longer in the folder deleted with `--prune`. A file that cannot be read is
-reported and the others are still indexed (the exit status is then 1).
+Idempotent: unchanged documents are skipped, changed ones replaced, and with
+`--prune` the documents indexed from this folder that are no longer in it deleted
+(never those of another folder, nor uploads when another folder is indexed). A file
+that cannot be read is reported and the others are still indexed (the exit status
+is then 1).
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ def main(argv: Optional[Sequence[Text]] = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("folder", nargs="?", default=knowledge.documents_dir,
                         help="default: KNOWLEDGE_DIR")
-    parser.add_argument("--prune", action="store_true", help="delete removed documents")
+    parser.add_argument("--prune", action="store_true",
+                        help="delete the documents removed from this folder")
     parser.add_argument("--rebuild", action="store_true", help="drop the index first")
     args = parser.parse_args(argv)
     configure_logging("ingest", level=logging.WARNING)
@@ -56,6 +59,12 @@ def main(argv: Optional[Sequence[Text]] = None) -> int:
     finally:
         store.close()
     print(f"{report.summary()} in {time.perf_counter() - started:.1f} s; version {report.version}")
+    if report.unknown_folder:
+        print(f"note: {len(report.unknown_folder)} indexed documents are not in this folder "
+              "and were indexed before folders were recorded, so they were not pruned "
+              f"({', '.join(report.unknown_folder[:5])}"
+              f"{', ...' if len(report.unknown_folder) > 5 else ''}); "
+              "`make index REBUILD=1` re-indexes from scratch.")
     for _, message in report.failed:
         print(f"error: {message}", file=sys.stderr)
     return 1 if report.failed else 0

@@ -5,7 +5,10 @@ Implements `assistant.knowledge.store.KnowledgeStore`.
 One collection holds the chunks with a dense vector and a BM25 sparse vector that
 Milvus computes from the text with its jieba analyzer. A second, small collection
 holds the knowledge base's version, which changes whenever the chunks do, so that
-every replica's answer cache can tell that its answers are stale.
+every replica's answer cache can tell that its answers are stale. A third
+(`<name>_folders`) records which folder each document was indexed from, so that
+pruning one folder leaves the others' documents alone; it is made when missing, so a
+store indexed before it existed keeps working (its documents' folders unrecorded).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import logging
 import threading
 import uuid
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Sequence, Text, TypeVar, cast
+from typing import Any, Callable, Dict, List, Mapping, Sequence, Text, TypeVar, cast
 
 from assistant.config import KnowledgeSettings
 from assistant.errors import ConfigurationError, StoreError
@@ -27,6 +30,8 @@ logger = logging.getLogger(__name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
 TEXT_MAX_LENGTH = 8192
+SOURCE_MAX_LENGTH = 1024
+FOLDER_MAX_LENGTH = 4096
 _META_ID = "kb"
 
 
@@ -66,6 +71,7 @@ class MilvusKnowledgeStore:
         self.dim = dim
         self.collection = settings.collection
         self.meta_collection = f"{settings.collection}_meta"
+        self.folders_collection = f"{settings.collection}_folders"
         self._client: Any = None
         self._lock = threading.Lock()
 
@@ -88,7 +94,7 @@ class MilvusKnowledgeStore:
             client = MilvusClient(uri=uri, token=self.settings.milvus_token or "", timeout=10)
             self._ensure_collections(client)
             # A collection created by another process is "released" until loaded.
-            for name in (self.collection, self.meta_collection):
+            for name in self._collections():
                 client.load_collection(name)
         except MilvusException as error:
             raise StoreError(
@@ -113,7 +119,7 @@ class MilvusKnowledgeStore:
             )
             schema.add_field("dense", DataType.FLOAT_VECTOR, dim=self.dim)
             schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
-            schema.add_field("source", DataType.VARCHAR, max_length=1024)
+            schema.add_field("source", DataType.VARCHAR, max_length=SOURCE_MAX_LENGTH)
             schema.add_field("title", DataType.VARCHAR, max_length=1024)
             schema.add_field("heading", DataType.VARCHAR, max_length=1024)
             schema.add_field("chunk_index", DataType.INT64)
@@ -148,6 +154,19 @@ class MilvusKnowledgeStore:
                     f"but the embedder (EMBEDDING_MODEL) makes {self.dim}: re-index with "
                     "`make index REBUILD=1`."
                 )
+        if not client.has_collection(self.folders_collection):
+            schema = client.create_schema(auto_id=False)
+            schema.add_field("source", DataType.VARCHAR, is_primary=True,
+                             max_length=SOURCE_MAX_LENGTH)
+            schema.add_field("folder", DataType.VARCHAR, max_length=FOLDER_MAX_LENGTH)
+            schema.add_field("vector", DataType.FLOAT_VECTOR, dim=2)
+            index = client.prepare_index_params()
+            index.add_index("vector", index_type="AUTOINDEX", metric_type="L2")
+            client.create_collection(self.folders_collection, schema=schema,
+                                     index_params=index)
+
+    def _collections(self) -> Sequence[Text]:
+        return (self.collection, self.meta_collection, self.folders_collection)
 
     # --- writing -------------------------------------------------------------
 
@@ -189,12 +208,40 @@ class MilvusKnowledgeStore:
 
     @_store_errors
     def delete_document(self, source: Text) -> None:
-        """Deletes every chunk of a document."""
+        """Deletes every chunk of a document, and its recorded folder."""
         self.client.delete(self.collection, filter=f"source == {_quote(source)}")
+        self.client.delete(self.folders_collection, filter=f"source == {_quote(source)}")
+
+    @_store_errors
+    def document_folders(self) -> Dict[Text, Text]:
+        """Source path -> the folder it was indexed from, where recorded."""
+        rows = self.client.query(
+            self.folders_collection,
+            filter='source != ""',
+            output_fields=["source", "folder"],
+            limit=16384,
+        )
+        return {row["source"]: row["folder"] for row in rows}
+
+    @_store_errors
+    def record_folders(self, folders: Mapping[Text, Text]) -> None:
+        """Records the folder each of these documents was indexed from.
+
+        Raises:
+            StoreError: for a folder path longer than the collection holds.
+        """
+        for source, folder in folders.items():
+            if len(folder) > FOLDER_MAX_LENGTH:
+                raise StoreError(f"The folder of {source} is a path longer than "
+                                 f"{FOLDER_MAX_LENGTH} characters: index a shorter one.")
+        rows = [{"source": source, "folder": folder, "vector": [0.0, 0.0]}
+                for source, folder in folders.items()]
+        if rows:
+            self.client.upsert(self.folders_collection, rows)
 
     @_store_errors
     def drop(self) -> None:
-        """Deletes both collections (a full rebuild follows)."""
+        """Deletes the collections (a full rebuild follows)."""
         with self._lock:
             client = self._client
         if client is None:
@@ -203,7 +250,7 @@ class MilvusKnowledgeStore:
             client = MilvusClient(
                 uri=self.settings.uri, token=self.settings.milvus_token or ""
             )
-        for name in (self.collection, self.meta_collection):
+        for name in self._collections():
             if client.has_collection(name):
                 client.drop_collection(name)
         with self._lock:

@@ -1,8 +1,10 @@
 """Indexes a folder of documents into the knowledge store.
 
-Idempotent: unchanged documents are skipped, changed ones replaced, and documents
-no longer in the folder deleted with `prune`. A file that cannot be read is
-reported and the others are still indexed. The command line is `apps/cli/ingest.py`.
+Idempotent: unchanged documents are skipped, changed ones replaced, and with
+`prune` the documents indexed from this folder (or from a folder inside it) that are
+no longer in it are deleted; documents of other folders are never pruned. A file
+that cannot be read is reported and the others are still indexed. The command line
+is `apps/cli/ingest.py`.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, List, Optional, Text, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Set, Text, Tuple
 
 from assistant.config import KnowledgeSettings
 from assistant.errors import DocumentError, InputError
@@ -31,6 +33,9 @@ class IngestReport:
     unchanged: List[Text] = field(default_factory=list)
     deleted: List[Text] = field(default_factory=list)
     failed: List[Tuple[Text, Text]] = field(default_factory=list)
+    # Pruning: indexed documents not in the folder whose folder is not recorded
+    # (indexed before folders were), kept because they may belong to another one.
+    unknown_folder: List[Text] = field(default_factory=list)
     chunks: int = 0
     version: Text = ""
 
@@ -41,9 +46,11 @@ class IngestReport:
 
     def summary(self) -> Text:
         """One line for people."""
+        kept = (f", {len(self.unknown_folder)} kept (folder not recorded)"
+                if self.unknown_folder else "")
         return (
             f"{len(self.added)} added, {len(self.updated)} updated, "
-            f"{len(self.unchanged)} unchanged, {len(self.deleted)} deleted, "
+            f"{len(self.unchanged)} unchanged, {len(self.deleted)} deleted{kept}, "
             f"{len(self.failed)} failed; {self.chunks} chunks written"
         )
 
@@ -65,7 +72,10 @@ def ingest(
         embedder: embeds the chunks.
         chunk_size: passage length in units (see `chunking.text_units`).
         chunk_overlap: overlap between passages, in units.
-        prune: delete documents that are indexed but no longer in the folder.
+        prune: delete the documents indexed from this folder, or from a folder
+            inside it, that are no longer in it. Documents indexed from other folders
+            (`make index KNOWLEDGE_DIR=...`) stay, and so do documents whose folder
+            is not recorded (`IngestReport.unknown_folder`).
         progress: called as (done, total, source, status) after each file.
 
     Returns:
@@ -81,9 +91,12 @@ def ingest(
             "(KNOWLEDGE_DIR, or `make index KNOWLEDGE_DIR=...`)."
         )
     report = IngestReport()
+    root = folder.resolve()
     indexed = store.indexed_documents()
+    folders = store.document_folders()
     paths = find_documents(folder)
-    seen = set()
+    seen: Set[Text] = set()
+    claimed: Dict[Text, Text] = {}  # documents now indexed from this folder
     for number, path in enumerate(paths, start=1):
         source = path.relative_to(folder).as_posix()
         seen.add(source)
@@ -99,16 +112,47 @@ def ingest(
                 report.chunks += len(chunks)
                 (report.updated if source in indexed else report.added).append(source)
                 status = f"{'updated' if source in indexed else 'added'} ({len(chunks)} chunks)"
+            if folders.get(source) != str(root):
+                claimed[source] = str(root)
         except DocumentError as error:
             report.failed.append((source, str(error)))
             status = f"FAILED: {error}"
         if progress:
             progress(number, len(paths), source, status)
+    if claimed:
+        store.record_folders(claimed)
+        folders.update(claimed)
     if prune:
-        for source in sorted(set(indexed) - seen):
+        gone, report.unknown_folder = _gone(root, indexed, folders, seen)
+        for source in gone:
             store.delete_document(source)
             report.deleted.append(source)
             if progress:
                 progress(len(paths), len(paths), source, "deleted (no longer in the folder)")
     report.version = store.bump_version() if report.changed else store.version()
     return report
+
+
+def _gone(root: Path, indexed: Iterable[Text], folders: Dict[Text, Text],
+          seen: Set[Text]) -> Tuple[List[Text], List[Text]]:
+    """The indexed documents whose file lies under `root` but is no longer there, and
+    those not in `root` whose folder is not recorded (they may be another folder's).
+
+    Args:
+        root: the folder being indexed, resolved.
+        indexed: the indexed sources.
+        folders: source -> the folder it was indexed from.
+        seen: the files found under `root`, relative to it.
+    """
+    gone: List[Text] = []
+    unknown: List[Text] = []
+    for source in sorted(indexed):
+        origin = folders.get(source)
+        if origin is None:
+            if source not in seen:
+                unknown.append(source)
+            continue
+        path = Path(origin) / source
+        if path.is_relative_to(root) and path.relative_to(root).as_posix() not in seen:
+            gone.append(source)
+    return gone, unknown

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List, Protocol, Sequence, Text
+from typing import Dict, List, Mapping, Protocol, Sequence, Text
 
 from assistant.knowledge.chunking import Chunk
 
@@ -46,7 +46,17 @@ class KnowledgeStore(SearchableStore, Protocol):
         ...
 
     def delete_document(self, source: Text) -> None:
-        """Deletes every chunk of a document."""
+        """Deletes every chunk of a document, and its recorded folder."""
+        ...
+
+    def document_folders(self) -> Dict[Text, Text]:
+        """Source path -> the folder it was indexed from (absolute), for the indexed
+        documents whose folder is recorded: a source is relative to its folder, so two
+        folders' documents cannot be told apart without it."""
+        ...
+
+    def record_folders(self, folders: Mapping[Text, Text]) -> None:
+        """Records the folder each of these documents was indexed from."""
         ...
 
     def bump_version(self) -> Text:
@@ -58,5 +68,5 @@ class KnowledgeStore(SearchableStore, Protocol):
         ...
 
     def drop(self) -> None:
-        """Deletes every chunk (a full rebuild follows)."""
+        """Deletes every chunk and recorded folder (a full rebuild follows)."""
         ...

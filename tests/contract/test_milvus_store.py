@@ -80,3 +80,38 @@ def test_an_unreachable_server_is_a_store_error_naming_the_settings(embedder):
     store = MilvusKnowledgeStore(settings, embedder.dim)
     with pytest.raises(StoreError, match="MILVUS_URI"):
         store.version()
+
+
+def test_pruning_one_folder_keeps_the_documents_of_another(tmp_path, store, embedder):
+    folder = make_folder(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "shuttle.txt").write_text("Shuttle\n\nIt leaves at 8:15.\n", encoding="utf-8")
+    ingest(folder, store, embedder)
+    ingest(elsewhere, store, embedder)
+    assert store.document_folders() == {**{source: str(folder.resolve()) for source in DOCS},
+                                        "shuttle.txt": str(elsewhere.resolve())}
+    (folder / "zh/leave.md").unlink()
+    assert ingest(folder, store, embedder, prune=True).deleted == ["zh/leave.md"]
+    assert sorted(store.document_folders()) == ["en/canteen.txt", "en/vpn.md", "shuttle.txt"]
+    assert ingest(elsewhere, store, embedder, prune=True).deleted == []
+    assert sorted(store.indexed_documents()) == ["en/canteen.txt", "en/vpn.md", "shuttle.txt"]
+    store.drop()
+    assert store.document_folders() == {} and store.indexed_documents() == {}
+
+
+def test_a_store_without_recorded_folders_gets_them_and_prunes_nothing_unknown(
+        tmp_path, store, embedder):
+    folder = make_folder(tmp_path)
+    ingest(folder, store, embedder)
+    store.client.drop_collection(store.folders_collection)  # as indexed before folders were
+    store.close()
+    reopened = MilvusKnowledgeStore(store.settings, embedder.dim)
+    try:
+        assert reopened.document_folders() == {}
+        (folder / "zh/leave.md").unlink()
+        report = ingest(folder, reopened, embedder, prune=True)
+        assert report.deleted == [] and report.unknown_folder == ["zh/leave.md"]
+        assert sorted(reopened.document_folders()) == ["en/canteen.txt", "en/vpn.md"]
+    finally:
+        reopened.close()

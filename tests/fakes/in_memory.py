@@ -14,7 +14,7 @@ import hashlib
 import math
 import re
 from dataclasses import replace
-from typing import Any, Callable, Dict, List, Optional, Sequence, Text, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Text, Tuple
 
 from assistant.access.keys import KeyRecord
 from assistant.access.oidc import LoginRequest
@@ -67,6 +67,7 @@ class InMemoryStore:
 
     def __init__(self) -> None:
         self.rows: Dict[Text, List[Tuple[Chunk, List[float]]]] = {}
+        self.folders: Dict[Text, Text] = {}  # source -> the folder it was indexed from
         self._version = "empty"
         self.versions = 0
         self.failing = False
@@ -87,6 +88,15 @@ class InMemoryStore:
     def delete_document(self, source: Text) -> None:
         self._check()
         self.rows.pop(source, None)
+        self.folders.pop(source, None)
+
+    def document_folders(self) -> Dict[Text, Text]:
+        self._check()
+        return dict(self.folders)
+
+    def record_folders(self, folders: Mapping[Text, Text]) -> None:
+        self._check()
+        self.folders.update(folders)
 
     def bump_version(self) -> Text:
         self._check()
@@ -101,6 +111,7 @@ class InMemoryStore:
     def drop(self) -> None:
         self._check()
         self.rows.clear()
+        self.folders.clear()
 
     def _all(self) -> List[Tuple[Chunk, List[float]]]:
         return [row for rows in self.rows.values() for row in rows]
