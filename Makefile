@@ -53,10 +53,42 @@ PTH = $$($(1) -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/as
 
 MODEL_INPUTS := config.yml domain.yml $(shell find data -type f 2>/dev/null)
 
-.PHONY: FORCE docs secrets help answerability verifier browser prometheus images test-images setup index llm actions-env-path llm-env-path benchmark-retrieval benchmark-answers benchmark-accuracy benchmark-api benchmark-load benchmark-oos benchmark-routing benchmark-replicas benchmark-capacity probe-security train shell run api worker actions settings test test-fast test-components test-dirs lint readme typecheck validate benchmark env-path clean
+.PHONY: FORCE docs secrets help answerability verifier browser prometheus images test-images setup index llm actions-env-path llm-env-path benchmark-retrieval benchmark-answers benchmark-accuracy benchmark-api benchmark-load benchmark-oos benchmark-routing benchmark-replicas benchmark-capacity probe-security train shell run api worker actions settings test test-fast test-components test-dirs lint readme typecheck validate benchmark env-path clean delete-data
+
+##@ Run
+
+.run/credentials.yml: $(STAMP) credentials.yml FORCE
+	@# Channels whose secrets are not set (Slack, Telegram) are left out.
+	@$(DOTENV) $(RASA_PY) -m apps.cli.credentials credentials.yml $@
+
+shell: setup train .run/credentials.yml ## Set up, train if needed, start the LLM and action server, and talk in `rasa shell`
+	@RASA_COMMAND=$${RASA_COMMAND:-$(RASA)} $(DOTENV) scripts/with-services.sh $(ACTIONS_PY) $(LLM_PY) \
+		scripts/rasa-run.sh $(RASA) shell --model models/current.tar.gz \
+		--credentials .run/credentials.yml
+
+run: setup train .run/credentials.yml ## Serve the assistant on 127.0.0.1: Rasa (REST, socket.io, Slack, Telegram, WeCom; HTTP API behind a token) on :5005, actions on :5055, LLM on :8088, the API on :8000, the knowledge base on :19530, and the job worker
+	@RASA_COMMAND=$${RASA_COMMAND:-$(RASA)} $(DOTENV) scripts/with-services.sh $(ACTIONS_PY) $(LLM_PY) \
+		scripts/rasa-run.sh $(RASA) run --model models/current.tar.gz \
+		--credentials .run/credentials.yml
+
+api: setup ## Run the HTTP API on API_PORT, 8000 (chat via Rasa at API_RASA_URL, hit testing, API keys; docs at /v1/docs)
+	@$(DOTENV) $(ACTIONS_PY) -m apps.api
+
+worker: setup ## Run a job worker (ingestion, re-indexing) on the queue: JOBS_BROKER_URL, else REDIS_URL, else SQLite
+	@$(DOTENV) $(ACTIONS_PY) -m apps.worker
+
+actions: setup ## Run only the action server on ACTION_SERVER_PORT, 5055 (needs ACTION_SERVER_TOKEN, and an LLM: LLM_BASE_URL, LLM_API_KEY)
+	@$(DOTENV) $(ACTIONS_PY) -m apps.action_server
+
+llm: setup ## Run only the embedded LLM server on LOCAL_LLM_PORT, 8088 (OpenAI API; needs LOCAL_LLM_API_KEY)
+	@$(DOTENV) $(LLM_PY) -m apps.llm_server
+
+##@ Develop
 
 help: ## Show this help
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
+	@awk 'BEGIN {FS = ":.*## "; print "Usage: make TARGET [VARIABLE=value]"} \
+		/^##@ / {printf "\n%s\n", substr($$0, 5)} \
+		/^[a-zA-Z_-]+:.*## / {printf "  make %-20s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 # The environments' folders are named by a hash of their requirements, so a stamp
 # only has to exist: a fresh clone (new file times) reuses a built environment.
@@ -191,31 +223,35 @@ models/.trained: $(MODEL_INPUTS) | $(STAMP) $(RASA_ENV)/.defaults
 
 train: models/.trained ## Train the model if data or config changed
 
-.run/credentials.yml: $(STAMP) credentials.yml FORCE
-	@# Channels whose secrets are not set (Slack, Telegram) are left out.
-	@$(DOTENV) $(RASA_PY) -m apps.cli.credentials credentials.yml $@
+# `clean` removes only what can be made again. .data/ holds, by default, the
+# conversations (conversations.db) and the key file that decrypts them
+# (conversation.keys), the services' tables (api.db: API keys, sessions, feedback,
+# curated answers, hit tests, jobs) and the job queue (jobs-broker.db), none of
+# which can be rebuilt, next to the local index (knowledge.db, a Milvus Lite folder)
+# and its stamp (.indexed), which `make setup` rebuilds from knowledge/ (uploads are
+# kept in knowledge/uploads/). `delete-data` removes all of .data/.
+clean: ## Remove what can be rebuilt: trained Rasa models, test results, caches and the local index (.data/knowledge.db; `make setup` re-indexes knowledge/); keeps conversations, keys and the rest of .data/
+	rm -rf models/*.tar.gz models/.trained results .rasa .pytest_cache .mypy_cache .ruff_cache \
+		.data/knowledge.db $(KNOWLEDGE_STAMP)
 
-shell: setup train .run/credentials.yml ## Set up, train if needed, start the LLM and action server, and talk in `rasa shell`
-	@RASA_COMMAND=$${RASA_COMMAND:-$(RASA)} $(DOTENV) scripts/with-services.sh $(ACTIONS_PY) $(LLM_PY) \
-		scripts/rasa-run.sh $(RASA) shell --model models/current.tar.gz \
-		--credentials .run/credentials.yml
-
-run: setup train .run/credentials.yml ## Serve the assistant on 127.0.0.1: Rasa (REST, socket.io, Slack, Telegram, WeCom; HTTP API behind a token) on :5005, actions on :5055, LLM on :8088, the API on :8000, the knowledge base on :19530, and the job worker
-	@RASA_COMMAND=$${RASA_COMMAND:-$(RASA)} $(DOTENV) scripts/with-services.sh $(ACTIONS_PY) $(LLM_PY) \
-		scripts/rasa-run.sh $(RASA) run --model models/current.tar.gz \
-		--credentials .run/credentials.yml
-
-api: setup ## Run the HTTP API on API_PORT, 8000 (chat via Rasa at API_RASA_URL, hit testing, API keys; docs at /v1/docs)
-	@$(DOTENV) $(ACTIONS_PY) -m apps.api
-
-worker: setup ## Run a job worker (ingestion, re-indexing) on the queue: JOBS_BROKER_URL, else REDIS_URL, else SQLite
-	@$(DOTENV) $(ACTIONS_PY) -m apps.worker
-
-actions: setup ## Run only the action server on ACTION_SERVER_PORT, 5055 (needs ACTION_SERVER_TOKEN, and an LLM: LLM_BASE_URL, LLM_API_KEY)
-	@$(DOTENV) $(ACTIONS_PY) -m apps.action_server
-
-llm: setup ## Run only the embedded LLM server on LOCAL_LLM_PORT, 8088 (OpenAI API; needs LOCAL_LLM_API_KEY)
-	@$(DOTENV) $(LLM_PY) -m apps.llm_server
+delete-data: ## Delete .data/ for good: conversations and their encryption key file, API keys, sessions, feedback, curated answers, hit tests, jobs and the local index (asks first; CONFIRM=1 skips the question)
+	@if [ ! -e .data ]; then echo "Nothing to delete: there is no .data/."; exit 0; fi; \
+	if [ "$(CONFIRM)" != 1 ]; then \
+		if [ ! -t 0 ]; then \
+			echo "make delete-data: not deleting .data/: there is no terminal to confirm on." \
+				"Run \`make delete-data CONFIRM=1\` to delete it for good." >&2; \
+			exit 2; \
+		fi; \
+		echo "This deletes .data/ for good (stop \`make run\` first):"; \
+		echo "  conversations.db, and conversation.keys that decrypts stored conversations;"; \
+		echo "  api.db: API keys, sessions, feedback, curated answers, hit tests, jobs;"; \
+		echo "  jobs-broker.db (queued jobs); knowledge.db, the local index."; \
+		echo "Uploaded documents (knowledge/uploads/) stay. In .data/ now:"; \
+		ls -A .data | sed 's/^/  /'; \
+		read -r -p "Type delete to delete them: " answer; \
+		[ "$$answer" = delete ] || { echo "Nothing deleted."; exit 1; }; \
+	fi; \
+	rm -rf .data && echo "Deleted .data/."
 
 # Pages whose tables are generated (cog): from the code, and from committed result files.
 COGGED := docs/reference/settings.md docs/reference/make.md \
@@ -241,6 +277,8 @@ docs: $(DOCS_STAMP) ## Serve the documentation site on http://127.0.0.1:8001 (re
 
 typecheck: $(STAMP) ## Type-check our own packages (mypy)
 	@$(RASA_ENV)/bin/mypy components channels stores actions assistant apps benchmarks
+
+##@ Test
 
 validate: setup ## rasa data validate
 	@$(RASA) data validate --fail-on-warnings
@@ -285,27 +323,13 @@ test: setup lint typecheck browser prometheus ## Run the whole test suite (lint,
 	@$(ACTIONS_PY) -m pytest -ra $(ACTIONS_TESTS) $(addprefix --ignore=,$(ACTIONS_IGNORE))
 	@ACTIONS_PYTHON=$(ACTIONS_PY) LLM_PYTHON=$(LLM_PY) $(RASA_PY) -m pytest -ra --durations=15 $(RASA_TESTS)
 
-# The five Docker images, tagged bilingual-assistant/<name>:local. A mirror of
-# PyTorch's CPU index: DOCKER_BUILD_ARGS="--build-arg TORCH_INDEX_URL=..."
-IMAGES := rasa action-server api worker llm
-secrets: $(ACTIONS_STAMP) ## Fill in deploy/.env (or FILE=...) with fresh secrets for compose and Kubernetes; values already set are kept
-	@$(ACTIONS_PY) -m apps.cli.secrets $(FILE)
-
-images: ## Build the five Docker images (about 20 minutes the first time) [DOCKER_BUILD_ARGS="--build-arg ..."]
-	@for name in $(IMAGES); do \
-		echo "==> bilingual-assistant/$$name:local (deploy/docker/$$name.Dockerfile)"; \
-		docker build -q $(DOCKER_BUILD_ARGS) -f deploy/docker/$$name.Dockerfile \
-			-t bilingual-assistant/$$name:local . > /dev/null || exit 1; \
-	done
-
-test-images: images $(ACTIONS_STAMP) ## Build the images, run them as compose does (and the compose file itself) on this machine, and ask questions through Rasa's and the API's containers
-	@TEST_IMAGES=1 $(ACTIONS_PY) -m pytest -ra tests/deploy/test_containers.py tests/deploy/test_compose.py
-
 test-fast: $(ACTIONS_STAMP) ## Library, action and action-server tests: no Rasa, no llama.cpp, no LLM model
 	@$(ACTIONS_PY) -m pytest -ra -m "not slow" $(ACTIONS_TESTS) $(addprefix --ignore=,$(ACTIONS_IGNORE))
 
 test-components: $(STAMP) $(RASA_ENV)/.defaults ## Rasa-side unit tests (components, encoders, architecture, benchmarks): no training
 	@$(RASA_PY) -m pytest -ra -m "not slow" $(RASA_TESTS)
+
+##@ Benchmark
 
 benchmark: setup ## NLU benchmark: make benchmark DATASETS=../shared/datasets [ARGS="--only hwu64 --epochs 20"]
 	@$(RASA_PY) -m benchmarks.nlu_benchmark $(or $(DATASETS),../shared/datasets) $(ARGS)
@@ -347,5 +371,20 @@ benchmark-capacity: setup train $(LOAD_STAMP) ## Locust at constant arrival rate
 probe-security: $(ACTIONS_STAMP) ## Probe a running `make run` as a curious user would (127.0.0.1 only): every request should fail safely
 	@$(ACTIONS_PY) -m benchmarks.security_probe
 
-clean: ## Remove trained models, the local index and test results
-	rm -rf models/*.tar.gz models/.trained results .rasa .data
+##@ Deploy
+
+# The five Docker images, tagged bilingual-assistant/<name>:local. A mirror of
+# PyTorch's CPU index: DOCKER_BUILD_ARGS="--build-arg TORCH_INDEX_URL=..."
+IMAGES := rasa action-server api worker llm
+secrets: $(ACTIONS_STAMP) ## Fill in deploy/.env (or FILE=...) with fresh secrets for compose and Kubernetes; values already set are kept
+	@$(ACTIONS_PY) -m apps.cli.secrets $(FILE)
+
+images: ## Build the five Docker images (about 20 minutes the first time) [DOCKER_BUILD_ARGS="--build-arg ..."]
+	@for name in $(IMAGES); do \
+		echo "==> bilingual-assistant/$$name:local (deploy/docker/$$name.Dockerfile)"; \
+		docker build -q $(DOCKER_BUILD_ARGS) -f deploy/docker/$$name.Dockerfile \
+			-t bilingual-assistant/$$name:local . > /dev/null || exit 1; \
+	done
+
+test-images: images $(ACTIONS_STAMP) ## Build the images, run them as compose does (and the compose file itself) on this machine, and ask questions through Rasa's and the API's containers
+	@TEST_IMAGES=1 $(ACTIONS_PY) -m pytest -ra tests/deploy/test_containers.py tests/deploy/test_compose.py
