@@ -1,6 +1,6 @@
 """Shared test set-up: no network, no telemetry, local fakes of the services that
 cannot be reached from here (Open-Meteo, a hosted LLM), and fresh databases on the
-PostgreSQL this machine runs."""
+PostgreSQL and Redis this machine runs."""
 
 from assistant.config import apply_process_defaults
 
@@ -49,6 +49,21 @@ def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> str:
     from tests.fakes.tiny_bert import build_tiny_bert
 
     return build_tiny_bert(tmp_path_factory.mktemp("tiny_bert"))
+
+
+def require_redis(url: str) -> None:
+    """Fails the calling test (never skips it) when the Redis at `url` does not answer:
+    this machine and CI run one at 127.0.0.1:6379, so an unreachable Redis is a broken
+    set-up, as an unreachable PostgreSQL is for `postgres_url`."""
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as error:
+        pytest.fail(f"Redis at {url} is not reachable: {error}")
+    finally:
+        client.close()
 
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"

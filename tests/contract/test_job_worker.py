@@ -19,6 +19,7 @@ import redis
 from apps.job_queue import CeleryQueue, celery_app
 from assistant.adapters.sql_service_store import SqlJobStore, connect
 from assistant.jobs.service import Jobs
+from tests.conftest import require_redis
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -95,10 +96,7 @@ def redis_world(tmp_path):
     """Redis as the broker; two workers share the knowledge base through a Milvus
     Lite server (a Milvus Lite file is open in one process only)."""
     url = "redis://127.0.0.1:6379/14"
-    try:
-        redis.Redis.from_url(url).ping()
-    except redis.RedisError as error:
-        pytest.fail(f"Redis at {url} is not reachable: {error}")
+    require_redis(url)
     port = free_port()
     milvus = subprocess.Popen(
         [str(Path(sys.executable).parent / "milvus-lite"), "server", "--data-dir",
