@@ -109,8 +109,11 @@ async def test_logs_carry_the_request_id_and_never_the_key(fake, caplog):
     with caplog.at_level(logging.DEBUG):
         await client.complete(MESSAGES, request_id="abc123")
     await client.close()
-    assert all(getattr(r, "request_id", None) == "abc123" for r in caplog.records
-               if r.name == "assistant.adapters.openai_chat")
+    records = [r for r in caplog.records if r.name == "assistant.adapters.openai_chat"]
+    # The failed attempt and the completion are logged (an empty list would make the
+    # request-id check below pass on nothing), and each line carries the id.
+    assert [r.getMessage() for r in records] == ["llm.retryable_failure", "llm.completion"]
+    assert [getattr(r, "request_id", None) for r in records] == ["abc123", "abc123"]
     assert "sk-very-secret" not in caplog.text
     assert all("sk-very-secret" not in str(vars(r)) for r in caplog.records)
 
