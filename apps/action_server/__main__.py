@@ -11,6 +11,7 @@ from apps.action_server.wiring import build_actions, build_services
 from apps.entrypoint import run
 from assistant.adapters.prometheus import PrometheusRecorder
 from assistant.config import load_settings
+from assistant.knowledge.status import announce
 from assistant.logs import configure_logging
 
 logger = logging.getLogger("apps.action_server")
@@ -27,9 +28,13 @@ def main(argv: Optional[Sequence[Text]] = None) -> int:
     args = parser.parse_args(argv)
     configure_logging("actions")
     recorder = PrometheusRecorder("actions")
-    app = create_app(build_actions(build_services(settings, recorder)),
-                     settings.action_server.token, recorder, settings.metrics.token)
+    services = build_services(settings, recorder)
+    app = create_app(build_actions(services), settings.action_server.token, recorder,
+                     settings.metrics.token)
     logger.info("action_server.start", extra={"host": args.host, "port": args.port})
+    notice = services.documents and announce(services.documents.indexed_documents)
+    if notice:
+        print(notice, flush=True)
     app.run(host=args.host, port=args.port, single_process=True, access_log=False, motd=False)
     return 0
 

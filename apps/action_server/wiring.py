@@ -24,6 +24,7 @@ from assistant.encoders.cross_encoder import OnnxCrossEncoder, missing_files
 from assistant.errors import ModelFileError
 from assistant.knowledge.embedder import make_embedder
 from assistant.knowledge.retrieval import Retriever
+from assistant.knowledge.store import KnowledgeStore
 from assistant.metrics import NoRecorder, Recorder
 from assistant.weather.models import WeatherProvider
 
@@ -36,6 +37,7 @@ class Services:
 
     answers: AnswerService
     weather: WeatherProvider
+    documents: Optional[KnowledgeStore] = None  # said at start: empty or not
 
 
 def build_cache(settings: Settings) -> AnswerCache:
@@ -106,7 +108,7 @@ def build_services(settings: Settings, recorder: Optional[Recorder] = None) -> S
         answerability=answerability,
         verifier=load_verifier(settings, answerability),
     )
-    return Services(answers=answers, weather=OpenMeteoClient(settings.weather))
+    return Services(answers=answers, weather=OpenMeteoClient(settings.weather), documents=store)
 
 
 def build_actions(services: Services) -> List[Any]:

@@ -9,6 +9,7 @@ from typing import Optional, Sequence, Text
 from apps.api.wiring import build_app, check_binding
 from apps.entrypoint import run
 from assistant.config import load_settings
+from assistant.knowledge.status import announce
 from assistant.logs import configure_logging
 
 logger = logging.getLogger("apps.api")
@@ -30,6 +31,9 @@ def main(argv: Optional[Sequence[Text]] = None) -> int:
     mode = ("sign-in with " + settings.sign_in.issuer if settings.sign_in.issuer
             else "local single-user" if local else "API keys only")
     logger.info("api.start", extra={"host": args.host, "port": args.port, "mode": mode})
+    notice = announce(app.state.services.documents.indexed_documents)
+    if notice:
+        print(notice, flush=True)
     print(f"Open http://{args.host}:{args.port}/chat/ (chat), /admin/ (administration), "
           f"/v1/docs (the API).", flush=True)
     if local:
