@@ -39,8 +39,13 @@ def is_secret(name: str) -> bool:
     return bool(SECRET_NAME_PATTERN.search(name)) or name in SECRET_URLS
 
 
-def secrets_example() -> Dict[str, str]:
-    """NAME -> value of deploy/secrets.env.example (values should all be empty)."""
+# Compose's own settings at the top of deploy/secrets.env.example (compose reads
+# them from deploy/.env; they are not the project's settings nor secrets).
+COMPOSE_SETTINGS = {"COMPOSE_PROFILES", "DOCUMENTS_DIR"}
+
+
+def example_lines() -> Dict[str, str]:
+    """NAME -> value of every line of deploy/secrets.env.example."""
     pairs: Dict[str, str] = {}
     for line in SECRETS_EXAMPLE.read_text(encoding="utf-8").splitlines():
         line = line.strip()
@@ -48,3 +53,9 @@ def secrets_example() -> Dict[str, str]:
             name, _, value = line.partition("=")
             pairs[name.strip()] = value.strip()
     return pairs
+
+
+def secrets_example() -> Dict[str, str]:
+    """NAME -> value of the project's variables in deploy/secrets.env.example (values
+    should all be empty), without compose's own settings."""
+    return {n: v for n, v in example_lines().items() if n not in COMPOSE_SETTINGS}

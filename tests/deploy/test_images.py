@@ -19,6 +19,7 @@ from tests.deploy.rules import (
     ROOT,
     STORE_VARIABLES,
     URL_WITH_PASSWORD,
+    example_lines,
     is_secret,
     secrets_example,
 )
@@ -193,7 +194,18 @@ def compose_problems(compose: Dict) -> List[str]:
 
 def test_the_compose_file_follows_the_rules():
     assert compose_problems(COMPOSE) == []
-    assert set(OUR_SERVICES) == {"rasa", "action-server", "api", "worker", "llm", "milvus"}
+    assert set(OUR_SERVICES) == {"rasa", "action-server", "api", "worker", "llm", "milvus",
+                                 "init"}
+    # The embedded LLM is a profile, on by default in deploy/.env; the action server
+    # takes a hosted endpoint from deploy/.env, else the LLM container's.
+    assert COMPOSE["services"]["llm"]["profiles"] == ["embedded-llm"]
+    assert example_lines()["COMPOSE_PROFILES"] == "embedded-llm"
+    assert COMPOSE["services"]["action-server"]["environment"]["LLM_BASE_URL"] == (
+        "${LLM_BASE_URL:-http://llm:8088/v1}")
+    # The init step indexes and makes the first admin key before anyone signs in.
+    init = COMPOSE["services"]["init"]
+    assert init["command"][:3] == ["python", "-m", "apps.cli.bootstrap"]
+    assert init["restart"] == "no"
     for name, service in OUR_SERVICES.items():
         dockerfile = ROOT / service["build"]["dockerfile"]
         assert dockerfile.is_file(), name
