@@ -7,7 +7,7 @@ from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Tracker
 
-from assistant.answers.models import Turn
+from assistant.answers.models import ANSWER_KEY, Turn
 from assistant.text import DEFAULT_LANGUAGE
 
 # Earlier turns given to the answer service.
@@ -16,7 +16,6 @@ HISTORY_TURNS = 6
 # display text. Metadata rather than `json_message`: every channel sends `custom`
 # as a message of its own (Slack posts it; Rasa's socket.io channel failed on it),
 # while metadata reaches the tracker, and so the next action, without being shown.
-ANSWER_KEY = "answer"
 
 
 def language_of(tracker: Tracker) -> Text:

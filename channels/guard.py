@@ -11,6 +11,7 @@ from typing import Any, AsyncContextManager, Awaitable, Callable, Dict, Optional
 
 from rasa.core.channels.channel import UserMessage
 
+from assistant.answers.models import ANSWER_KEY
 from assistant.errors import InputError
 from assistant.text import strip_markup
 from assistant.turns import ConversationBusyError, ConversationTurns
@@ -89,7 +90,7 @@ def clean_reply(message: Dict[Text, Any]) -> Dict[Text, Any]:
     for button in message.get("buttons") or message.get("quick_replies") or []:
         if isinstance(button, dict) and isinstance(button.get("title"), str):
             button["title"] = strip_markup(button["title"])
-    answer = message.get("answer")
+    answer = message.get(ANSWER_KEY)
     if isinstance(answer, dict):
         clean_reply(answer)
         for source in answer.get("sources") or []:

@@ -21,7 +21,8 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from assistant.answers.models import AnswerPayload, SourcePayload
+from assistant.answers.messages import message
+from assistant.answers.models import ANSWER_KEY, AnswerPayload, SourcePayload
 from assistant.config import CacheSettings, load
 from assistant.errors import ConfigurationError, ServiceError
 from assistant.turns import ConversationTurns
@@ -29,7 +30,6 @@ from channels.guard import guarded
 
 logger = logging.getLogger(__name__)
 
-ANSWER_KEY = "answer"  # as actions/answer.py names it
 # Said in a private chat to a message that holds no text (a sticker, a photo):
 # never anything the user did not write, in both languages as the language is unknown.
 TEXT_ONLY_NOTE = "我只能读文字消息。/ I can only read text messages."
@@ -190,7 +190,7 @@ def answer_of(kwargs: Dict[Text, Any]) -> Optional[AnswerPayload]:
 
 
 def sources_label(language: Text) -> Text:
-    return "来源" if language == "zh" else "Sources"
+    return message("sources", language)
 
 
 class PlatformOutput(OutputChannel):

@@ -33,6 +33,7 @@ from sanic.exceptions import InvalidUsage, PayloadTooLarge
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from assistant.answers.models import ANSWER_KEY
 from assistant.turns import ConversationBusyError, ConversationTurns
 from channels.guard import (
     DEFAULT_MAX_MESSAGE_LENGTH,
@@ -52,7 +53,6 @@ logger = logging.getLogger(__name__)
 EXAMPLE = '{"sender": "user-1", "message": "hello"}'
 
 
-ANSWER_KEY = "answer"  # as actions/conversation.py names it
 
 
 class SanitizingCollector(CollectingOutputChannel):

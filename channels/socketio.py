@@ -37,6 +37,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
+from assistant.answers.models import ANSWER_KEY
 from assistant.config import RasaServerSettings, load
 from assistant.turns import ConversationBusyError, ConversationTurns
 from channels.guard import (
@@ -65,7 +66,6 @@ WEB_CHAT_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
-ANSWER_KEY = "answer"  # as actions/conversation.py names it
 
 
 class SafeSocketIOOutput(SocketIOOutput):

@@ -8,7 +8,7 @@ from typing import Any, Dict, List, Optional, Text, TypedDict
 
 import httpx
 
-from assistant.answers.models import AnswerPayload
+from assistant.answers.models import ANSWER_KEY, AnswerPayload
 from assistant.errors import InputError, ServiceError
 
 logger = logging.getLogger(__name__)
@@ -125,7 +125,7 @@ def _reason(response: httpx.Response) -> Text:
 
 def _reply(raw: Dict[Text, Any]) -> Reply:
     reply: Reply = {}
-    for key in ("text", "answer", "buttons", "image", "custom"):
+    for key in ("text", ANSWER_KEY, "buttons", "image", "custom"):
         if raw.get(key) is not None:
             reply[key] = raw[key]  # type: ignore[literal-required]
     return reply

@@ -16,6 +16,12 @@ CLAIM_MODES = ("llm", "quoted", "extractive", "curated")
 NO_CLAIM_MODES = ("unsure", "not_found", "out_of_scope", "unavailable", "declined")
 MODES = CLAIM_MODES + NO_CLAIM_MODES
 
+# The key under which a reply carries its answer as data (`Answer.to_payload()`): in
+# the bot event's metadata that the action writes, in Rasa's output to the channels,
+# and in the REST, socket.io and platform replies. Read back from there, never from
+# the reply's text.
+ANSWER_KEY = "answer"
+
 
 @dataclass(frozen=True)
 class Turn:
