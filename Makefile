@@ -40,10 +40,17 @@ DOCS_ENV ?= $(ENV_ROOT)/docs-$(DOCS_HASH)
 DOCS_STAMP := $(DOCS_ENV)/.installed
 # `.env` (ignored by git) gives `make run` and the services their settings.
 DOTENV := scripts/dotenv.sh
-KNOWLEDGE_STAMP := .data/.indexed
+# A setting from .env, for the few that decide what `make setup` builds (the
+# environment wins; scripts/dotenv.sh gives the processes all of them).
+dotenv = $(shell sed -n 's/^\(export \)\{0,1\}$(1)=//p' .env 2>/dev/null | tail -n1 | tr -d "\"'")
+# The documents `make setup` indexes: KNOWLEDGE_DIR (the sample documents in
+# knowledge/ unless set); one stamp per folder, so a new folder is indexed.
+KNOWLEDGE_DIR ?= $(call dotenv,KNOWLEDGE_DIR)
+DOCUMENTS := $(or $(KNOWLEDGE_DIR),knowledge)
+KNOWLEDGE_STAMP := .data/.indexed-$(shell echo "$(abspath $(DOCUMENTS))" | sha256sum | cut -c1-12)
 # With a hosted LLM (LLM_BASE_URL in the environment or in .env) `make setup` builds
 # no embedded one: no llama.cpp compile, no 1.1 GB model.
-LLM_BASE_URL ?= $(shell sed -n 's/^\(export \)\{0,1\}LLM_BASE_URL=//p' .env 2>/dev/null | tail -n1)
+LLM_BASE_URL ?= $(call dotenv,LLM_BASE_URL)
 SETUP_LLM := $(if $(strip $(LLM_BASE_URL)),,$(LLM_STAMP))
 
 export PYTHONPATH := $(CURDIR)
@@ -53,7 +60,7 @@ PTH = $$($(1) -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/as
 
 MODEL_INPUTS := config.yml domain.yml $(shell find data -type f 2>/dev/null)
 
-.PHONY: FORCE docs secrets help answerability verifier browser prometheus images test-images setup index llm actions-env-path llm-env-path benchmark-retrieval benchmark-answers benchmark-accuracy benchmark-api benchmark-load benchmark-oos benchmark-routing benchmark-replicas benchmark-capacity probe-security train shell run api worker actions settings test test-fast test-components test-dirs lint readme typecheck validate benchmark env-path clean delete-data
+.PHONY: FORCE docs secrets unindex help answerability verifier browser prometheus images test-images setup index llm actions-env-path llm-env-path benchmark-retrieval benchmark-answers benchmark-accuracy benchmark-api benchmark-load benchmark-oos benchmark-routing benchmark-replicas benchmark-capacity probe-security train shell run api worker actions settings test test-fast test-components test-dirs lint readme typecheck validate benchmark env-path clean delete-data
 
 ##@ Run
 
@@ -157,9 +164,9 @@ $(DOCS_STAMP):
 		|| { echo "The documentation environment is broken; see $(DOCS_ENV)/pip.log."; exit 1; }
 	@touch $(DOCS_STAMP)
 
-$(KNOWLEDGE_STAMP): $(shell find knowledge -type f 2>/dev/null) | $(ACTIONS_STAMP)
-	@echo "==> Indexing the knowledge base (knowledge/)"
-	@$(ACTIONS_PY) -m apps.cli.ingest knowledge --prune
+$(KNOWLEDGE_STAMP): $(shell find $(DOCUMENTS) -type f 2>/dev/null) | $(ACTIONS_STAMP)
+	@echo "==> Indexing the knowledge base ($(DOCUMENTS))"
+	@$(DOTENV) $(ACTIONS_PY) -m apps.cli.ingest $(DOCUMENTS) --prune
 	@mkdir -p $(dir $@) && touch $@
 
 # The answerability model (when to answer, say "not sure" or "not in the
@@ -202,7 +209,11 @@ verifier: $(STAMP) $(RASA_ENV)/.defaults $(ACTIONS_STAMP) ## Train and measure t
 setup: $(STAMP) $(RASA_ENV)/.defaults $(ACTIONS_STAMP) $(SETUP_LLM) $(KNOWLEDGE_STAMP) $(ANSWERABILITY) ## Create the three Python environments, index the knowledge base and train the answerability model (once)
 
 index: $(ACTIONS_STAMP) ## Index the documents in KNOWLEDGE_DIR (default knowledge/): make index [PRUNE=1] [REBUILD=1]
-	@$(ACTIONS_PY) -m apps.cli.ingest $(or $(KNOWLEDGE_DIR),knowledge) $(if $(PRUNE),--prune) $(if $(REBUILD),--rebuild)
+	@$(DOTENV) $(ACTIONS_PY) -m apps.cli.ingest $(DOCUMENTS) $(if $(PRUNE),--prune) $(if $(REBUILD),--rebuild)
+
+unindex: $(ACTIONS_STAMP) ## Delete from the knowledge base every document indexed from FOLDER (the sample documents: make unindex FOLDER=knowledge)
+	@test -n "$(FOLDER)" || { echo "Name the folder: make unindex FOLDER=knowledge"; exit 2; }
+	@$(DOTENV) $(ACTIONS_PY) -m apps.cli.ingest $(FOLDER) --remove
 
 settings: $(ACTIONS_STAMP) ## Show every setting as this environment sets it (exit 2 if one is invalid)
 	@$(ACTIONS_PY) -m apps.cli.settings
@@ -232,7 +243,7 @@ train: models/.trained ## Train the model if data or config changed
 # kept in knowledge/uploads/). `delete-data` removes all of .data/.
 clean: ## Remove what can be rebuilt: trained Rasa models, test results, caches and the local index (.data/knowledge.db; `make setup` re-indexes knowledge/); keeps conversations, keys and the rest of .data/
 	rm -rf models/*.tar.gz models/.trained results .rasa .pytest_cache .mypy_cache .ruff_cache \
-		.data/knowledge.db $(KNOWLEDGE_STAMP)
+		.data/knowledge.db .data/.indexed*
 
 delete-data: ## Delete .data/ for good: conversations and their encryption key file, API keys, sessions, feedback, curated answers, hit tests, jobs and the local index (asks first; CONFIRM=1 skips the question)
 	@if [ ! -e .data ]; then echo "Nothing to delete: there is no .data/."; exit 0; fi; \

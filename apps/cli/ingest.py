@@ -1,6 +1,7 @@
 """Indexes a folder of documents into the knowledge store.
 
     python -m apps.cli.ingest [FOLDER] [--prune] [--rebuild]
+    python -m apps.cli.ingest FOLDER --remove     delete what was indexed from FOLDER
 
 Idempotent: unchanged documents are skipped, changed ones replaced, and with
 `--prune` the documents indexed from this folder that are no longer in it deleted
@@ -21,7 +22,7 @@ from typing import Optional, Sequence, Text
 from apps.cli.wiring import build_index
 from apps.entrypoint import run
 from assistant.config import load_settings
-from assistant.knowledge.ingest import ingest
+from assistant.knowledge.ingest import ingest, remove_folder
 from assistant.logs import configure_logging
 
 
@@ -39,9 +40,19 @@ def main(argv: Optional[Sequence[Text]] = None) -> int:
     parser.add_argument("--prune", action="store_true",
                         help="delete the documents removed from this folder")
     parser.add_argument("--rebuild", action="store_true", help="drop the index first")
+    parser.add_argument("--remove", action="store_true",
+                        help="delete every document indexed from the folder (the sample "
+                             "documents: `knowledge`) instead of indexing it")
     args = parser.parse_args(argv)
     configure_logging("ingest", level=logging.WARNING)
     embedder, store = build_index(settings)
+    if args.remove:
+        try:
+            deleted, version = remove_folder(Path(args.folder), store)
+        finally:
+            store.close()
+        print(f"Removed {len(deleted)} documents indexed from {args.folder}; version {version}")
+        return 0
     try:
         if args.rebuild:
             store.drop()

@@ -156,3 +156,24 @@ def _gone(root: Path, indexed: Iterable[Text], folders: Dict[Text, Text],
         if path.is_relative_to(root) and path.relative_to(root).as_posix() not in seen:
             gone.append(source)
     return gone, unknown
+
+
+def remove_folder(folder: Path, store: KnowledgeStore) -> Tuple[List[Text], Text]:
+    """Deletes every document indexed from `folder` or a folder inside it (their
+    files need not exist any more); documents of other folders stay.
+
+    Returns:
+        The deleted sources and the knowledge base's version afterwards.
+
+    Raises:
+        StoreError: if the store cannot be used.
+    """
+    root = folder.resolve()
+    folders = store.document_folders()
+    deleted = sorted(source for source, origin in folders.items()
+                     if Path(origin).is_relative_to(root))
+    indexed = store.indexed_documents()
+    for source in deleted:
+        if source in indexed:
+            store.delete_document(source)
+    return deleted, store.bump_version() if deleted else store.version()

@@ -121,3 +121,19 @@ def test_documents_of_an_unrecorded_folder_are_kept_and_reported(tmp_path):
     assert report.deleted == [] and report.unknown_folder == ["old/report.md", "zh/leave.md"]
     assert "2 kept (folder not recorded)" in report.summary()
     assert store.document_folders()["en/vpn.md"] == str(folder.resolve())
+
+
+def test_removing_a_folder_deletes_its_documents_and_nothing_else(tmp_path):
+    from assistant.knowledge.ingest import remove_folder
+
+    folder, elsewhere = two_folders(tmp_path)
+    store, embedder = InMemoryStore(), HashingEmbedder()
+    ingest(folder, store, embedder)
+    ingest(elsewhere, store, embedder)
+    before = store.version()
+    deleted, version = remove_folder(folder, store)
+    assert deleted == sorted(set(DOCS) | {"uploads/parking.txt"})
+    assert set(store.indexed_documents()) == {"it/printers.md", "shuttle.txt"}
+    assert version != before  # cached answers from the removed documents are stale
+    # Again: nothing left of that folder, nothing changes.
+    assert remove_folder(folder, store) == ([], version)
