@@ -154,6 +154,9 @@ def languages(raw: Text) -> Tuple[Text, ...]:
 # --- declarations ------------------------------------------------------------------
 
 
+NEEDS = ("required", "production", "optional")
+
+
 def setting(
     env: Text,
     default: Any,
@@ -161,6 +164,7 @@ def setting(
     parse: Parser = text,
     secret: bool = False,
     shown: Optional[Text] = None,
+    need: Text = "optional",
 ) -> Any:
     """Declares one setting (a dataclass field).
 
@@ -171,10 +175,16 @@ def setting(
         parse: turns the variable's text into the value; raises ValueError.
         secret: never shown in full (tokens, keys, URLs with passwords).
         shown: how the README shows the default, when it is computed.
+        need: `required` (a process does not start without it; `make run` makes a
+            fresh one), `production` (set it before colleagues use the assistant:
+            docs/checklist.md) or `optional`.
     """
+    if need not in NEEDS:
+        raise ValueError(f"{env}: need must be one of {NEEDS}, got {need!r}")
     return field(
         default=default,
-        metadata={"env": env, "doc": doc, "parse": parse, "secret": secret, "shown": shown},
+        metadata={"env": env, "doc": doc, "parse": parse, "secret": secret, "shown": shown,
+                  "need": need},
     )
 
 
@@ -390,7 +400,7 @@ class LocalLLMSettings:
         "LOCAL_LLM_API_KEY", "",
         "the key every request must carry (`Authorization: Bearer`); the action server "
         "sends `LLM_API_KEY`", secret=True,
-        shown="a random key per `make run` / `make shell`",
+        shown="a random key per `make run` / `make shell`", need="required"
     )
     threads: int = setting("LOCAL_LLM_THREADS", 2, "CPU threads for generation",
                            whole_number(1))
@@ -408,7 +418,7 @@ class CacheSettings:
     redis_url: Text = setting(
         "REDIS_URL", "",
         "Redis, shared by every replica (`redis://host:6379/0`); unset: an in-process LRU",
-        secret=True, shown="unset",
+        secret=True, shown="unset", need="production"
     )
     max_entries: int = setting("ANSWER_CACHE_SIZE", 1024, "entries of the in-process LRU",
                                whole_number(1))
@@ -440,7 +450,7 @@ class ActionServerSettings:
         "ACTION_SERVER_TOKEN", "",
         "the secret Rasa sends (`endpoints.yml`) and the action server checks; calls "
         "without it get 401", secret=True,
-        shown="a random secret per `make run` / `make shell`",
+        shown="a random secret per `make run` / `make shell`", need="required"
     )
     host: Text = setting("ACTION_SERVER_HOST", "127.0.0.1", "the address it listens on")
     port: int = setting("ACTION_SERVER_PORT", 5055, "its port", whole_number(1))
@@ -454,12 +464,13 @@ class ConversationStoreSettings:
         "DB_URL", "sqlite:///.data/conversations.db",
         "where Rasa keeps conversations: a SQLite file, or PostgreSQL "
         "(`postgresql://user:password@host:5432/db`), shared by every replica",
-        secret=True, shown="`sqlite:///.data/conversations.db`",
+        secret=True, shown="`sqlite:///.data/conversations.db`", need="production"
     )
     keys: Text = setting(
         "CONVERSATION_KEYS", "",
         "AES-256 keys that encrypt conversations: `id:base64key` entries, comma "
         "separated, the current one first; unset: the key file", secret=True, shown="unset",
+        need="production",
     )
     key_file: Text = setting(
         "CONVERSATION_KEY_FILE", ".data/conversation.keys",
@@ -499,7 +510,7 @@ class MetricsSettings:
         "METRICS_TOKEN", "",
         "the bearer token `/metrics` requires (Prometheus' `authorization`); unset: "
         "`/metrics` answers loopback clients only",
-        secret=True, shown="unset: loopback only",
+        secret=True, shown="unset: loopback only", need="production"
     )
     worker_host: Text = setting(
         "WORKER_METRICS_HOST", "127.0.0.1",
@@ -524,7 +535,7 @@ class RasaServerSettings:
     auth_token: Text = setting(
         "RASA_AUTH_TOKEN", "",
         "the token Rasa's HTTP API requires (`?token=`); written to `.run/rasa-api-token`",
-        secret=True, shown="a random token per `make run`",
+        secret=True, shown="a random token per `make run`", need="required"
     )
     session_secret: Text = setting(
         "SOCKETIO_SESSION_SECRET", "",
@@ -607,7 +618,7 @@ class ApiSettings:
         "the services' own tables (API keys, sessions, hit-test runs, jobs, feedback, "
         "curated answers), shared by the API, the worker and the action server: a SQLite "
         "file, or PostgreSQL (`postgresql://user:password@host:5432/db`)",
-        secret=True, shown="`sqlite:///.data/api.db`")
+        secret=True, shown="`sqlite:///.data/api.db`", need="production")
     rasa_url: Text = setting(
         "API_RASA_URL", "http://127.0.0.1:5005", "where the API reaches Rasa's REST channel",
         url)
@@ -615,7 +626,7 @@ class ApiSettings:
         "API_LOCAL_USER", True,
         "single-user local mode: a request without credentials acts as the one local "
         "user (an administrator); refused on any address but loopback. `off`: every "
-        "request needs an API key", switch, shown="`on`")
+        "request needs an API key", switch, shown="`on`", need="production")
 
 
 @dataclass(frozen=True)
@@ -626,24 +637,25 @@ class SignInSettings:
         "OIDC_ISSUER", "",
         "the identity provider (`https://keycloak.example.com/realms/acme`, "
         "`https://login.microsoftonline.com/<tenant>/v2.0`, `https://accounts.google.com`); "
-        "set: people sign in, and local single-user mode is off", url, shown="unset")
+        "set: people sign in, and local single-user mode is off", url, shown="unset",
+        need="production")
     client_id: Text = setting("OIDC_CLIENT_ID", "", "this application's client id there",
-                              shown="–")
+                              shown="–", need="production")
     client_secret: Text = setting(
         "OIDC_CLIENT_SECRET", "", "its client secret (the code is exchanged with it and "
-        "PKCE)", secret=True, shown="–")
+        "PKCE)", secret=True, shown="–", need="production")
     scopes: Text = setting("OIDC_SCOPES", "openid email profile", "the scopes asked for")
     roles_claim: Text = setting(
         "OIDC_ROLES_CLAIM", "roles",
         "the ID token claim holding roles (`user`, `admin`; others ignored)")
     admins: Text = setting(
         "OIDC_ADMINS", "", "e-mails or subjects made administrators, comma separated "
-        "(besides the roles claim)", shown="unset")
+        "(besides the roles claim)", shown="unset", need="production")
     public_url: Text = setting(
         "API_PUBLIC_URL", "http://127.0.0.1:8000",
         "the API's address as browsers reach it: the callback "
         "(`<url>/v1/auth/callback`, registered with the provider), the allowed origin, "
-        "`Secure` cookies when https", url)
+        "`Secure` cookies when https", url, need="production")
     session_hours: float = setting(
         "SESSION_HOURS", 8.0, "how long a sign-in lasts", positive_number)
 
@@ -853,11 +865,13 @@ def described(section: Type[Any]) -> List[Tuple[Text, Text, Text]]:
 
 def markdown_table() -> Text:
     """The README's table of environment variables, one row per setting."""
-    lines = ["| variable | used by | default | what it sets |", "|---|---|---|---|"]
+    lines = ["| variable | needed | used by | default | what it sets |",
+             "|---|---|---|---|---|"]
     for section in SECTIONS:
         title = (section.__doc__ or section.__name__).strip()
-        for env, default, doc in described(section):
-            lines.append(f"| `{env}` | {title} | {default} | {doc} |")
+        for item in declarations(section):
+            lines.append(f"| `{item.metadata['env']}` | {item.metadata['need']} | {title} | "
+                         f"{_shown_default(item)} | {item.metadata['doc']} |")
     return "\n".join(lines) + "\n"
 
 
@@ -877,6 +891,8 @@ def env_example() -> Text:
         lines += ["", f"# --- {title} ---"]
         for item in declarations(section):
             doc = item.metadata["doc"].replace("`", "")
+            if item.metadata["need"] != "optional":
+                doc = f"[{item.metadata['need']}] {doc}"
             lines += textwrap.wrap(doc, 84, initial_indent="# ", subsequent_indent="# ")
             value = item.default
             if item.metadata["shown"] is not None:  # a default that depends on others

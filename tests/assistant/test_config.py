@@ -152,3 +152,18 @@ def test_process_defaults_never_override_what_is_set():
     env = {"HF_HUB_OFFLINE": "0"}
     apply_process_defaults(env)
     assert env["HF_HUB_OFFLINE"] == "0" and env["RASA_TELEMETRY_ENABLED"] == "false"
+
+
+def test_every_setting_says_when_it_is_needed_and_a_bad_level_is_refused():
+    from assistant.config import NEEDS, SECTIONS, declarations, setting
+
+    needs = {item.metadata["env"]: item.metadata["need"]
+             for section in SECTIONS for item in declarations(section)}
+    assert set(needs.values()) == set(NEEDS)
+    # The secrets a process refuses to start without, and the checklist's settings.
+    assert {n for n, need in needs.items() if need == "required"} == {
+        "ACTION_SERVER_TOKEN", "LOCAL_LLM_API_KEY", "RASA_AUTH_TOKEN"}
+    assert {"OIDC_ISSUER", "METRICS_TOKEN", "CONVERSATION_KEYS", "API_PUBLIC_URL"} <= {
+        n for n, need in needs.items() if need == "production"}
+    with pytest.raises(ValueError, match="need must be one of"):
+        setting("X", "", "x", need="sometimes")
