@@ -22,7 +22,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from apps.api import errors
-from apps.api.app import ChatMessage, Operations
+from apps.api.operations import Operations
+from apps.api.routes.chat import ChatMessage
 from assistant.access.principal import Principal
 from assistant.errors import AssistantError, AuthenticationError
 from assistant.jobs.models import Job

@@ -9,7 +9,8 @@ from fastapi import FastAPI
 from sqlalchemy import text as sql
 from sqlalchemy.engine import Engine
 
-from apps.api.app import ApiServices, Chat, SignIn, create_app
+from apps.api.app import create_app
+from apps.api.services import ApiServices, Chat, SignIn
 from apps.api.ui import mount_ui
 from apps.job_queue import CeleryQueue, celery_app
 from assistant.access.keys import ApiKeys

@@ -8,7 +8,8 @@ from typing import Any, Dict, List, Optional
 import pytest
 from fastapi.testclient import TestClient
 
-from apps.api.app import ApiServices, create_app
+from apps.api.app import create_app
+from apps.api.services import ApiServices
 from apps.cli.reference import http_api_table
 from assistant.access.keys import ApiKeys
 from assistant.conversations.history import ChatHistory

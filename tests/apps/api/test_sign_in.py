@@ -5,7 +5,9 @@ import pytest
 import requests
 from fastapi.testclient import TestClient
 
-from apps.api.app import COOKIE, SignIn, create_app
+from apps.api.app import create_app
+from apps.api.deps import COOKIE
+from apps.api.services import SignIn
 from assistant.access.oidc import OidcClient, OidcConfig
 from assistant.access.sessions import Sessions
 from assistant.adapters.oidc_http import OidcHttp

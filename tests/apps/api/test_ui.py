@@ -5,7 +5,10 @@ pages in a real browser: tests/integration/test_web_ui.py."""
 import pytest
 from fastapi.testclient import TestClient
 
-from apps.api.app import COOKIE, ChatMessage, SignIn, Source, create_app
+from apps.api.app import create_app
+from apps.api.deps import COOKIE
+from apps.api.routes.chat import ChatMessage, Source
+from apps.api.services import SignIn
 from apps.api.ui import job_html, mount_ui, render_reply
 from assistant.access.oidc import OidcClient, OidcConfig
 from assistant.access.principal import Principal

@@ -1,0 +1,59 @@
+"""The web UI's (`apps/api/ui.py`) way to what the routes do: `Operations`, on the
+app as `app.state.operations`, over the functions the routes call."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Text, Tuple
+
+from fastapi import Request
+
+from apps.api.deps import identify
+from apps.api.routes.chat import ChatResponse, converse
+from apps.api.routes.conversations import chat_history
+from apps.api.routes.documents import Reader, save_uploads
+from apps.api.routes.feedback import rate, reviews
+from apps.api.services import ApiServices
+from assistant.access.principal import Principal
+from assistant.conversations.history import ChatHistory
+from assistant.feedback.models import Feedback
+from assistant.feedback.service import FeedbackService
+from assistant.jobs.models import Job
+
+
+class Operations:
+    """What the routes and the web UI both do, over the services: who is calling,
+    a chat turn (kept in the history), a rating, an upload."""
+
+    def __init__(self, services: ApiServices) -> None:
+        self.services = services
+
+    def identify(self, request: Request) -> Principal:
+        """The caller: an API key, a signed-in browser's session, or the local user
+        (`apps.api.deps.identify`)."""
+        return identify(self.services, request)
+
+    async def converse(self, principal: Principal, conversation: Text, message: Text
+                       ) -> ChatResponse:
+        """One turn with Rasa as `principal`, kept in their history."""
+        return await converse(self.services, principal, conversation, message)
+
+    async def rate(self, principal: Principal, conversation: Text, rating: int,
+                   reason: Text, message: Text, reply: Text,
+                   sources: List[Dict[Text, Any]]) -> Feedback:
+        """A thumbs up or down, with what Rasa understands the message as."""
+        return await rate(self.services, principal, conversation, rating, reason,
+                          message, reply, sources)
+
+    async def upload(self, principal: Principal, files: List[Tuple[Text, Reader]]
+                     ) -> Tuple[List[Text], Job]:
+        """Saves documents under `uploads/` and queues their indexing
+        (`apps.api.routes.documents.save_uploads`)."""
+        return await save_uploads(self.services, principal, files)
+
+    def reviews(self) -> FeedbackService:
+        """The feedback service, if set up."""
+        return reviews(self.services)
+
+    def chat_history(self) -> ChatHistory:
+        """The chat log, if kept."""
+        return chat_history(self.services)

@@ -1,0 +1,90 @@
+"""What the API's routes and the web UI work over, built once by `apps/api/wiring.py`:
+the API keys, Rasa, the knowledge store, the jobs, feedback, the chat history and
+sign-in. The routes reach them through `apps/api/deps.py`."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Protocol, Text
+
+from assistant.access.keys import ApiKeys
+from assistant.access.oidc import OidcClient
+from assistant.access.sessions import Sessions, SessionStore
+from assistant.adapters.prometheus import PrometheusRecorder
+from assistant.adapters.rasa_rest import Reply
+from assistant.conversations.history import ChatHistory
+from assistant.feedback.service import FeedbackService
+from assistant.jobs.service import Jobs
+from assistant.knowledge.hit_testing import HitTester
+
+
+class Chat(Protocol):
+    """Rasa's REST channel (`RasaChat`)."""
+
+    async def send(self, sender: Text, message: Text,
+                   metadata: Optional[Dict[Text, Any]] = None) -> List[Reply]:
+        """One turn; the assistant's replies."""
+
+    async def ready(self) -> bool:
+        """Whether Rasa answers."""
+
+    async def understand(self, text: Text) -> Optional[Dict[Text, Any]]:
+        """Rasa's intent for a message (`name`, `confidence`), or None."""
+
+
+class Documents(Protocol):
+    """The knowledge store's documents (`MilvusKnowledgeStore`)."""
+
+    def indexed_documents(self) -> Dict[Text, Text]:
+        """Source path -> content hash."""
+
+    def version(self) -> Text:
+        """The knowledge base's version."""
+
+
+@dataclass
+class SignIn:
+    """Sign-in with an identity provider, and the sessions it opens."""
+
+    oidc: OidcClient
+    sessions: Sessions
+    logins: SessionStore  # pending sign-ins (state, nonce, PKCE verifier)
+    public_url: Text  # the API as browsers reach it
+
+    @property
+    def secure(self) -> bool:
+        """Whether cookies are `Secure` (an https address)."""
+        return self.public_url.startswith("https://")
+
+    @property
+    def origin(self) -> Text:
+        """The one web origin whose pages may send the session cookie with changes."""
+        scheme, _, rest = self.public_url.partition("://")
+        return f"{scheme}://{rest.split('/', 1)[0]}"
+
+
+@dataclass
+class ApiServices:
+    """What the routes use, built once by `apps/api/wiring.py`."""
+
+    keys: ApiKeys
+    hit_tests: HitTester
+    chat: Chat
+    documents: Documents
+    local_user: bool  # single-user local mode
+    database_ready: Callable[[], bool]
+    jobs: Jobs
+    knowledge_dir: Path  # uploads are saved under its `uploads/` folder
+    max_upload_bytes: int = 20 * 1024 * 1024
+    feedback: Optional[FeedbackService] = None
+    history: Optional[ChatHistory] = None  # None: turns are not kept
+    sign_in: Optional[SignIn] = None  # None: API keys (and local mode) only
+    metrics: Optional[PrometheusRecorder] = None  # None: a registry of the app's own
+    metrics_token: Text = ""  # what `/metrics` requires; empty: loopback clients only
+
+
+async def off_loop(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """A blocking call (the database, the knowledge store) on a worker thread."""
+    return await asyncio.to_thread(function, *args, **kwargs)
