@@ -13,6 +13,7 @@ from apps.api.deps import PREFIX, Services, needs
 from apps.api.services import ApiServices, off_loop
 from assistant.access.principal import Principal
 from assistant.adapters.rasa_rest import Reply
+from assistant.answers.models import ANSWER_KEY
 from assistant.errors import ServiceError
 
 logger = logging.getLogger("apps.api")
@@ -76,7 +77,7 @@ async def converse(services: ApiServices, principal: Principal, conversation: Te
 def _message(reply: Reply) -> ChatMessage:
     """One of Rasa's replies as the API gives it: a knowledge answer's text and
     sources, or the text, buttons and image."""
-    answer = reply.get("answer")
+    answer = reply.get(ANSWER_KEY)
     if isinstance(answer, dict) and isinstance(answer.get("text"), str):
         return ChatMessage(text=answer["text"], sources=[
             Source(number=s["number"], title=s["title"], source=s["source"])
