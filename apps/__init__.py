@@ -2,8 +2,12 @@
 
 - `action_server`: rasa-sdk's action server (environment: its `requirements.txt`);
 - `llm_server`: the embedded LLM behind an OpenAI-compatible API (its own environment);
-- `cli`: command-line tools (indexing, settings, Rasa's credentials file).
+- `api`: the HTTP API, sign-in and the web pages (the services' environment);
+- `worker`: the job worker: indexing, re-indexing, retraining;
+- `cli`: command-line tools (indexing, settings, secrets, API keys, the first start,
+  Rasa's credentials file, the answerability model).
 
-Rasa itself (`rasa run`, `rasa shell`) is the fourth process; its parts are the
-project's `components/`, `channels/` and Rasa's files at the root.
+Rasa itself (`rasa run`, `rasa shell`) and the knowledge base's Milvus Lite server
+are the other two processes; Rasa's parts are the project's `components/`,
+`channels/`, `stores/` and Rasa's files at the root. docs/architecture.md lists them all (a test checks).
 """

@@ -81,3 +81,18 @@ def test_every_test_file_runs_in_one_environment():
     for path in (ROOT / "tests").rglob("test_*.py"):
         in_actions = under(path, actions) and not under(path, ignored.split())
         assert in_actions != under(path, rasa), path
+
+
+def test_the_architecture_page_and_the_apps_package_name_every_process_and_tool():
+    page = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    package = (ROOT / "apps" / "__init__.py").read_text(encoding="utf-8")
+    processes = sorted(p.parent.name for p in (ROOT / "apps").glob("*/__main__.py"))
+    assert {"action_server", "api", "llm_server", "worker"} <= set(processes)
+    for name in processes:
+        assert f"`apps/{name}`" in page and f"python -m apps.{name}" in page, name
+        assert f"`{name}`" in package, name
+    tools = sorted(p.stem for p in (ROOT / "apps" / "cli").glob("*.py")
+                   if "def main(" in p.read_text(encoding="utf-8"))
+    assert "ingest" in tools
+    missing = [tool for tool in tools if f"`{tool}`" not in page]
+    assert not missing, f"docs/architecture.md does not name the tools {missing}"
