@@ -9,5 +9,6 @@
 
 Rasa itself (`rasa run`, `rasa shell`) and the knowledge base's Milvus Lite server
 are the other two processes; Rasa's parts are the project's `components/`,
-`channels/`, `stores/` and Rasa's files at the root. docs/architecture.md lists them all (a test checks).
+`channels/`, `stores/` and Rasa's files at the root. docs/architecture.md lists
+them all (a test checks).
 """
