@@ -55,7 +55,7 @@ SETUP_LLM := $(if $(strip $(LLM_BASE_URL)),,$(LLM_STAMP))
 
 export PYTHONPATH := $(CURDIR)
 # Every Python process of an environment gets the project's defaults (no telemetry,
-# no hub downloads, Rasa's variables) from a .pth file written from assistant/config.py.
+# no hub downloads, Rasa's variables) from a .pth file written from bilingual_assistant/config.py.
 PTH = $$($(1) -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/assistant_env_defaults.pth
 
 MODEL_INPUTS := config.yml domain.yml $(shell find data -type f 2>/dev/null)
@@ -111,7 +111,7 @@ $(STAMP):
 		|| { echo "The Rasa environment is broken; see the pip output above."; exit 1; }
 	@touch $(STAMP)
 
-$(RASA_ENV)/.defaults: Makefile assistant/config.py apps/cli/settings.py | $(STAMP)
+$(RASA_ENV)/.defaults: Makefile bilingual_assistant/config.py apps/cli/settings.py | $(STAMP)
 	@# Rasa's training cache outside the project, where `rasa test` would trip
 	@# over its JSON files.
 	@$(RASA_PY) -m apps.cli.settings pth RASA_CACHE_DIRECTORY=$(ENV_ROOT)/training-cache \
@@ -179,12 +179,12 @@ ANSWERABILITY := models/answerability.json
 # changes, `make answerability` and `make setup` retrain the model.
 ANSWERABILITY_EMBEDDER := models/.answerability-embedder
 ANSWERABILITY_INPUTS := benchmarks/data/answer_questions.yml \
-	$(wildcard assistant/answers/*.py) assistant/text.py $(ANSWERABILITY_EMBEDDER) \
+	$(wildcard bilingual_assistant/answers/*.py) bilingual_assistant/text.py $(ANSWERABILITY_EMBEDDER) \
 	apps/cli/answerability.py $(shell find knowledge -type f 2>/dev/null)
 
 $(ANSWERABILITY_EMBEDDER): FORCE | $(ACTIONS_STAMP)
 	@mkdir -p models
-	@$(ACTIONS_PY) -c "from assistant.config import KnowledgeSettings, load; \
+	@$(ACTIONS_PY) -c "from bilingual_assistant.config import KnowledgeSettings, load; \
 		print(load(KnowledgeSettings).embedding_model)" > $@.new
 	@if cmp -s $@.new $@; then rm $@.new; else mv $@.new $@; fi
 
@@ -269,12 +269,12 @@ COGGED := docs/reference/settings.md docs/reference/make.md \
 	docs/answers.md docs/benchmarks/answers.md
 
 lint: $(STAMP) $(DOCS_STAMP) ## Lint: ruff, the import rules (.importlinter), tables generated from the code and the result files (cog), the documentation site (mkdocs build --strict)
-	@$(RASA_ENV)/bin/ruff check components channels stores actions assistant apps benchmarks tests
+	@$(RASA_ENV)/bin/ruff check bilingual_assistant channels stores actions apps benchmarks tests
 	@$(RASA_ENV)/bin/lint-imports --no-cache --no-logo
 	@$(RASA_ENV)/bin/cog -I . --check -c $(COGGED) \
 		|| { echo "A table is out of date with its code or result file: run \`make readme\`"; exit 1; }
 	@$(RASA_PY) -m apps.cli.settings env-example | cmp -s - .env.example \
-		|| { echo ".env.example is out of date with assistant/config.py: run \`make readme\`"; exit 1; }
+		|| { echo ".env.example is out of date with bilingual_assistant/config.py: run \`make readme\`"; exit 1; }
 	@NO_MKDOCS_2_WARNING=1 $(DOCS_ENV)/bin/mkdocs build --strict --quiet
 
 readme: $(STAMP) $(ACTIONS_STAMP) ## Regenerate the tables in the README and the docs from the code and the result files (cog)
@@ -287,7 +287,7 @@ docs: $(DOCS_STAMP) ## Serve the documentation site on http://127.0.0.1:8001 (re
 	@NO_MKDOCS_2_WARNING=1 $(DOCS_ENV)/bin/mkdocs serve --dev-addr 127.0.0.1:8001
 
 typecheck: $(STAMP) ## Type-check our own packages (mypy)
-	@$(RASA_ENV)/bin/mypy components channels stores actions assistant apps benchmarks
+	@$(RASA_ENV)/bin/mypy bilingual_assistant channels stores actions apps benchmarks
 
 ##@ Test
 

@@ -1,4 +1,4 @@
-"""The weather actions: thin rasa-sdk adapters over `assistant.weather`."""
+"""The weather actions: thin rasa-sdk adapters over `bilingual_assistant.weather`."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.conversation import language_of, previous_action
-from assistant.weather.messages import message
-from assistant.weather.models import WeatherProvider
-from assistant.weather.service import Reply, check_city, weather_reply
+from bilingual_assistant.weather.messages import message
+from bilingual_assistant.weather.models import WeatherProvider
+from bilingual_assistant.weather.service import Reply, check_city, weather_reply
 
 
 def _send(dispatcher: CollectingDispatcher, reply: Optional[Reply]) -> None:

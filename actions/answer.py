@@ -10,8 +10,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.conversation import history_from_events, language_of, previous_action
-from assistant.answers.models import ANSWER_KEY
-from assistant.answers.service import AnswerService, format_reply
+from bilingual_assistant.answers.models import ANSWER_KEY
+from bilingual_assistant.answers.service import AnswerService, format_reply
 
 # Intents whose messages are looked up but answered only when the documents clearly
 # answer them (otherwise: the out-of-scope reply). Right after a knowledge answer

@@ -7,8 +7,8 @@ from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Tracker
 
-from assistant.answers.models import ANSWER_KEY, Turn
-from assistant.text import DEFAULT_LANGUAGE
+from bilingual_assistant.answers.models import ANSWER_KEY, Turn
+from bilingual_assistant.text import DEFAULT_LANGUAGE
 
 # Earlier turns given to the answer service.
 HISTORY_TURNS = 6

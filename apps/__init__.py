@@ -8,7 +8,7 @@
   Rasa's credentials file, the answerability model).
 
 Rasa itself (`rasa run`, `rasa shell`) and the knowledge base's Milvus Lite server
-are the other two processes; Rasa's parts are the project's `components/`,
+are the other two processes; Rasa's parts are the project's `bilingual_assistant/components/`,
 `channels/`, `stores/` and Rasa's files at the root. docs/architecture.md lists
 them all (a test checks).
 """

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Callable, NoReturn, Optional
 
-from assistant.errors import AssistantError, ServiceError
+from bilingual_assistant.errors import AssistantError, ServiceError
 
 # 2: the configuration or the input must change; 3: a service is down, try again.
 EXIT_BAD_SETTING_OR_INPUT = 2

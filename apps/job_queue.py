@@ -12,12 +12,12 @@ from urllib.parse import urlsplit, urlunsplit
 from celery import Celery
 from kombu.exceptions import KombuError, OperationalError
 
-from assistant.errors import ServiceError
-from assistant.jobs.models import Job
+from bilingual_assistant.errors import ServiceError
+from bilingual_assistant.jobs.models import Job
 
 logger = logging.getLogger(__name__)
 
-TASK = "assistant.run_job"
+TASK = "bilingual_assistant.run_job"
 QUEUE = "jobs"
 # Sending gives up quickly: the API tells the user the queue is down rather than
 # holding the request.

@@ -44,14 +44,14 @@ from typing import Any, Dict, List, Optional, Sequence, Set, Text, Tuple
 
 import yaml
 
-from assistant.answers.models import Answer, Turn
-from assistant.answers.service import format_reply
-from assistant.config import environment, load_settings
-from assistant.text import text_units
 from benchmarks import grading
 from benchmarks.answer_benchmark import LLM_KEY, free_port, wait_for
 from benchmarks.grading import mentions
 from benchmarks.public_sets import DATASETS, MAX_QUESTIONS, SETS, build_sets
+from bilingual_assistant.answers.models import Answer, Turn
+from bilingual_assistant.answers.service import format_reply
+from bilingual_assistant.config import environment, load_settings
+from bilingual_assistant.text import text_units
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = ROOT / "benchmarks" / "data" / "answer_questions.yml"
@@ -258,7 +258,7 @@ def load_average() -> Optional[float]:
 def answerability_fingerprint(path: Optional[Path] = None) -> Optional[Text]:
     """The trained answerability model at `path` (default: the one the services will
     load), if any."""
-    from assistant.answers.answerability import AnswerabilityModel
+    from bilingual_assistant.answers.answerability import AnswerabilityModel
 
     path = path or Path(load_settings().answers.answerability_model)
     if not path.exists():

@@ -26,7 +26,7 @@ from typing import Any, Dict, List, Sequence, Text, Tuple
 
 import yaml
 
-from assistant.config import environment
+from bilingual_assistant.config import environment
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "benchmark-secret"

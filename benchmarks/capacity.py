@@ -274,7 +274,7 @@ def run_locust(locust: Text, user: Text, targets: Sequence[Text], rate: float, s
 
 def locust_env() -> Dict[Text, Text]:
     """Locust runs apart from the project's environments: a plain environment."""
-    from assistant.config import environment
+    from bilingual_assistant.config import environment
 
     keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")
     return {k: v for k, v in environment().items() if k in keep}
@@ -309,7 +309,7 @@ class Services:
     questions an action server with a fake LLM."""
 
     def __init__(self, python: Text, folder: Path) -> None:
-        from assistant.config import environment
+        from bilingual_assistant.config import environment
 
         self.python, self.folder = python, folder
         self.processes: List[subprocess.Popen] = []
@@ -368,7 +368,7 @@ threading.Event().wait()
 
 def start_fake_llm(seconds: float, folder: Path) -> Tuple[subprocess.Popen, Text]:
     """A local OpenAI-compatible server answering in `seconds`; its process and URL."""
-    from assistant.config import environment
+    from bilingual_assistant.config import environment
 
     process = subprocess.Popen([sys.executable, "-c", FAKE_LLM, str(seconds)], cwd=ROOT,
                                stdout=subprocess.PIPE, text=True,

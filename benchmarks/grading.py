@@ -5,7 +5,7 @@ a reply cannot score by quoting more:
 
 - `claim`: the part of a reply that presents itself as the answer; None for a
   refusal or a reply that claims nothing (its first words are one of the fixed
-  no-claim texts of `assistant.answers.messages`, in either language).
+  no-claim texts of `bilingual_assistant.answers.messages`, in either language).
 - `strict_verdict`: an answerable question is `correct` only when the claim holds
   every fact, none of the item's wrong values, and is at most `MAX_CLAIM_UNITS`
   long; `too_long` when longer (counted wrong); `refused`, `unsure` or `error`
@@ -28,12 +28,12 @@ import string
 from collections import Counter
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Text, Tuple
 
-from assistant.answers.messages import MESSAGES
-from assistant.answers.models import NO_CLAIM_MODES
-from assistant.text import HAN_RANGE, text_units
+from bilingual_assistant.answers.messages import MESSAGES
+from bilingual_assistant.answers.models import NO_CLAIM_MODES
+from bilingual_assistant.text import HAN_RANGE, text_units
 
 # The longest claim that can count as correct, in units (a Chinese character or an
-# English word, `assistant.text.text_units`): a reply quoting a whole passage holds
+# English word, `bilingual_assistant.text.text_units`): a reply quoting a whole passage holds
 # the fact, but does not answer the question.
 MAX_CLAIM_UNITS = 60
 

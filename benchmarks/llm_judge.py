@@ -33,16 +33,16 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Text, Tuple
 
-from assistant.answers.answerability import (
+from benchmarks.render import llm_judge_table
+from benchmarks.results import write_result
+from bilingual_assistant.answers.answerability import (
     BASE_FEATURES,
     L2,
     Example,
     choose_thresholds,
     out_of_fold,
 )
-from assistant.config import LLMSettings, load
-from benchmarks.render import llm_judge_table
-from benchmarks.results import write_result
+from bilingual_assistant.config import LLMSettings, load
 
 # The searching half (Milvus Lite, httpx) is imported where it is used: this
 # module's pure parts are tested in Rasa's environment, which has neither.

@@ -28,7 +28,6 @@ from typing import Any, Dict, List, Sequence, Text, Tuple
 
 import yaml
 
-from assistant.config import environment
 from benchmarks.answer_benchmark import (
     LLM_KEY,
     ROOT,
@@ -39,6 +38,7 @@ from benchmarks.answer_benchmark import (
     stop,
     wait_for,
 )
+from bilingual_assistant.config import environment
 
 CONFIGURATIONS = {
     # Every request straight to the model (the client's queue is as large as the load).

@@ -51,7 +51,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Set, Text, Tuple
 
-from assistant.config import apply_process_defaults  # noqa: E402
+from bilingual_assistant.config import apply_process_defaults  # noqa: E402
 
 apply_process_defaults()  # before Rasa, TensorFlow or transformers are imported
 
@@ -74,8 +74,8 @@ RASA_DEFAULT_PIPELINE: List[Dict[Text, Any]] = [
 # training example) answer "none of these": the test sets hold no such message, so
 # the benchmark scores the classifier without them.
 EXCLUDED = {"FallbackClassifier", "ResponseSelector",
-            "components.no_content_classifier.NoContentClassifier",
-            "components.novelty_classifier.NoveltyClassifier"}
+            "bilingual_assistant.components.no_content_classifier.NoContentClassifier",
+            "bilingual_assistant.components.novelty_classifier.NoveltyClassifier"}
 
 
 @dataclass
@@ -138,7 +138,7 @@ def subsample(rows: List[Dict[Text, Text]], per_intent: int, seed: int = 0) -> L
 
 def is_chinese(texts: Iterable[Text], share: float = 0.2) -> bool:
     """Whether at least `share` of the texts hold a Chinese character."""
-    from assistant.text import HAN
+    from bilingual_assistant.text import HAN
 
     found = list(texts)
     return bool(found) and sum(bool(HAN.search(t)) for t in found) >= share * len(found)
@@ -316,9 +316,9 @@ class EncoderTimer:
     def __init__(self, encoder_name: Text) -> None:
         from rasa.engine.storage.resource import Resource
 
-        from assistant.encoders.torch_encoder import BertEncoder
-        from components.bert_featurizer import source_model
-        from components.bilingual_tokenizer import BilingualJiebaTokenizer
+        from bilingual_assistant.components.bert_featurizer import source_model
+        from bilingual_assistant.components.bilingual_tokenizer import BilingualJiebaTokenizer
+        from bilingual_assistant.encoders.torch_encoder import BertEncoder
 
         self.encoder = BertEncoder.from_directory(source_model(encoder_name))
         config = BilingualJiebaTokenizer.get_default_config()

@@ -44,7 +44,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Text, Tuple
 
-from assistant.config import apply_process_defaults  # noqa: E402
+from bilingual_assistant.config import apply_process_defaults  # noqa: E402
 
 apply_process_defaults()  # before Rasa, TensorFlow or transformers are imported
 
@@ -118,8 +118,8 @@ class TrainedEncoder:
         from rasa.engine.storage.local_model_storage import LocalModelStorage
         from rasa.engine.storage.resource import Resource
 
-        from components.bert_featurizer import BertFeaturizer
-        from components.bilingual_tokenizer import BilingualJiebaTokenizer
+        from bilingual_assistant.components.bert_featurizer import BertFeaturizer
+        from bilingual_assistant.components.bilingual_tokenizer import BilingualJiebaTokenizer
 
         storage_dir.mkdir(parents=True)
         storage, metadata = LocalModelStorage.from_model_archive(storage_dir, model)

@@ -6,7 +6,7 @@ Usage:
         [--out benchmarks/results]
 
 Trains two NLU models on data/nlu (unless given): the baseline is config.yml's
-pipeline without `components.novelty_classifier.NoveltyClassifier`, the improved
+pipeline without `bilingual_assistant.components.novelty_classifier.NoveltyClassifier`, the improved
 one config.yml as it is (Rasa's training cache reuses the encoder and DIET the
 two share, so the second training only trains what differs). Both parse every
 message of tests/nlu/off_topic.yml and tests/nlu/held_out.yml. An off-topic
@@ -38,11 +38,11 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Text, Tuple
 
-from assistant.config import apply_process_defaults  # noqa: E402
+from bilingual_assistant.config import apply_process_defaults  # noqa: E402
 
 apply_process_defaults()  # before Rasa, TensorFlow or transformers are imported
 
-from assistant.text import detect_language  # noqa: E402
+from bilingual_assistant.text import detect_language  # noqa: E402
 
 PROJECT = Path(__file__).resolve().parents[1]
 OFF_TOPIC = PROJECT / "tests" / "nlu" / "off_topic.yml"
@@ -51,7 +51,7 @@ VALIDATION = PROJECT / "benchmarks" / "data" / "in_scope_validation.yml"
 # Employees' questions about the documents (answerable or not): in scope.
 QUESTIONS = PROJECT / "benchmarks" / "data" / "retrieval_questions.yml"
 HANDLED = frozenset({"out_of_scope", "nlu_fallback"})
-GATE = "components.novelty_classifier.NoveltyClassifier"
+GATE = "bilingual_assistant.components.novelty_classifier.NoveltyClassifier"
 
 
 def log(message: Text) -> None:

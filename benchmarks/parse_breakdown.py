@@ -25,7 +25,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Dict, List, Optional, Text
 
-from assistant.config import apply_process_defaults  # noqa: E402
+from bilingual_assistant.config import apply_process_defaults  # noqa: E402
 
 apply_process_defaults()  # before Rasa, TensorFlow or transformers are imported
 
@@ -53,7 +53,7 @@ def median(values: List[float]) -> float:
 
 def featurizers(agent: object) -> List[object]:
     """Our BERT featurizers among the loaded model's graph components."""
-    from components.bert_featurizer import BertFeaturizer
+    from bilingual_assistant.components.bert_featurizer import BertFeaturizer
 
     nodes = agent.processor.graph_runner._instantiated_nodes.values()  # type: ignore
     return [n._component for n in nodes if isinstance(n._component, BertFeaturizer)]

@@ -318,8 +318,8 @@ def credentials_file(folder: Path) -> Path:
 
 
 def replica_env(db_url: Text, redis_url: Text, token: Text) -> Dict[Text, Text]:
-    from assistant.config import environment
-    from assistant.encryption import new_key_entry
+    from bilingual_assistant.config import environment
+    from bilingual_assistant.encryption import new_key_entry
 
     return {**environment(), "PYTHONPATH": str(ROOT), "RASA_TELEMETRY_ENABLED": "false",
             "HF_HUB_OFFLINE": "1", "DB_URL": db_url, "LOCK_STORE_URL": redis_url,

@@ -21,11 +21,11 @@ from typing import Any, Dict, List, Sequence, Text
 
 import yaml
 
-from assistant.adapters.milvus_store import MilvusKnowledgeStore
-from assistant.config import RetrievalSettings, Settings, load_settings
-from assistant.knowledge.embedder import make_embedder
-from assistant.knowledge.ingest import ingest
-from assistant.knowledge.retrieval import MODES, Retriever
+from bilingual_assistant.adapters.milvus_store import MilvusKnowledgeStore
+from bilingual_assistant.config import RetrievalSettings, Settings, load_settings
+from bilingual_assistant.knowledge.embedder import make_embedder
+from bilingual_assistant.knowledge.ingest import ingest
+from bilingual_assistant.knowledge.retrieval import MODES, Retriever
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_QUESTIONS = ROOT / "benchmarks" / "data" / "retrieval_questions.yml"

@@ -17,7 +17,7 @@ Parses, with a trained model (the newest in models/ by default):
 A message is looked up when its intent sends it to `action_answer_question`
 (`ask_question`, `out_of_scope`, `nlu_fallback`: the last two are answered only
 when the documents clearly answer them). Each row shows where messages went
-before the gate (the intent the gate replaced, `components.cue_gate.GATED_KEY`)
+before the gate (the intent the gate replaced, `bilingual_assistant.components.cue_gate.GATED_KEY`)
 and after it (the model as it runs). Prints the table and writes it, with every
 prediction, as JSON and Markdown.
 """
@@ -34,7 +34,7 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Text, Tuple
 
-from assistant.config import apply_process_defaults  # noqa: E402
+from bilingual_assistant.config import apply_process_defaults  # noqa: E402
 
 apply_process_defaults()  # before Rasa, TensorFlow or transformers are imported
 
@@ -88,7 +88,7 @@ async def parse(model: Text, sets: Dict[Text, List[Tuple[Text, Text]]]
                 ) -> Dict[Text, List[Dict[Text, Any]]]:
     from rasa.core.agent import Agent
 
-    from components.cue_gate import GATED_KEY
+    from bilingual_assistant.components.cue_gate import GATED_KEY
 
     agent = Agent.load(model)
     parsed: Dict[Text, List[Dict[Text, Any]]] = {}

@@ -13,7 +13,7 @@ file, and each answerable question (follow-ups joined to their question) searche
 and ranked as the answer service does (`apps.cli.answerability.Corpus`); a quote is
 right when it holds every fact and no wrong value (the answerability model's label).
 Columns: right quotes among all answerable questions, and among those that ask for a
-kind of value (`assistant/answers/answer_types.py`). Tune the weights on `--split
+kind of value (`bilingual_assistant/answers/answer_types.py`). Tune the weights on `--split
 tune`; report on `--split test`. Rows are named `<embedder> · meaning <w> · type
 bonus <b>` (the settings not varied left out of the name). Writes
 sentence-choice-<split>-<time>.{json,md}.
@@ -31,11 +31,11 @@ from typing import Any, Dict, List, Optional, Sequence, Text, Tuple
 import yaml
 
 from apps.cli.answerability import QUESTIONS, ROOT, Corpus, commit, label, searched
-from assistant.answers import extractive
-from assistant.answers.answer_types import asked_types
 from benchmarks.public_sets import DATASETS, SETS, build_sets
 from benchmarks.render import sentence_choice_table
 from benchmarks.results import write_result
+from bilingual_assistant.answers import extractive
+from bilingual_assistant.answers.answer_types import asked_types
 
 Items = List[Dict[Text, Any]]
 

@@ -11,10 +11,10 @@ from typing import Any, AsyncContextManager, Awaitable, Callable, Dict, Optional
 
 from rasa.core.channels.channel import UserMessage
 
-from assistant.answers.models import ANSWER_KEY
-from assistant.errors import InputError
-from assistant.text import strip_markup
-from assistant.turns import ConversationBusyError, ConversationTurns
+from bilingual_assistant.answers.models import ANSWER_KEY
+from bilingual_assistant.errors import InputError
+from bilingual_assistant.text import strip_markup
+from bilingual_assistant.turns import ConversationBusyError, ConversationTurns
 
 logger = logging.getLogger(__name__)
 

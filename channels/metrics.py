@@ -22,9 +22,9 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from assistant.adapters.prometheus import PrometheusRecorder, shared_recorder
-from assistant.config import load_settings
-from assistant.metrics import FORWARDING_HEADERS, may_read, route_label, status_class
+from bilingual_assistant.adapters.prometheus import PrometheusRecorder, shared_recorder
+from bilingual_assistant.config import load_settings
+from bilingual_assistant.metrics import FORWARDING_HEADERS, may_read, route_label, status_class
 
 logger = logging.getLogger(__name__)
 

@@ -21,11 +21,11 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from assistant.answers.messages import message
-from assistant.answers.models import ANSWER_KEY, AnswerPayload, SourcePayload
-from assistant.config import CacheSettings, load
-from assistant.errors import ConfigurationError, ServiceError
-from assistant.turns import ConversationTurns
+from bilingual_assistant.answers.messages import message
+from bilingual_assistant.answers.models import ANSWER_KEY, AnswerPayload, SourcePayload
+from bilingual_assistant.config import CacheSettings, load
+from bilingual_assistant.errors import ConfigurationError, ServiceError
+from bilingual_assistant.turns import ConversationTurns
 from channels.guard import guarded
 
 logger = logging.getLogger(__name__)

@@ -33,8 +33,8 @@ from sanic.exceptions import InvalidUsage, PayloadTooLarge
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from assistant.answers.models import ANSWER_KEY
-from assistant.turns import ConversationBusyError, ConversationTurns
+from bilingual_assistant.answers.models import ANSWER_KEY
+from bilingual_assistant.turns import ConversationBusyError, ConversationTurns
 from channels.guard import (
     DEFAULT_MAX_MESSAGE_LENGTH,
     DEFAULT_MAX_METADATA_BYTES,

@@ -37,9 +37,9 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
-from assistant.answers.models import ANSWER_KEY
-from assistant.config import RasaServerSettings, load
-from assistant.turns import ConversationBusyError, ConversationTurns
+from bilingual_assistant.answers.models import ANSWER_KEY
+from bilingual_assistant.config import RasaServerSettings, load
+from bilingual_assistant.turns import ConversationBusyError, ConversationTurns
 from channels.guard import (
     RejectedInputError,
     channel_options,

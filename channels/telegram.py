@@ -27,9 +27,9 @@ from sanic import response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from assistant.answers.models import AnswerPayload
-from assistant.config import ChannelSettings, load
-from assistant.errors import ConfigurationError
+from bilingual_assistant.answers.models import AnswerPayload
+from bilingual_assistant.config import ChannelSettings, load
+from bilingual_assistant.errors import ConfigurationError
 from channels.guard import channel_options
 from channels.platform import (
     ApiSession,

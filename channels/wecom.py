@@ -25,9 +25,9 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from assistant.answers.models import AnswerPayload
-from assistant.config import ChannelSettings, load
-from assistant.errors import ConfigurationError
+from bilingual_assistant.answers.models import AnswerPayload
+from bilingual_assistant.config import ChannelSettings, load
+from bilingual_assistant.errors import ConfigurationError
 from channels.guard import channel_options, is_printable_id
 from channels.platform import (
     ApiSession,

@@ -20,7 +20,7 @@ from typing import Text
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from assistant.errors import ConfigurationError, InputError
+from bilingual_assistant.errors import ConfigurationError, InputError
 
 BLOCK = 32  # WeCom pads to 32 bytes, not AES's 16
 

@@ -2,7 +2,7 @@
 # Runs `rasa run` or `rasa shell` locked down: bound to RASA_HOST (loopback unless
 # set otherwise), the HTTP API behind RASA_AUTH_TOKEN (required), CORS for
 # RASA_CORS_ORIGINS only, request bodies capped at RASA_MAX_REQUEST_BYTES. The
-# values come from assistant/config.py (defaults and the environment).
+# values come from bilingual_assistant/config.py (defaults and the environment).
 #
 #   scripts/rasa-run.sh RASA run|shell [ARGS...]
 set -euo pipefail

@@ -20,7 +20,7 @@ export ACTION_SERVER_TOKEN="${ACTION_SERVER_TOKEN:-$(secret)}"
 export LOCAL_LLM_API_KEY="${LOCAL_LLM_API_KEY:-$(secret)}"
 export RASA_AUTH_TOKEN="${RASA_AUTH_TOKEN:-$(secret)}"
 printf '%s\n' "$RASA_AUTH_TOKEN" > .run/rasa-api-token
-# Addresses as assistant/config.py resolves them (defaults and the environment).
+# Addresses as bilingual_assistant/config.py resolves them (defaults and the environment).
 eval "$("$actions_py" -m apps.cli.settings get LOCAL_LLM_PORT ACTION_SERVER_PORT \
   RASA_HOST RASA_PORT MILVUS_LITE_PATH MILVUS_LITE_PORT API_PORT)"
 export ACTION_SERVER_URL="${ACTION_SERVER_URL:-http://127.0.0.1:$ACTION_SERVER_PORT/webhook}"

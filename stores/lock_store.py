@@ -38,8 +38,8 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Dict, List, Optional
 from rasa.core.lock import TicketLock
 from rasa.core.lock_store import LockError, LockStore
 
-from assistant.config import LockSettings, Settings, load_settings
-from assistant.metrics import Recorder
+from bilingual_assistant.config import LockSettings, Settings, load_settings
+from bilingual_assistant.metrics import Recorder
 
 logger = logging.getLogger(__name__)
 
@@ -317,7 +317,7 @@ class ConversationLockStore(LockStore):
         self.where = where or type(queue).__name__
         self.ready = ready
         if recorder is None:
-            from assistant.adapters.prometheus import shared_recorder
+            from bilingual_assistant.adapters.prometheus import shared_recorder
 
             recorder = shared_recorder("rasa")
         self.recorder: Recorder = recorder

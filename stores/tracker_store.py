@@ -38,8 +38,8 @@ from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
-from assistant.config import ConversationStoreSettings, load
-from assistant.encryption import Keyring, keyring_from
+from bilingual_assistant.config import ConversationStoreSettings, load
+from bilingual_assistant.encryption import Keyring, keyring_from
 
 logger = logging.getLogger(__name__)
 

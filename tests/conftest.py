@@ -2,7 +2,7 @@
 cannot be reached from here (Open-Meteo, a hosted LLM), and fresh databases on the
 PostgreSQL and Redis this machine runs."""
 
-from assistant.config import apply_process_defaults
+from bilingual_assistant.config import apply_process_defaults
 
 apply_process_defaults()  # before Rasa, TensorFlow or transformers are imported
 
@@ -11,7 +11,7 @@ import uuid  # noqa: E402
 import pytest  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
-from assistant.config import WeatherSettings  # noqa: E402
+from bilingual_assistant.config import WeatherSettings  # noqa: E402
 from tests.fakes.open_meteo import FakeOpenMeteo  # noqa: E402
 
 

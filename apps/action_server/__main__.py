@@ -9,10 +9,10 @@ from typing import Optional, Sequence, Text
 from apps.action_server.http import create_app
 from apps.action_server.wiring import build_actions, build_services
 from apps.entrypoint import run
-from assistant.adapters.prometheus import PrometheusRecorder
-from assistant.config import load_settings
-from assistant.knowledge.status import announce
-from assistant.logs import configure_logging
+from bilingual_assistant.adapters.prometheus import PrometheusRecorder
+from bilingual_assistant.config import load_settings
+from bilingual_assistant.knowledge.status import announce
+from bilingual_assistant.logs import configure_logging
 
 logger = logging.getLogger("apps.action_server")
 

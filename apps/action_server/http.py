@@ -19,9 +19,9 @@ from typing import Any, Dict, Optional, Sequence, Text, Tuple
 from sanic import Request, Sanic, response
 from sanic.exceptions import SanicException
 
-from assistant.adapters.prometheus import PrometheusRecorder
-from assistant.errors import AssistantError, ConfigurationError, InputError, ServiceError
-from assistant.metrics import FORWARDING_HEADERS, may_read, route_label, status_class
+from bilingual_assistant.adapters.prometheus import PrometheusRecorder
+from bilingual_assistant.errors import AssistantError, ConfigurationError, InputError, ServiceError
+from bilingual_assistant.metrics import FORWARDING_HEADERS, may_read, route_label, status_class
 
 logger = logging.getLogger(__name__)
 

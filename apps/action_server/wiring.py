@@ -10,23 +10,23 @@ from typing import Any, List, Optional
 
 from actions.actions import ActionAskCity, ActionWeather, ValidateWeatherForm
 from actions.answer import ActionAnswerQuestion
-from assistant.adapters.milvus_store import MilvusKnowledgeStore
-from assistant.adapters.open_meteo import OpenMeteoClient
-from assistant.adapters.openai_chat import ChatClient
-from assistant.adapters.redis_cache import RedisAnswerCache
-from assistant.adapters.sql_service_store import SqlFeedbackStore, connect
-from assistant.answers.answerability import AnswerabilityModel
-from assistant.answers.cache import AnswerCache, LRUAnswerCache
-from assistant.answers.curated import CuratedAnswers
-from assistant.answers.service import AnswerService
-from assistant.config import Settings
-from assistant.encoders.cross_encoder import OnnxCrossEncoder, missing_files
-from assistant.errors import ModelFileError
-from assistant.knowledge.embedder import make_embedder
-from assistant.knowledge.retrieval import Retriever
-from assistant.knowledge.store import KnowledgeStore
-from assistant.metrics import NoRecorder, Recorder
-from assistant.weather.models import WeatherProvider
+from bilingual_assistant.adapters.milvus_store import MilvusKnowledgeStore
+from bilingual_assistant.adapters.open_meteo import OpenMeteoClient
+from bilingual_assistant.adapters.openai_chat import ChatClient
+from bilingual_assistant.adapters.redis_cache import RedisAnswerCache
+from bilingual_assistant.adapters.sql_service_store import SqlFeedbackStore, connect
+from bilingual_assistant.answers.answerability import AnswerabilityModel
+from bilingual_assistant.answers.cache import AnswerCache, LRUAnswerCache
+from bilingual_assistant.answers.curated import CuratedAnswers
+from bilingual_assistant.answers.service import AnswerService
+from bilingual_assistant.config import Settings
+from bilingual_assistant.encoders.cross_encoder import OnnxCrossEncoder, missing_files
+from bilingual_assistant.errors import ModelFileError
+from bilingual_assistant.knowledge.embedder import make_embedder
+from bilingual_assistant.knowledge.retrieval import Retriever
+from bilingual_assistant.knowledge.store import KnowledgeStore
+from bilingual_assistant.metrics import NoRecorder, Recorder
+from bilingual_assistant.weather.models import WeatherProvider
 
 logger = logging.getLogger(__name__)
 

@@ -8,9 +8,9 @@ from typing import Optional, Sequence, Text
 
 from apps.api.wiring import build_app, check_binding
 from apps.entrypoint import run
-from assistant.config import load_settings
-from assistant.knowledge.status import announce
-from assistant.logs import configure_logging
+from bilingual_assistant.config import load_settings
+from bilingual_assistant.knowledge.status import announce
+from bilingual_assistant.logs import configure_logging
 
 logger = logging.getLogger("apps.api")
 

@@ -25,7 +25,7 @@ from apps.api.routes import (
     model,
 )
 from apps.api.services import ApiServices
-from assistant.adapters.prometheus import PrometheusRecorder
+from bilingual_assistant.adapters.prometheus import PrometheusRecorder
 
 VERSION = "1"
 MAX_JSON_BYTES = 1024 * 1024

@@ -9,8 +9,8 @@ from typing import Annotated, Callable, Text
 from fastapi import Depends, Request
 
 from apps.api.services import ApiServices, SignIn
-from assistant.access.principal import LOCAL_USER, Principal
-from assistant.errors import AuthenticationError, PermissionDeniedError
+from bilingual_assistant.access.principal import LOCAL_USER, Principal
+from bilingual_assistant.errors import AuthenticationError, PermissionDeniedError
 
 # Each router carries this prefix itself and the app includes the routers without
 # one: FastAPI keeps a prefix given at inclusion out of the route's own path, the

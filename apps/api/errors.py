@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from assistant.errors import (
+from bilingual_assistant.errors import (
     AssistantError,
     AuthenticationError,
     ConfigurationError,
@@ -20,7 +20,7 @@ from assistant.errors import (
     PermissionDeniedError,
     ServiceError,
 )
-from assistant.metrics import NoRecorder, Recorder
+from bilingual_assistant.metrics import NoRecorder, Recorder
 
 logger = logging.getLogger("apps.api")
 

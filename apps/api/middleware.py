@@ -9,8 +9,8 @@ from fastapi.responses import JSONResponse
 from starlette.routing import Match
 
 from apps.api import errors
-from assistant.adapters.prometheus import PrometheusRecorder
-from assistant.metrics import route_label, status_class
+from bilingual_assistant.adapters.prometheus import PrometheusRecorder
+from bilingual_assistant.metrics import route_label, status_class
 
 
 class RequestTimer:

@@ -13,11 +13,11 @@ from apps.api.routes.conversations import chat_history
 from apps.api.routes.documents import Reader, save_uploads
 from apps.api.routes.feedback import rate, reviews
 from apps.api.services import ApiServices
-from assistant.access.principal import Principal
-from assistant.conversations.history import ChatHistory
-from assistant.feedback.models import Feedback
-from assistant.feedback.service import FeedbackService
-from assistant.jobs.models import Job
+from bilingual_assistant.access.principal import Principal
+from bilingual_assistant.conversations.history import ChatHistory
+from bilingual_assistant.feedback.models import Feedback
+from bilingual_assistant.feedback.service import FeedbackService
+from bilingual_assistant.jobs.models import Job
 
 
 class Operations:

@@ -9,15 +9,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Protocol, Text
 
-from assistant.access.keys import ApiKeys
-from assistant.access.oidc import OidcClient
-from assistant.access.sessions import Sessions, SessionStore
-from assistant.adapters.prometheus import PrometheusRecorder
-from assistant.adapters.rasa_rest import Reply
-from assistant.conversations.history import ChatHistory
-from assistant.feedback.service import FeedbackService
-from assistant.jobs.service import Jobs
-from assistant.knowledge.hit_testing import HitTester
+from bilingual_assistant.access.keys import ApiKeys
+from bilingual_assistant.access.oidc import OidcClient
+from bilingual_assistant.access.sessions import Sessions, SessionStore
+from bilingual_assistant.adapters.prometheus import PrometheusRecorder
+from bilingual_assistant.adapters.rasa_rest import Reply
+from bilingual_assistant.conversations.history import ChatHistory
+from bilingual_assistant.feedback.service import FeedbackService
+from bilingual_assistant.jobs.service import Jobs
+from bilingual_assistant.knowledge.hit_testing import HitTester
 
 
 class Chat(Protocol):

@@ -24,9 +24,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from apps.api import errors
 from apps.api.operations import Operations
 from apps.api.routes.chat import ChatMessage
-from assistant.access.principal import Principal
-from assistant.errors import AssistantError, AuthenticationError
-from assistant.jobs.models import Job
+from bilingual_assistant.access.principal import Principal
+from bilingual_assistant.errors import AssistantError, AuthenticationError
+from bilingual_assistant.jobs.models import Job
 
 logger = logging.getLogger("apps.api.ui")
 

@@ -13,15 +13,15 @@ from apps.api.app import create_app
 from apps.api.services import ApiServices, Chat, SignIn
 from apps.api.ui import mount_ui
 from apps.job_queue import CeleryQueue, celery_app
-from assistant.access.keys import ApiKeys
-from assistant.access.oidc import OidcClient, OidcConfig, parse_admins
-from assistant.access.sessions import Sessions
-from assistant.adapters.milvus_store import MilvusKnowledgeStore
-from assistant.adapters.nlu_file import ReviewedExamples
-from assistant.adapters.oidc_http import OidcHttp
-from assistant.adapters.prometheus import PrometheusRecorder
-from assistant.adapters.rasa_rest import RasaChat
-from assistant.adapters.sql_service_store import (
+from bilingual_assistant.access.keys import ApiKeys
+from bilingual_assistant.access.oidc import OidcClient, OidcConfig, parse_admins
+from bilingual_assistant.access.sessions import Sessions
+from bilingual_assistant.adapters.milvus_store import MilvusKnowledgeStore
+from bilingual_assistant.adapters.nlu_file import ReviewedExamples
+from bilingual_assistant.adapters.oidc_http import OidcHttp
+from bilingual_assistant.adapters.prometheus import PrometheusRecorder
+from bilingual_assistant.adapters.rasa_rest import RasaChat
+from bilingual_assistant.adapters.sql_service_store import (
     SqlFeedbackStore,
     SqlHitTestLog,
     SqlJobStore,
@@ -30,14 +30,14 @@ from assistant.adapters.sql_service_store import (
     SqlTurnStore,
     connect,
 )
-from assistant.config import Settings
-from assistant.conversations.history import ChatHistory
-from assistant.errors import ConfigurationError
-from assistant.feedback.service import FeedbackService
-from assistant.jobs.service import Jobs
-from assistant.knowledge.embedder import make_embedder
-from assistant.knowledge.hit_testing import HitTester
-from assistant.knowledge.retrieval import Retriever
+from bilingual_assistant.config import Settings
+from bilingual_assistant.conversations.history import ChatHistory
+from bilingual_assistant.errors import ConfigurationError
+from bilingual_assistant.feedback.service import FeedbackService
+from bilingual_assistant.jobs.service import Jobs
+from bilingual_assistant.knowledge.embedder import make_embedder
+from bilingual_assistant.knowledge.hit_testing import HitTester
+from bilingual_assistant.knowledge.retrieval import Retriever
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 

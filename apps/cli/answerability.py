@@ -47,18 +47,18 @@ import yaml
 
 from apps.cli.wiring import build_index
 from apps.entrypoint import run
-from assistant.answers.answerability import Example, reordered, routed_threshold, train
-from assistant.answers.cache import LRUAnswerCache
-from assistant.answers.context import resolve_question
-from assistant.answers.models import Turn
-from assistant.answers.service import AnswerService, Assessment
-from assistant.config import environment, load_settings
-from assistant.encoders.cross_encoder import OnnxCrossEncoder, missing_files
-from assistant.knowledge.ingest import ingest
-from assistant.knowledge.retrieval import Retriever
-from assistant.text import detect_language
 from benchmarks.grading import mentions
 from benchmarks.public_sets import DATASETS, SETS, build_sets
+from bilingual_assistant.answers.answerability import Example, reordered, routed_threshold, train
+from bilingual_assistant.answers.cache import LRUAnswerCache
+from bilingual_assistant.answers.context import resolve_question
+from bilingual_assistant.answers.models import Turn
+from bilingual_assistant.answers.service import AnswerService, Assessment
+from bilingual_assistant.config import environment, load_settings
+from bilingual_assistant.encoders.cross_encoder import OnnxCrossEncoder, missing_files
+from bilingual_assistant.knowledge.ingest import ingest
+from bilingual_assistant.knowledge.retrieval import Retriever
+from bilingual_assistant.text import detect_language
 
 ROOT = Path(__file__).resolve().parents[2]
 QUESTIONS = ROOT / "benchmarks" / "data" / "answer_questions.yml"

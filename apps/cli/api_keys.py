@@ -14,10 +14,10 @@ import datetime as dt
 from typing import Optional, Sequence, Text
 
 from apps.entrypoint import run
-from assistant.access.keys import ApiKeys
-from assistant.access.principal import SCOPES
-from assistant.adapters.sql_service_store import SqlKeyStore, connect
-from assistant.config import ApiSettings, load
+from bilingual_assistant.access.keys import ApiKeys
+from bilingual_assistant.access.principal import SCOPES
+from bilingual_assistant.adapters.sql_service_store import SqlKeyStore, connect
+from bilingual_assistant.config import ApiSettings, load
 
 
 def _when(seconds: Optional[float]) -> Text:

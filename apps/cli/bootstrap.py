@@ -20,13 +20,13 @@ from typing import Optional, Sequence, Text
 
 from apps.cli.wiring import build_index
 from apps.entrypoint import run
-from assistant.access.keys import ApiKeys
-from assistant.access.principal import SCOPES
-from assistant.adapters.sql_service_store import SqlKeyStore, connect
-from assistant.config import load_settings
-from assistant.knowledge.ingest import ingest
-from assistant.knowledge.status import EMPTY
-from assistant.logs import configure_logging
+from bilingual_assistant.access.keys import ApiKeys
+from bilingual_assistant.access.principal import SCOPES
+from bilingual_assistant.adapters.sql_service_store import SqlKeyStore, connect
+from bilingual_assistant.config import load_settings
+from bilingual_assistant.knowledge.ingest import ingest
+from bilingual_assistant.knowledge.status import EMPTY
+from bilingual_assistant.logs import configure_logging
 
 ADMIN_KEY_NAME = "first administrator (bootstrap)"
 

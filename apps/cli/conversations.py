@@ -15,7 +15,7 @@ import sys
 from typing import List, Optional, Text
 
 from apps.entrypoint import run
-from assistant.encryption import new_key_entry
+from bilingual_assistant.encryption import new_key_entry
 
 
 def main(argv: Optional[List[Text]] = None) -> int:

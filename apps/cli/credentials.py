@@ -18,7 +18,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Text, Tuple
 import yaml
 
 from apps.entrypoint import run
-from assistant.config import is_set
+from bilingual_assistant.config import is_set
 
 _ENV_REFERENCE = re.compile(r"\$\{([^}]+)\}")
 

@@ -21,9 +21,9 @@ from typing import Optional, Sequence, Text
 
 from apps.cli.wiring import build_index
 from apps.entrypoint import run
-from assistant.config import load_settings
-from assistant.knowledge.ingest import ingest, remove_folder
-from assistant.logs import configure_logging
+from bilingual_assistant.config import load_settings
+from bilingual_assistant.knowledge.ingest import ingest, remove_folder
+from bilingual_assistant.logs import configure_logging
 
 
 def _print_progress(done: int, total: int, source: Text, status: Text) -> None:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Text
 
 from apps.entrypoint import run
-from assistant.encryption import new_key_entry
+from bilingual_assistant.encryption import new_key_entry
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "deploy" / "secrets.env.example"

@@ -17,7 +17,7 @@ import sys
 from typing import Dict, List, Optional, Sequence, Text
 
 from apps.entrypoint import run
-from assistant.config import (
+from bilingual_assistant.config import (
     PROCESS_DEFAULTS,
     RasaSettings,
     entries,

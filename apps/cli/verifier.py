@@ -50,10 +50,6 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Text, Tup
 import yaml
 
 from apps.entrypoint import run
-from assistant.answers.extractive import rank_sentences, terms
-from assistant.config import environment
-from assistant.encoders.cross_encoder import Pair
-from assistant.knowledge.documents import find_documents, read_document
 from benchmarks.grading import mentions
 from benchmarks.public_sets import (
     DATASETS,
@@ -63,6 +59,10 @@ from benchmarks.public_sets import (
     split_paragraphs,
     stable_hash,
 )
+from bilingual_assistant.answers.extractive import rank_sentences, terms
+from bilingual_assistant.config import environment
+from bilingual_assistant.encoders.cross_encoder import Pair
+from bilingual_assistant.knowledge.documents import find_documents, read_document
 
 ROOT = Path(__file__).resolve().parents[2]
 QUESTIONS = ROOT / "benchmarks" / "data" / "answer_questions.yml"
@@ -402,7 +402,7 @@ def timing_cases(cases: Sequence[Case]) -> List[Case]:
 
 def baseline(cases: Sequence[Case], encoders_dir: Path) -> Dict[Text, Any]:
     """`rank_sentences` with the Universal Sentence Encoder over every case."""
-    from assistant.knowledge.embedder import make_embedder, similarities
+    from bilingual_assistant.knowledge.embedder import make_embedder, similarities
 
     embedder = make_embedder("use-multilingual", encoders_dir)
     captured: List[List[float]] = []
@@ -564,7 +564,7 @@ def tables(report: Dict[Text, Any]) -> Text:
 
 
 def baseline_main(args: argparse.Namespace) -> int:
-    from assistant.config import load_settings
+    from bilingual_assistant.config import load_settings
 
     cases = build_cases(args.datasets, args.max_questions)
     print(f"Baseline: {len(cases)} cases ({fingerprint(cases)}) ...", flush=True)
@@ -575,9 +575,9 @@ def baseline_main(args: argparse.Namespace) -> int:
 
 def train(args: argparse.Namespace, out: Path) -> Dict[Text, Any]:
     """Builds the tune pairs and trains; returns the pair counts and the report."""
-    from assistant.config import load_settings
-    from assistant.encoders.cross_encoder import TrainingOptions, train_cross_encoder
-    from assistant.encoders.registry import resolve_model
+    from bilingual_assistant.config import load_settings
+    from bilingual_assistant.encoders.cross_encoder import TrainingOptions, train_cross_encoder
+    from bilingual_assistant.encoders.registry import resolve_model
 
     rng = random.Random(13)
     plan = PairPlan()
@@ -658,7 +658,7 @@ def main(argv: Optional[Sequence[Text]] = None) -> int:
 
     import torch
 
-    from assistant.encoders.cross_encoder import (
+    from bilingual_assistant.encoders.cross_encoder import (
         ONNX_FILE,
         SETTINGS_FILE,
         TORCH_DIR,
@@ -677,7 +677,7 @@ def main(argv: Optional[Sequence[Text]] = None) -> int:
         "load_average_start": [round(x, 2) for x in os.getloadavg()],
     }
     if args.reexport:
-        from assistant.encoders.cross_encoder import reexport
+        from bilingual_assistant.encoders.cross_encoder import reexport
 
         args.evaluate_only = True
         print(f"Exporting {args.out} again (keep_float {args.keep_float}) ...", flush=True)

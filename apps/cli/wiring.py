@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Tuple
 
-from assistant.adapters.milvus_store import MilvusKnowledgeStore
-from assistant.config import Settings
-from assistant.knowledge.embedder import Embedder, make_embedder
+from bilingual_assistant.adapters.milvus_store import MilvusKnowledgeStore
+from bilingual_assistant.config import Settings
+from bilingual_assistant.knowledge.embedder import Embedder, make_embedder
 
 
 def build_index(settings: Settings) -> Tuple[Embedder, MilvusKnowledgeStore]:

@@ -9,8 +9,8 @@ from typing import Optional, Sequence, Text
 
 from apps.entrypoint import run
 from apps.llm_server.wiring import build_app, model_file
-from assistant.config import LocalLLMSettings, PathSettings, load
-from assistant.logs import configure_logging
+from bilingual_assistant.config import LocalLLMSettings, PathSettings, load
+from bilingual_assistant.logs import configure_logging
 
 logger = logging.getLogger("apps.llm_server")
 

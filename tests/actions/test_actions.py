@@ -13,7 +13,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.actions import ActionAskCity, ActionWeather, ValidateWeatherForm
-from assistant.adapters.open_meteo import OpenMeteoClient
+from bilingual_assistant.adapters.open_meteo import OpenMeteoClient
 
 FIXTURES = Path(__file__).parent / "fixtures"
 DOMAIN = yaml.safe_load((Path(__file__).parents[2] / "domain.yml").read_text())

@@ -11,9 +11,9 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.answer import ActionAnswerQuestion
 from actions.conversation import ANSWER_KEY, history_from_events, language_of
-from assistant.answers.cache import LRUAnswerCache
-from assistant.answers.models import Turn
-from assistant.answers.service import AnswerService
+from bilingual_assistant.answers.cache import LRUAnswerCache
+from bilingual_assistant.answers.models import Turn
+from bilingual_assistant.answers.service import AnswerService
 from tests.fakes.in_memory import ScriptedChatModel, StaticSearch, chunk
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from assistant.config import SECTIONS, declarations, env_example, markdown_table
+from bilingual_assistant.config import SECTIONS, declarations, env_example, markdown_table
 
 ROOT = Path(__file__).resolve().parents[2]
 DECLARED = {item.metadata["env"] for s in SECTIONS for item in declarations(s)}
@@ -96,3 +96,18 @@ def test_the_architecture_page_and_the_apps_package_name_every_process_and_tool(
     assert "ingest" in tools
     missing = [tool for tool in tools if f"`{tool}`" not in page]
     assert not missing, f"docs/architecture.md does not name the tools {missing}"
+
+
+def test_the_pure_library_contract_covers_every_part_of_the_package_but_the_components():
+    import configparser
+
+    contracts = configparser.ConfigParser()
+    contracts.read(ROOT / ".importlinter")
+    sources = set(contracts["importlinter:contract:library-is-pure"]["source_modules"].split())
+    package = ROOT / "bilingual_assistant"
+    parts = {f"bilingual_assistant.{p.stem if p.is_file() else p.name}"
+             for p in package.iterdir()
+             if (p.suffix == ".py" and p.name != "__init__.py")
+             or (p.is_dir() and (p / "__init__.py").exists())}
+    assert "bilingual_assistant.components" in parts
+    assert sources == parts - {"bilingual_assistant.components"}

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.config import (
+from bilingual_assistant.config import (
     SECTIONS,
     KnowledgeSettings,
     LLMSettings,
@@ -22,7 +22,7 @@ from assistant.config import (
     markdown_table,
     masked,
 )
-from assistant.errors import ConfigurationError
+from bilingual_assistant.errors import ConfigurationError
 
 
 def test_defaults_are_the_declarations():
@@ -128,9 +128,9 @@ def test_every_section_is_part_of_the_settings_and_every_setting_is_documented()
 
 
 def test_constructors_take_their_defaults_from_the_declarations():
-    from assistant.adapters.openai_chat import ChatClient, CircuitBreaker
-    from assistant.answers.cache import LRUAnswerCache
-    from assistant.knowledge.chunking import chunk_document
+    from bilingual_assistant.adapters.openai_chat import ChatClient, CircuitBreaker
+    from bilingual_assistant.answers.cache import LRUAnswerCache
+    from bilingual_assistant.knowledge.chunking import chunk_document
 
     breaker = CircuitBreaker()
     assert (breaker.failures, breaker.reset_seconds) == (3, 30.0)
@@ -155,7 +155,7 @@ def test_process_defaults_never_override_what_is_set():
 
 
 def test_every_setting_says_when_it_is_needed_and_a_bad_level_is_refused():
-    from assistant.config import NEEDS, SECTIONS, declarations, setting
+    from bilingual_assistant.config import NEEDS, SECTIONS, declarations, setting
 
     needs = {item.metadata["env"]: item.metadata["need"]
              for section in SECTIONS for item in declarations(section)}

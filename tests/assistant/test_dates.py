@@ -2,7 +2,7 @@ import datetime as dt
 
 import pytest
 
-from assistant.dates import resolve_date
+from bilingual_assistant.dates import resolve_date
 
 TUESDAY = dt.date(2026, 11, 24)
 

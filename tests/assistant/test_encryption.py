@@ -6,8 +6,8 @@ import stat
 
 import pytest
 
-from assistant.encryption import Keyring, keyring_from, new_key_entry
-from assistant.errors import ConfigurationError
+from bilingual_assistant.encryption import Keyring, keyring_from, new_key_entry
+from bilingual_assistant.errors import ConfigurationError
 
 
 def key(n):

@@ -4,8 +4,8 @@ import re
 
 import pytest
 
-from assistant.errors import ConfigurationError
-from assistant.metrics import (
+from bilingual_assistant.errors import ConfigurationError
+from bilingual_assistant.metrics import (
     METRICS,
     MemoryRecorder,
     NoRecorder,

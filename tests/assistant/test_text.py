@@ -1,6 +1,6 @@
 import pytest
 
-from assistant.text import detect_language, has_content, split_sentences, strip_markup
+from bilingual_assistant.text import detect_language, has_content, split_sentences, strip_markup
 
 
 @pytest.mark.parametrize(

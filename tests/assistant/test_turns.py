@@ -5,7 +5,7 @@ import asyncio
 
 import pytest
 
-from assistant.turns import ConversationBusyError, ConversationTurns
+from bilingual_assistant.turns import ConversationBusyError, ConversationTurns
 
 
 async def test_messages_of_one_conversation_run_one_at_a_time_in_arrival_order():

@@ -7,8 +7,6 @@ import json
 import pytest
 import yaml
 
-from assistant.answers.messages import message
-from assistant.answers.models import Answer, Source
 from benchmarks.answer_accuracy import (
     QUESTIONS,
     Graded,
@@ -22,6 +20,8 @@ from benchmarks.answer_accuracy import (
     run,
     table,
 )
+from bilingual_assistant.answers.messages import message
+from bilingual_assistant.answers.models import Answer, Source
 
 ITEM = {"id": "en-x-01", "language": "en", "kind": "answerable", "split": "test",
         "previous": "", "question": "how many days?", "facts": [["15 days", "15天"]],

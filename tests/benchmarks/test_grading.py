@@ -5,9 +5,6 @@ import re
 import pytest
 import yaml
 
-from assistant.answers.messages import MESSAGES, message
-from assistant.answers.models import Answer, Source
-from assistant.answers.service import format_reply
 from benchmarks.answer_accuracy import QUESTIONS
 from benchmarks.grading import (
     MAX_CLAIM_UNITS,
@@ -21,6 +18,9 @@ from benchmarks.grading import (
     same_facts,
     strict_verdict,
 )
+from bilingual_assistant.answers.messages import MESSAGES, message
+from bilingual_assistant.answers.models import Answer, Source
+from bilingual_assistant.answers.service import format_reply
 
 ITEM = {"id": "en-x-01", "language": "en", "kind": "answerable", "split": "test",
         "previous": "", "question": "how many days?",

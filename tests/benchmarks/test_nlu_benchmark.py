@@ -95,8 +95,9 @@ def test_featurizer_variant_without_value_is_refused(tmp_path):
 
 
 def test_default_encoder_is_config_ymls():
-    pipeline = [{"name": "components.bilingual_tokenizer.BilingualJiebaTokenizer"},
-                {"name": "components.bert_featurizer.BertFeaturizer", "model": "/m/x"},
+    components = "bilingual_assistant.components"
+    pipeline = [{"name": f"{components}.bilingual_tokenizer.BilingualJiebaTokenizer"},
+                {"name": f"{components}.bert_featurizer.BertFeaturizer", "model": "/m/x"},
                 {"name": "DIETClassifier"}]
     assert nlu_benchmark.configured_encoder(pipeline) == "/m/x"
     configured = nlu_benchmark.configured_encoder(nlu_benchmark.project_pipeline())
@@ -216,6 +217,6 @@ def test_ours_is_config_ymls_nlu_pipeline_without_the_fallback_gates():
     ]["config"]["pipeline"]]
     configured = [c["name"] for c in nlu_benchmark.project_pipeline()]
     assert names == [n for n in configured if n not in nlu_benchmark.EXCLUDED]
-    assert "components.novelty_classifier.NoveltyClassifier" in configured
+    assert "bilingual_assistant.components.novelty_classifier.NoveltyClassifier" in configured
     assert not any("Fallback" in n or "novelty" in n or "no_content" in n for n in names)
     assert "LexicalSyntacticFeaturizer" in names

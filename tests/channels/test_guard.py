@@ -5,7 +5,7 @@ import asyncio
 import pytest
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 
-from assistant.turns import ConversationTurns
+from bilingual_assistant.turns import ConversationTurns
 from channels.guard import (
     WORD_JOINER,
     RejectedInputError,

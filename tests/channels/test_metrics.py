@@ -14,9 +14,9 @@ from rasa.core.channels.channel import register
 from rasa.core.lock_store import LockError
 from sanic import Sanic
 
-from assistant.adapters.prometheus import PrometheusRecorder
-from assistant.config import LockSettings
-from assistant.metrics import MemoryRecorder
+from bilingual_assistant.adapters.prometheus import PrometheusRecorder
+from bilingual_assistant.config import LockSettings
+from bilingual_assistant.metrics import MemoryRecorder
 from channels.metrics import MetricsInput, channel_of
 from channels.rest import ValidatingRestInput
 from stores.lock_store import (

@@ -8,7 +8,7 @@ import asyncio
 
 import aiohttp
 
-from assistant.config import LockSettings
+from bilingual_assistant.config import LockSettings
 from channels.rest import ValidatingRestInput
 from stores.lock_store import ConversationLockStore, InMemoryTicketQueue, RedisTicketQueue
 from tests.channels.serving import Agent, serve

@@ -10,7 +10,7 @@ from typing import Any, Dict, Optional
 import aiohttp
 import pytest
 
-from assistant.errors import ConfigurationError
+from bilingual_assistant.errors import ConfigurationError
 from channels.platform import TEXT_ONLY_NOTE
 from channels.telegram import SECRET_HEADER, TelegramChannel, derived_secret
 from tests.channels.serving import VPN_ANSWER, Agent, serve

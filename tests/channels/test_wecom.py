@@ -9,7 +9,7 @@ from typing import Tuple
 import aiohttp
 import pytest
 
-from assistant.errors import ConfigurationError
+from bilingual_assistant.errors import ConfigurationError
 from channels.platform import TEXT_ONLY_NOTE
 from channels.wecom import WeComChannel, parse_xml
 from channels.wecom_crypto import CallbackError, WeComCrypto, signature

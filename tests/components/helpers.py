@@ -10,8 +10,8 @@ from rasa.nlu.constants import TOKENS_NAMES
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from components.bert_featurizer import BertFeaturizer
-from components.bilingual_tokenizer import BilingualJiebaTokenizer
+from bilingual_assistant.components.bert_featurizer import BertFeaturizer
+from bilingual_assistant.components.bilingual_tokenizer import BilingualJiebaTokenizer
 
 
 def tokenizer() -> BilingualJiebaTokenizer:

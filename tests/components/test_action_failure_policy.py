@@ -10,7 +10,7 @@ from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.exceptions import InvalidConfigException
 
-from components.action_failure_policy import ActionFailurePolicy
+from bilingual_assistant.components.action_failure_policy import ActionFailurePolicy
 from tests.components.helpers import context
 
 DOMAIN = Domain.load(str(Path(__file__).parents[2] / "domain.yml"))

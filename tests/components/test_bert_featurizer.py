@@ -11,7 +11,7 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from components.bert_featurizer import BertFeaturizer
+from bilingual_assistant.components.bert_featurizer import BertFeaturizer
 from tests.components.helpers import (
     context,
     create_featurizer,

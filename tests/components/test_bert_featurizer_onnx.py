@@ -19,14 +19,14 @@ from rasa.engine.storage.resource import Resource
 from rasa.shared.exceptions import InvalidConfigException
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from assistant.encoders.onnx_encoder import (
+from bilingual_assistant.components.bert_featurizer import SETTINGS_FILE, BertFeaturizer
+from bilingual_assistant.encoders.onnx_encoder import (
     ONNX_FILE,
     OnnxEncoder,
     export_quantized,
     ffn_output_matmuls,
 )
-from assistant.encoders.torch_encoder import BertEncoder
-from components.bert_featurizer import SETTINGS_FILE, BertFeaturizer
+from bilingual_assistant.encoders.torch_encoder import BertEncoder
 from tests.components.helpers import (
     context,
     create_featurizer,

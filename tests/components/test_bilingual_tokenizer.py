@@ -5,7 +5,7 @@ from rasa.engine.storage.resource import Resource
 from rasa.shared.exceptions import InvalidConfigException
 from rasa.shared.nlu.training_data.message import Message
 
-from components.bilingual_tokenizer import BilingualJiebaTokenizer
+from bilingual_assistant.components.bilingual_tokenizer import BilingualJiebaTokenizer
 from tests.components.helpers import context, token_texts, tokenized
 
 

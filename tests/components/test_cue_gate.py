@@ -10,7 +10,7 @@ from rasa.shared.exceptions import InvalidConfigException
 from rasa.shared.nlu.training_data.loading import load_data
 from rasa.shared.nlu.training_data.message import Message
 
-from components.cue_gate import (
+from bilingual_assistant.components.cue_gate import (
     GATED_KEY,
     CueGate,
     cue_pattern,
@@ -27,13 +27,13 @@ CITY = {"entity": "city", "value": "Foshan", "start": 24, "end": 30}
 
 def configured_cues():
     [gate] = [c for c in yaml.safe_load((PROJECT / "config.yml").read_text())["pipeline"]
-              if c["name"] == "components.cue_gate.CueGate"]
+              if c["name"] == "bilingual_assistant.components.cue_gate.CueGate"]
     return gate["cues"]
 
 
 def configured_limits():
     [gate] = [c for c in yaml.safe_load((PROJECT / "config.yml").read_text())["pipeline"]
-              if c["name"] == "components.cue_gate.CueGate"]
+              if c["name"] == "bilingual_assistant.components.cue_gate.CueGate"]
     return gate["max_units"]
 
 

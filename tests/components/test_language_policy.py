@@ -10,7 +10,7 @@ from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.exceptions import InvalidConfigException
 
-from components.language_policy import LanguagePolicy
+from bilingual_assistant.components.language_policy import LanguagePolicy
 from tests.components.helpers import context
 
 DOMAIN = Domain.load(str(Path(__file__).parents[2] / "domain.yml"))

@@ -5,7 +5,7 @@ from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
 from rasa.shared.nlu.training_data.message import Message
 
-from components.no_content_classifier import NoContentClassifier
+from bilingual_assistant.components.no_content_classifier import NoContentClassifier
 from tests.components.helpers import context
 
 GREET = {"name": "greet", "confidence": 0.97}

@@ -12,7 +12,7 @@ from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from components.novelty_classifier import (
+from bilingual_assistant.components.novelty_classifier import (
     SIMILARITY_KEY,
     NoveltyClassifier,
     leave_one_out_similarities,

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from assistant.adapters.milvus_store import MilvusKnowledgeStore
-from assistant.config import KnowledgeSettings, PathSettings
-from assistant.knowledge.embedder import make_embedder
-from assistant.knowledge.ingest import ingest
-from assistant.knowledge.retrieval import Retriever
+from bilingual_assistant.adapters.milvus_store import MilvusKnowledgeStore
+from bilingual_assistant.config import KnowledgeSettings, PathSettings
+from bilingual_assistant.knowledge.embedder import make_embedder
+from bilingual_assistant.knowledge.ingest import ingest
+from bilingual_assistant.knowledge.retrieval import Retriever
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -7,11 +7,11 @@ import time
 
 import pytest
 
-from assistant.adapters.openai_chat import ChatClient
-from assistant.answers.cache import LRUAnswerCache
-from assistant.answers.models import Turn
-from assistant.answers.service import AnswerService, format_reply
-from assistant.config import LLMSettings
+from bilingual_assistant.adapters.openai_chat import ChatClient
+from bilingual_assistant.answers.cache import LRUAnswerCache
+from bilingual_assistant.answers.models import Turn
+from bilingual_assistant.answers.service import AnswerService, format_reply
+from bilingual_assistant.config import LLMSettings
 
 
 def service(sample_kb, fake_llm=None, languages=("zh", "en"), version=lambda: "v1",

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.knowledge.embedder import make_embedder, similarities
+from bilingual_assistant.knowledge.embedder import make_embedder, similarities
 
 ANSWER_ZH = "服务台周一至周五 08:30 到 18:00 有人值班。"
 ANSWER_EN = "Full-time employees receive 15 days of paid annual leave per year."

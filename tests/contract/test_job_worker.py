@@ -17,8 +17,8 @@ import pytest
 import redis
 
 from apps.job_queue import CeleryQueue, celery_app
-from assistant.adapters.sql_service_store import SqlJobStore, connect
-from assistant.jobs.service import Jobs
+from bilingual_assistant.adapters.sql_service_store import SqlJobStore, connect
+from bilingual_assistant.jobs.service import Jobs
 from tests.conftest import require_redis
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,10 +7,10 @@ import urllib.request
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from assistant.adapters.openai_chat import ChatClient, CircuitBreaker
-from assistant.adapters.prometheus import MetricsServer, PrometheusRecorder
-from assistant.config import LLMSettings
-from assistant.errors import ConfigurationError, LLMUnavailableError
+from bilingual_assistant.adapters.openai_chat import ChatClient, CircuitBreaker
+from bilingual_assistant.adapters.prometheus import MetricsServer, PrometheusRecorder
+from bilingual_assistant.config import LLMSettings
+from bilingual_assistant.errors import ConfigurationError, LLMUnavailableError
 from tests.fakes.openai import FakeOpenAI
 
 MESSAGES = [{"role": "user", "content": "[1] T\nThe VPN is vpn.example.\n\nQuestion: VPN?"}]

@@ -3,11 +3,11 @@ ingestion, BM25 through Milvus's jieba analyzer, hybrid retrieval."""
 
 import pytest
 
-from assistant.adapters.milvus_store import MilvusKnowledgeStore
-from assistant.config import KnowledgeSettings, RetrievalSettings
-from assistant.errors import ConfigurationError, InputError, StoreError
-from assistant.knowledge.ingest import ingest
-from assistant.knowledge.retrieval import Retriever
+from bilingual_assistant.adapters.milvus_store import MilvusKnowledgeStore
+from bilingual_assistant.config import KnowledgeSettings, RetrievalSettings
+from bilingual_assistant.errors import ConfigurationError, InputError, StoreError
+from bilingual_assistant.knowledge.ingest import ingest
+from bilingual_assistant.knowledge.retrieval import Retriever
 from tests.contract.conftest import lite
 from tests.fakes.documents import DOCS, make_folder
 

@@ -5,9 +5,9 @@ wrong."""
 import pytest
 import requests
 
-from assistant.access.oidc import OidcClient, OidcConfig
-from assistant.adapters.oidc_http import OidcHttp
-from assistant.errors import AuthenticationError, ConfigurationError, ServiceError
+from bilingual_assistant.access.oidc import OidcClient, OidcConfig
+from bilingual_assistant.adapters.oidc_http import OidcHttp
+from bilingual_assistant.errors import AuthenticationError, ConfigurationError, ServiceError
 from tests.fakes.identity_provider import FakeIdentityProvider
 
 REDIRECT = "http://127.0.0.1:8000/v1/auth/callback"

@@ -2,9 +2,9 @@ import datetime as dt
 
 import pytest
 
-from assistant.adapters.open_meteo import OpenMeteoClient
-from assistant.errors import WeatherError
-from assistant.weather.models import Place
+from bilingual_assistant.adapters.open_meteo import OpenMeteoClient
+from bilingual_assistant.errors import WeatherError
+from bilingual_assistant.weather.models import Place
 
 DAY = dt.date(2026, 11, 25)
 

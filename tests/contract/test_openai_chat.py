@@ -4,10 +4,10 @@ import time
 
 import pytest
 
-from assistant.adapters.openai_chat import ChatClient, CircuitBreaker
-from assistant.config import LLMSettings
-from assistant.errors import LLMError, LLMUnavailableError, ModelBusyError
-from assistant.llm.admission import Admission
+from bilingual_assistant.adapters.openai_chat import ChatClient, CircuitBreaker
+from bilingual_assistant.config import LLMSettings
+from bilingual_assistant.errors import LLMError, LLMUnavailableError, ModelBusyError
+from bilingual_assistant.llm.admission import Admission
 from tests.fakes.openai import FakeOpenAI
 
 MESSAGES = [{"role": "user", "content": "[1] T\nThe VPN is vpn.example.\n\nQuestion: VPN?"}]
@@ -109,7 +109,7 @@ async def test_logs_carry_the_request_id_and_never_the_key(fake, caplog):
     with caplog.at_level(logging.DEBUG):
         await client.complete(MESSAGES, request_id="abc123")
     await client.close()
-    records = [r for r in caplog.records if r.name == "assistant.adapters.openai_chat"]
+    records = [r for r in caplog.records if r.name == "bilingual_assistant.adapters.openai_chat"]
     # The failed attempt and the completion are logged (an empty list would make the
     # request-id check below pass on nothing), and each line carries the id.
     assert [r.getMessage() for r in records] == ["llm.retryable_failure", "llm.completion"]

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from assistant.answers.answerability import AnswerabilityModel
-from assistant.answers.cache import LRUAnswerCache
-from assistant.answers.models import Turn
-from assistant.answers.service import AnswerService
-from assistant.config import KnowledgeSettings
-from assistant.text import detect_language
+from bilingual_assistant.answers.answerability import AnswerabilityModel
+from bilingual_assistant.answers.cache import LRUAnswerCache
+from bilingual_assistant.answers.models import Turn
+from bilingual_assistant.answers.service import AnswerService
+from bilingual_assistant.config import KnowledgeSettings
+from bilingual_assistant.text import detect_language
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = ROOT / "models" / "answerability.json"

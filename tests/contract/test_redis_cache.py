@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 
-from assistant.adapters.redis_cache import RedisAnswerCache
+from bilingual_assistant.adapters.redis_cache import RedisAnswerCache
 from tests.conftest import require_redis
 
 REDIS_URL = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/15")
@@ -48,7 +48,7 @@ async def test_redis_entries_have_a_ttl(redis_cache):
 
 async def test_without_redis_answers_are_cached_in_the_process_and_logged_once(caplog):
     cache = RedisAnswerCache("redis://127.0.0.1:1/0", 60)
-    with caplog.at_level("INFO", logger="assistant.adapters.redis_cache"):
+    with caplog.at_level("INFO", logger="bilingual_assistant.adapters.redis_cache"):
         await cache.set("v1:q", payload("答案"))
         assert await cache.get("v1:q") == payload("答案")
         assert await cache.get("v1:other") is None
@@ -71,7 +71,7 @@ async def test_redis_is_tried_again_after_a_while_and_used_when_back(redis_cache
         raise RedisConnectionError("Connection refused")
 
     monkeypatch.setattr(cache._redis, "get", refused)
-    with caplog.at_level("INFO", logger="assistant.adapters.redis_cache"):
+    with caplog.at_level("INFO", logger="bilingual_assistant.adapters.redis_cache"):
         assert await cache.get("v1:q") is None  # Redis fails: the fallback from now on
         await cache.set("v1:q", payload("local"))
         monkeypatch.setattr(cache._redis, "get", real_get)  # Redis is back

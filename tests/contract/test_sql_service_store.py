@@ -5,10 +5,15 @@
 import pytest
 import sqlalchemy as sa
 
-from assistant.access.keys import ApiKeys
-from assistant.adapters.sql_service_store import SqlHitTestLog, SqlJobStore, SqlKeyStore, connect
-from assistant.errors import AuthenticationError, ConfigurationError, ServiceError
-from assistant.knowledge.hit_testing import Hit, HitTestRun, QuestionResult
+from bilingual_assistant.access.keys import ApiKeys
+from bilingual_assistant.adapters.sql_service_store import (
+    SqlHitTestLog,
+    SqlJobStore,
+    SqlKeyStore,
+    connect,
+)
+from bilingual_assistant.errors import AuthenticationError, ConfigurationError, ServiceError
+from bilingual_assistant.knowledge.hit_testing import Hit, HitTestRun, QuestionResult
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -64,8 +69,8 @@ def test_an_unreachable_database_is_a_service_error():
 def test_jobs_are_claimed_once_even_by_racing_workers(engine):
     import threading
 
-    from assistant.jobs.models import Job
-    from assistant.jobs.service import Jobs
+    from bilingual_assistant.jobs.models import Job
+    from bilingual_assistant.jobs.service import Jobs
 
     store = SqlJobStore(engine)
     job = Job("j1", "ingest", "queued", "local", 100.0, {"folder": "知识"})
@@ -120,10 +125,10 @@ def test_workers_say_they_are_alive(engine):
 
 
 def test_sessions_and_pending_sign_ins(engine):
-    from assistant.access.oidc import LoginRequest
-    from assistant.access.principal import Principal
-    from assistant.access.sessions import Sessions
-    from assistant.adapters.sql_service_store import SqlSessionStore
+    from bilingual_assistant.access.oidc import LoginRequest
+    from bilingual_assistant.access.principal import Principal
+    from bilingual_assistant.access.sessions import Sessions
+    from bilingual_assistant.adapters.sql_service_store import SqlSessionStore
 
     store = SqlSessionStore(engine)
     now = [1000.0]
@@ -148,8 +153,8 @@ def test_sessions_and_pending_sign_ins(engine):
 
 
 def test_feedback_and_curated_answers(engine):
-    from assistant.adapters.sql_service_store import SqlFeedbackStore
-    from assistant.feedback.service import FeedbackService
+    from bilingual_assistant.adapters.sql_service_store import SqlFeedbackStore
+    from bilingual_assistant.feedback.service import FeedbackService
     from tests.fakes.in_memory import ListedExamples
 
     reviews = FeedbackService(SqlFeedbackStore(engine), ListedExamples("affirm"))
@@ -166,8 +171,8 @@ def test_feedback_and_curated_answers(engine):
 
 
 def test_the_chat_log_keeps_each_persons_conversations_apart(engine):
-    from assistant.adapters.sql_service_store import SqlTurnStore
-    from assistant.conversations.history import ChatHistory
+    from bilingual_assistant.adapters.sql_service_store import SqlTurnStore
+    from bilingual_assistant.conversations.history import ChatHistory
 
     clock = iter(float(n) for n in range(100, 200))
     history = ChatHistory(SqlTurnStore(engine), clock=lambda: next(clock))

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Dict, Set
 
-from assistant.config import PROCESS_DEFAULTS, SECTIONS, declarations
+from bilingual_assistant.config import PROCESS_DEFAULTS, SECTIONS, declarations
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -16,7 +16,7 @@ OVERLAYS = ("single-node", "scaled")
 SECRETS_EXAMPLE = DEPLOY / "secrets.env.example"
 SECRET_NAME = "assistant-secrets"
 
-# Every setting assistant/config.py declares, and the third-party variables every
+# Every setting bilingual_assistant/config.py declares, and the third-party variables every
 # process gets (no telemetry, no hub downloads).
 DECLARED: Set[str] = {item.metadata["env"] for s in SECTIONS for item in declarations(s)}
 PROJECT_VARIABLES = DECLARED | set(PROCESS_DEFAULTS)

@@ -280,7 +280,7 @@ def test_every_variable_is_a_declared_setting(name):
 
 @pytest.mark.parametrize("name", OVERLAYS)
 def test_the_configuration_is_valid_for_the_processes(name):
-    from assistant.config import load_settings
+    from bilingual_assistant.config import load_settings
 
     config = by_kind(RENDERED[name], "ConfigMap")["assistant-config"]["data"]
     settings = load_settings(config)  # a bad value raises ConfigurationError

@@ -16,20 +16,20 @@ import re
 from dataclasses import replace
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Text, Tuple
 
-from assistant.access.keys import KeyRecord
-from assistant.access.oidc import LoginRequest
-from assistant.access.sessions import SessionRecord
-from assistant.conversations.history import ConversationSummary, Turn
-from assistant.errors import LLMUnavailableError, StoreError
-from assistant.feedback.models import CuratedAnswer, Feedback
-from assistant.jobs.models import Job
-from assistant.knowledge.analysis import bm25_text
-from assistant.knowledge.chunking import Chunk
-from assistant.knowledge.hit_testing import HitTestRun
-from assistant.knowledge.retrieval import Passage
-from assistant.knowledge.store import Hit
-from assistant.llm.chat import ChatMessage, Completion
-from assistant.text import HAN_RANGE
+from bilingual_assistant.access.keys import KeyRecord
+from bilingual_assistant.access.oidc import LoginRequest
+from bilingual_assistant.access.sessions import SessionRecord
+from bilingual_assistant.conversations.history import ConversationSummary, Turn
+from bilingual_assistant.errors import LLMUnavailableError, StoreError
+from bilingual_assistant.feedback.models import CuratedAnswer, Feedback
+from bilingual_assistant.jobs.models import Job
+from bilingual_assistant.knowledge.analysis import bm25_text
+from bilingual_assistant.knowledge.chunking import Chunk
+from bilingual_assistant.knowledge.hit_testing import HitTestRun
+from bilingual_assistant.knowledge.retrieval import Passage
+from bilingual_assistant.knowledge.store import Hit
+from bilingual_assistant.llm.chat import ChatMessage, Completion
+from bilingual_assistant.text import HAN_RANGE
 
 
 def terms(text: Text) -> List[Text]:

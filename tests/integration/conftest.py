@@ -16,7 +16,7 @@ import pytest
 import requests
 import yaml
 
-from assistant.encryption import new_key_entry
+from bilingual_assistant.encryption import new_key_entry
 from tests.fakes.open_meteo import FakeOpenMeteo
 from tests.fakes.platforms import FakeSlack, FakeTelegram, FakeWeCom
 
@@ -164,8 +164,8 @@ def trained_model(work_dir: Path) -> Path:
 # what surrounds the model (retraining, replicas), not about the model.
 SMALL_CONFIG = {
     "recipe": "default.v1", "assistant_id": "small-test", "language": "zh",
-    "pipeline": [{"name": "components.bilingual_tokenizer.BilingualJiebaTokenizer",
-                  "dictionary_path": "data/dictionaries"},
+    "pipeline": [{"name": "bilingual_assistant.components.bilingual_tokenizer."
+                          "BilingualJiebaTokenizer", "dictionary_path": "data/dictionaries"},
                  {"name": "CountVectorsFeaturizer", "analyzer": "char_wb",
                   "min_ngram": 1, "max_ngram": 3},
                  {"name": "DIETClassifier", "epochs": 40, "random_seed": 1,

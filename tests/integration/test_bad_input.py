@@ -4,7 +4,7 @@ the embedded LLM): a clear reply, never an error, never instructions followed.""
 import pytest
 import requests
 
-from assistant.answers.messages import MESSAGES
+from bilingual_assistant.answers.messages import MESSAGES
 
 pytestmark = pytest.mark.slow
 

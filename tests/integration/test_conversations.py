@@ -5,7 +5,7 @@ import re
 import pytest
 import requests
 
-from assistant.answers.messages import MESSAGES
+from bilingual_assistant.answers.messages import MESSAGES
 from tests.integration.conftest import RASA_TOKEN
 
 pytestmark = pytest.mark.slow

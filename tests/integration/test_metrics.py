@@ -134,7 +134,7 @@ def test_the_alert_rules_and_the_scrape_config_pass_promtool(tmp_path):
 def test_the_dashboard_and_rules_only_use_declared_metrics():
     import re
 
-    from assistant.metrics import BY_NAME
+    from bilingual_assistant.metrics import BY_NAME
 
     suffixes = ("_bucket", "_count", "_sum")
     for expression in expressions():

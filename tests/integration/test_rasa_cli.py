@@ -7,7 +7,7 @@ import pytest
 import yaml
 from rasa.shared.nlu.training_data.loading import load_data
 
-from assistant.text import detect_language
+from bilingual_assistant.text import detect_language
 from tests.integration.conftest import PROJECT, run_rasa
 
 MIN_EXAMPLES = 15

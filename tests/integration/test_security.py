@@ -96,7 +96,7 @@ import llama_cpp.server.app as llama_app
 
 from apps.llm_server.guard import routes
 from apps.llm_server.wiring import build_app
-from assistant.config import LocalLLMSettings
+from bilingual_assistant.config import LocalLLMSettings
 
 with mock.patch.object(llama_app, "set_llama_proxy", lambda **_: None):
     app = build_app(LocalLLMSettings(api_key="k"), Path("unused.gguf"))

@@ -15,7 +15,7 @@ import redis.asyncio
 from rasa.core.lock_store import LockError, LockStore
 from rasa.utils.endpoints import EndpointConfig
 
-from assistant.config import LockSettings
+from bilingual_assistant.config import LockSettings
 from stores.lock_store import (
     ConversationLockStore,
     InMemoryTicketQueue,

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from rasa.shared.nlu.training_data.loading import load_data
 
-from assistant.adapters.nlu_file import ReviewedExamples
+from bilingual_assistant.adapters.nlu_file import ReviewedExamples
 
 PROJECT = Path(__file__).resolve().parents[2]
 

@@ -10,7 +10,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from assistant.encryption import Keyring
+from bilingual_assistant.encryption import Keyring
 from stores.tracker_store import EncryptedSQLTrackerStore
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 
 from apps.api.deps import COOKIE, PREFIX, Services
 from apps.api.services import off_loop
-from assistant.errors import AuthenticationError, NotFoundError
+from bilingual_assistant.errors import AuthenticationError, NotFoundError
 
 logger = logging.getLogger("apps.api")
 

@@ -11,10 +11,10 @@ from pydantic import BaseModel, Field, field_validator
 
 from apps.api.deps import PREFIX, Services, needs
 from apps.api.services import ApiServices, off_loop
-from assistant.access.principal import Principal
-from assistant.adapters.rasa_rest import Reply
-from assistant.answers.models import ANSWER_KEY
-from assistant.errors import ServiceError
+from bilingual_assistant.access.principal import Principal
+from bilingual_assistant.adapters.rasa_rest import Reply
+from bilingual_assistant.answers.models import ANSWER_KEY
+from bilingual_assistant.errors import ServiceError
 
 logger = logging.getLogger("apps.api")
 

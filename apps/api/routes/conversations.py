@@ -10,9 +10,9 @@ from fastapi import APIRouter, Depends, Path, Query
 from apps.api.deps import PREFIX, Services, needs
 from apps.api.routes.chat import CONVERSATION
 from apps.api.services import ApiServices, off_loop
-from assistant.access.principal import Principal
-from assistant.conversations.history import ChatHistory
-from assistant.errors import NotFoundError
+from bilingual_assistant.access.principal import Principal
+from bilingual_assistant.conversations.history import ChatHistory
+from bilingual_assistant.errors import NotFoundError
 
 router = APIRouter(prefix=PREFIX)
 

@@ -17,10 +17,10 @@ from fastapi.responses import FileResponse
 
 from apps.api.deps import PREFIX, Services, needs
 from apps.api.services import ApiServices, off_loop
-from assistant.access.principal import Principal
-from assistant.errors import InputError, NotFoundError
-from assistant.jobs.models import Job
-from assistant.knowledge.documents import SUPPORTED_SUFFIXES
+from bilingual_assistant.access.principal import Principal
+from bilingual_assistant.errors import InputError, NotFoundError
+from bilingual_assistant.jobs.models import Job
+from bilingual_assistant.knowledge.documents import SUPPORTED_SUFFIXES
 
 logger = logging.getLogger("apps.api")
 

@@ -13,10 +13,10 @@ from pydantic import BaseModel, Field
 from apps.api.deps import PREFIX, Services, needs
 from apps.api.routes.chat import CONVERSATION, MAX_MESSAGE_CHARS, Source
 from apps.api.services import ApiServices, off_loop
-from assistant.access.principal import Principal
-from assistant.errors import NotFoundError
-from assistant.feedback.models import Feedback
-from assistant.feedback.service import FeedbackService
+from bilingual_assistant.access.principal import Principal
+from bilingual_assistant.errors import NotFoundError
+from bilingual_assistant.feedback.models import Feedback
+from bilingual_assistant.feedback.service import FeedbackService
 
 router = APIRouter(prefix=PREFIX)
 

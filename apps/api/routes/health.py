@@ -13,9 +13,9 @@ from fastapi.responses import JSONResponse, Response
 from apps.api import errors
 from apps.api.deps import PREFIX, Services, caller
 from apps.api.services import off_loop
-from assistant.access.principal import Principal
-from assistant.adapters.prometheus import PrometheusRecorder
-from assistant.metrics import FORWARDING_HEADERS, may_read
+from bilingual_assistant.access.principal import Principal
+from bilingual_assistant.adapters.prometheus import PrometheusRecorder
+from bilingual_assistant.metrics import FORWARDING_HEADERS, may_read
 
 router = APIRouter(prefix=PREFIX)
 metrics_router = APIRouter()

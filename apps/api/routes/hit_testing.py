@@ -10,8 +10,8 @@ from pydantic import BaseModel, Field, field_validator
 
 from apps.api.deps import PREFIX, Services, needs
 from apps.api.services import off_loop
-from assistant.access.principal import Principal
-from assistant.knowledge.hit_testing import MAX_QUESTION_CHARS, MAX_QUESTIONS
+from bilingual_assistant.access.principal import Principal
+from bilingual_assistant.knowledge.hit_testing import MAX_QUESTION_CHARS, MAX_QUESTIONS
 
 router = APIRouter(prefix=PREFIX)
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 
 from apps.api.deps import PREFIX, Services, needs
 from apps.api.services import off_loop
-from assistant.access.principal import Principal
+from bilingual_assistant.access.principal import Principal
 
 router = APIRouter(prefix=PREFIX)
 

@@ -11,8 +11,8 @@ from pydantic import BaseModel, Field
 
 from apps.api.deps import PREFIX, Services, needs
 from apps.api.services import off_loop
-from assistant.access.keys import KeyRecord
-from assistant.access.principal import SCOPES, Principal
+from bilingual_assistant.access.keys import KeyRecord
+from bilingual_assistant.access.principal import SCOPES, Principal
 
 logger = logging.getLogger("apps.api")
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends
 
 from apps.api.deps import PREFIX, Services, needs
 from apps.api.services import off_loop
-from assistant.access.principal import Principal
+from bilingual_assistant.access.principal import Principal
 
 router = APIRouter(prefix=PREFIX)
 

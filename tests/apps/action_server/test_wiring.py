@@ -5,11 +5,11 @@ from sanic.exceptions import NotFound
 from actions.answer import ActionAnswerQuestion
 from apps.action_server.http import error_response
 from apps.action_server.wiring import build_actions, build_cache, build_services
-from assistant.adapters.milvus_store import MilvusKnowledgeStore
-from assistant.adapters.redis_cache import RedisAnswerCache
-from assistant.answers.cache import LRUAnswerCache
-from assistant.config import load_settings
-from assistant.errors import (
+from bilingual_assistant.adapters.milvus_store import MilvusKnowledgeStore
+from bilingual_assistant.adapters.redis_cache import RedisAnswerCache
+from bilingual_assistant.answers.cache import LRUAnswerCache
+from bilingual_assistant.config import load_settings
+from bilingual_assistant.errors import (
     ConfigurationError,
     DocumentError,
     EncoderLoadError,

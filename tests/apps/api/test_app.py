@@ -11,14 +11,14 @@ from fastapi.testclient import TestClient
 from apps.api.app import create_app
 from apps.api.services import ApiServices
 from apps.cli.reference import http_api_table
-from assistant.access.keys import ApiKeys
-from assistant.conversations.history import ChatHistory
-from assistant.errors import InputError, ServiceError
-from assistant.feedback.service import FeedbackService
-from assistant.jobs.service import Jobs
-from assistant.knowledge.hit_testing import HitTester
-from assistant.knowledge.ingest import ingest
-from assistant.knowledge.retrieval import Retriever
+from bilingual_assistant.access.keys import ApiKeys
+from bilingual_assistant.conversations.history import ChatHistory
+from bilingual_assistant.errors import InputError, ServiceError
+from bilingual_assistant.feedback.service import FeedbackService
+from bilingual_assistant.jobs.service import Jobs
+from bilingual_assistant.knowledge.hit_testing import HitTester
+from bilingual_assistant.knowledge.ingest import ingest
+from bilingual_assistant.knowledge.retrieval import Retriever
 from tests.fakes.in_memory import (
     HashingEmbedder,
     InMemoryFeedbackStore,
@@ -504,7 +504,7 @@ def test_a_chunked_body_is_cut_off_at_the_limit_and_leaves_nothing(world, tmp_pa
 def test_metrics_need_the_token_and_time_routes_by_their_pattern(world):
     from prometheus_client.parser import text_string_to_metric_families
 
-    from assistant.adapters.prometheus import PrometheusRecorder
+    from bilingual_assistant.adapters.prometheus import PrometheusRecorder
 
     services, _, rasa = world
     services.metrics, services.metrics_token = PrometheusRecorder("api"), "t0ken"

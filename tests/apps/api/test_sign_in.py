@@ -8,9 +8,9 @@ from fastapi.testclient import TestClient
 from apps.api.app import create_app
 from apps.api.deps import COOKIE
 from apps.api.services import SignIn
-from assistant.access.oidc import OidcClient, OidcConfig
-from assistant.access.sessions import Sessions
-from assistant.adapters.oidc_http import OidcHttp
+from bilingual_assistant.access.oidc import OidcClient, OidcConfig
+from bilingual_assistant.access.sessions import Sessions
+from bilingual_assistant.adapters.oidc_http import OidcHttp
 from tests.apps.api.test_app import world  # noqa: F401 - the same in-memory services
 from tests.fakes.identity_provider import FakeIdentityProvider
 from tests.fakes.in_memory import InMemorySessionStore

@@ -10,11 +10,11 @@ from apps.api.deps import COOKIE
 from apps.api.routes.chat import ChatMessage, Source
 from apps.api.services import SignIn
 from apps.api.ui import job_html, mount_ui, render_reply
-from assistant.access.oidc import OidcClient, OidcConfig
-from assistant.access.principal import Principal
-from assistant.access.sessions import Sessions
-from assistant.adapters.oidc_http import OidcHttp
-from assistant.jobs.models import Job
+from bilingual_assistant.access.oidc import OidcClient, OidcConfig
+from bilingual_assistant.access.principal import Principal
+from bilingual_assistant.access.sessions import Sessions
+from bilingual_assistant.adapters.oidc_http import OidcHttp
+from bilingual_assistant.jobs.models import Job
 from tests.apps.api.test_app import world  # noqa: F401 - the same in-memory services
 from tests.fakes.in_memory import InMemorySessionStore
 

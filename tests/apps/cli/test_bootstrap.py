@@ -6,8 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from assistant.access.keys import ApiKeys
-from assistant.adapters.sql_service_store import SqlKeyStore, connect
+from bilingual_assistant.access.keys import ApiKeys
+from bilingual_assistant.adapters.sql_service_store import SqlKeyStore, connect
 from tests.fakes.documents import make_folder
 
 ROOT = Path(__file__).resolve().parents[3]

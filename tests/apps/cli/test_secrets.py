@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from assistant.encryption import Keyring
+from bilingual_assistant.encryption import Keyring
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -2,9 +2,9 @@
 
 import pytest
 
-from assistant.access.keys import ApiKeys, digest
-from assistant.access.principal import LOCAL_USER, Principal
-from assistant.errors import (
+from bilingual_assistant.access.keys import ApiKeys, digest
+from bilingual_assistant.access.principal import LOCAL_USER, Principal
+from bilingual_assistant.errors import (
     AuthenticationError,
     InputError,
     NotFoundError,

@@ -2,8 +2,8 @@
 
 import pytest
 
-from assistant.answers.answer_types import asked_types, holds_asked_type
-from assistant.answers.extractive import rank_sentences
+from bilingual_assistant.answers.answer_types import asked_types, holds_asked_type
+from bilingual_assistant.answers.extractive import rank_sentences
 
 
 @pytest.mark.parametrize("question, kind", [

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from assistant.answers.answerability import (
+from bilingual_assistant.answers.answerability import (
     ANSWER,
     BASE_FEATURES,
     CANDIDATE_FEATURES,
@@ -28,14 +28,14 @@ from assistant.answers.answerability import (
     topic_terms,
     train,
 )
-from assistant.answers.cache import LRUAnswerCache
-from assistant.answers.extractive import rank_sentences
-from assistant.answers.messages import message
-from assistant.answers.models import CLAIM_MODES
-from assistant.answers.service import AnswerService, format_reply
-from assistant.errors import ConfigurationError, ModelFileError
-from assistant.knowledge.embedder import similarities
-from assistant.knowledge.retrieval import Passage
+from bilingual_assistant.answers.cache import LRUAnswerCache
+from bilingual_assistant.answers.extractive import rank_sentences
+from bilingual_assistant.answers.messages import message
+from bilingual_assistant.answers.models import CLAIM_MODES
+from bilingual_assistant.answers.service import AnswerService, format_reply
+from bilingual_assistant.errors import ConfigurationError, ModelFileError
+from bilingual_assistant.knowledge.embedder import similarities
+from bilingual_assistant.knowledge.retrieval import Passage
 from tests.fakes.in_memory import HashingEmbedder, ScriptedChatModel, StaticSearch, chunk
 
 LEAVE = chunk("en/hr-annual-leave.md", "Full-time employees get 15 days of paid annual "

@@ -1,6 +1,6 @@
 """The answer cache's keys and the in-process LRU (Redis: tests/contract)."""
 
-from assistant.answers.cache import LRUAnswerCache, cache_key, normalise_question
+from bilingual_assistant.answers.cache import LRUAnswerCache, cache_key, normalise_question
 
 
 def test_normalisation_folds_width_case_spaces_and_trailing_punctuation():

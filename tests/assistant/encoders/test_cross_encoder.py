@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.encoders.cross_encoder import (
+from bilingual_assistant.encoders.cross_encoder import (
     ONNX_FILE,
     SETTINGS_FILE,
     TOKENIZER_FILE,
@@ -21,7 +21,7 @@ from assistant.encoders.cross_encoder import (
     probabilities,
     train_cross_encoder,
 )
-from assistant.errors import EncoderLoadError
+from bilingual_assistant.errors import EncoderLoadError
 from tests.fakes.tiny_bert import build_tiny_bert
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -116,7 +116,7 @@ def test_an_incomplete_folder_names_the_missing_files(trained, tmp_path):
 def test_the_onnx_verifier_imports_no_torch_or_transformers(trained):
     code = (
         "import sys\n"
-        "from assistant.encoders.cross_encoder import OnnxCrossEncoder\n"
+        "from bilingual_assistant.encoders.cross_encoder import OnnxCrossEncoder\n"
         f"scores = OnnxCrossEncoder({str(trained[0])!r}).scores('北京', ['北京下雨', '你好'])\n"
         "assert len(scores) == 2\n"
         "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))\n"

@@ -11,14 +11,18 @@ from rasa.shared.nlu.constants import ENTITIES, INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from assistant.encoders.fine_tuning import (
+from bilingual_assistant.components.bert_featurizer import (
+    SETTINGS_FILE,
+    BertFeaturizer,
+    entity_tags,
+)
+from bilingual_assistant.encoders.fine_tuning import (
     NO_ENTITY,
     TuningExample,
     TuningOptions,
     fine_tune,
 )
-from assistant.encoders.torch_encoder import BertEncoder
-from components.bert_featurizer import SETTINGS_FILE, BertFeaturizer, entity_tags
+from bilingual_assistant.encoders.torch_encoder import BertEncoder
 from tests.components.helpers import (
     context,
     create_featurizer,

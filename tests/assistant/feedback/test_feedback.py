@@ -3,9 +3,9 @@ curated answers and gaps; curated answers served before anything else."""
 
 import pytest
 
-from assistant.answers.curated import CuratedAnswers
-from assistant.errors import InputError, NotFoundError
-from assistant.feedback.service import FeedbackService
+from bilingual_assistant.answers.curated import CuratedAnswers
+from bilingual_assistant.errors import InputError, NotFoundError
+from bilingual_assistant.feedback.service import FeedbackService
 from tests.fakes.in_memory import HashingEmbedder, InMemoryFeedbackStore, ListedExamples
 
 

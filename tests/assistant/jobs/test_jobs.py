@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from assistant.errors import InputError, NotFoundError, ServiceError, StoreError
-from assistant.jobs.service import Jobs, Worker
+from bilingual_assistant.errors import InputError, NotFoundError, ServiceError, StoreError
+from bilingual_assistant.jobs.service import Jobs, Worker
 from tests.fakes.in_memory import InMemoryJobStore, RecordingQueue
 
 
@@ -151,7 +151,7 @@ def test_one_writer_at_a_time_and_the_heartbeat_keeps_a_long_job_alive(world):
 
 
 def test_job_times_and_the_backlog_are_measured(world):
-    from assistant.metrics import MemoryRecorder
+    from bilingual_assistant.metrics import MemoryRecorder
 
     store, _, clock, jobs = world
     recorder = MemoryRecorder()

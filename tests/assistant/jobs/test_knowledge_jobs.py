@@ -3,8 +3,8 @@ delete, reindex, and a folder with a broken file."""
 
 import pytest
 
-from assistant.jobs.knowledge import KnowledgeJobs
-from assistant.jobs.service import Jobs, Worker
+from bilingual_assistant.jobs.knowledge import KnowledgeJobs
+from bilingual_assistant.jobs.service import Jobs, Worker
 from tests.fakes.in_memory import (
     HashingEmbedder,
     InMemoryJobStore,

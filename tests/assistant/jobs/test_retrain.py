@@ -3,9 +3,9 @@ being served, on the held-out messages and the test stories."""
 
 import pytest
 
-from assistant.errors import ServiceError
-from assistant.jobs.retrain import Evaluation, RetrainJob
-from assistant.jobs.service import Jobs, Worker
+from bilingual_assistant.errors import ServiceError
+from bilingual_assistant.jobs.retrain import Evaluation, RetrainJob
+from bilingual_assistant.jobs.service import Jobs, Worker
 from tests.fakes.in_memory import InMemoryJobStore, RecordingQueue
 
 

@@ -1,9 +1,9 @@
 import pytest
 
-from assistant.errors import ConfigurationError
-from assistant.knowledge.chunking import chunk_document
-from assistant.knowledge.documents import Document, Section
-from assistant.text import split_sentences, text_units
+from bilingual_assistant.errors import ConfigurationError
+from bilingual_assistant.knowledge.chunking import chunk_document
+from bilingual_assistant.knowledge.documents import Document, Section
+from bilingual_assistant.text import split_sentences, text_units
 
 
 def doc(*sections, title="Guide"):

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant.errors import DocumentError
-from assistant.knowledge.documents import find_documents, read_document
+from bilingual_assistant.errors import DocumentError
+from bilingual_assistant.knowledge.documents import find_documents, read_document
 from tests.fakes.pdf import write_pdf
 
 

@@ -2,10 +2,10 @@
 
 import pytest
 
-from assistant.errors import InputError, NotFoundError
-from assistant.knowledge.hit_testing import MAX_QUESTIONS, HitTester, HitTestRun
-from assistant.knowledge.ingest import ingest
-from assistant.knowledge.retrieval import Retriever
+from bilingual_assistant.errors import InputError, NotFoundError
+from bilingual_assistant.knowledge.hit_testing import MAX_QUESTIONS, HitTester, HitTestRun
+from bilingual_assistant.knowledge.ingest import ingest
+from bilingual_assistant.knowledge.retrieval import Retriever
 from tests.fakes.in_memory import HashingEmbedder, InMemoryHitTestLog, InMemoryStore
 
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from assistant.errors import InputError
-from assistant.knowledge.ingest import ingest
+from bilingual_assistant.errors import InputError
+from bilingual_assistant.knowledge.ingest import ingest
 from tests.fakes.documents import DOCS, make_folder
 from tests.fakes.in_memory import HashingEmbedder, InMemoryStore
 
@@ -124,7 +124,7 @@ def test_documents_of_an_unrecorded_folder_are_kept_and_reported(tmp_path):
 
 
 def test_removing_a_folder_deletes_its_documents_and_nothing_else(tmp_path):
-    from assistant.knowledge.ingest import remove_folder
+    from bilingual_assistant.knowledge.ingest import remove_folder
 
     folder, elsewhere = two_folders(tmp_path)
     store, embedder = InMemoryStore(), HashingEmbedder()

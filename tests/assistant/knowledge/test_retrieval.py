@@ -2,11 +2,11 @@
 
 import pytest
 
-from assistant.config import RetrievalSettings
-from assistant.errors import InputError
-from assistant.knowledge.chunking import Chunk
-from assistant.knowledge.retrieval import Retriever, rrf_fuse
-from assistant.knowledge.store import Hit
+from bilingual_assistant.config import RetrievalSettings
+from bilingual_assistant.errors import InputError
+from bilingual_assistant.knowledge.chunking import Chunk
+from bilingual_assistant.knowledge.retrieval import Retriever, rrf_fuse
+from bilingual_assistant.knowledge.store import Hit
 from tests.fakes.in_memory import HashingEmbedder, InMemoryStore, chunk
 
 CHUNKS = [

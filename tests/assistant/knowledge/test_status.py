@@ -2,8 +2,8 @@
 
 import logging
 
-from assistant.errors import StoreError
-from assistant.knowledge.status import EMPTY, announce
+from bilingual_assistant.errors import StoreError
+from bilingual_assistant.knowledge.status import EMPTY, announce
 
 
 def test_an_empty_knowledge_base_is_announced_with_the_fix(caplog):

@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from assistant.errors import ModelBusyError
-from assistant.llm.admission import Admission
+from bilingual_assistant.errors import ModelBusyError
+from bilingual_assistant.llm.admission import Admission
 
 
 async def hold(admission: Admission, release: asyncio.Event, deadline: float) -> float:

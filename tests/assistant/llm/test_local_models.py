@@ -7,10 +7,10 @@ from dataclasses import replace
 
 import pytest
 
-from assistant.errors import ModelFileError
-from assistant.llm import local_models
-from assistant.llm.local_models import LocalModel, ensure_model
-from assistant.llm.plain_format import ANSWER_LABEL, plain_prompt
+from bilingual_assistant.errors import ModelFileError
+from bilingual_assistant.llm import local_models
+from bilingual_assistant.llm.local_models import LocalModel, ensure_model
+from bilingual_assistant.llm.plain_format import ANSWER_LABEL, plain_prompt
 
 
 @pytest.fixture

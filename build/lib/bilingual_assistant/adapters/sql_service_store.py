@@ -1,0 +1,496 @@
+"""The services' own tables (API keys, hit-test runs, jobs, locks, workers, sessions,
+feedback, curated answers, the chat log) on
+SQLAlchemy: a SQLite file by default, PostgreSQL when `DATABASE_URL` names one."""
+
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Optional, Text
+
+from sqlalchemy import (
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy import (
+    Text as SqlText,
+)
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
+
+from bilingual_assistant.access.keys import KeyRecord
+from bilingual_assistant.access.oidc import LoginRequest
+from bilingual_assistant.access.sessions import SessionRecord
+from bilingual_assistant.conversations.history import ConversationSummary, Turn
+from bilingual_assistant.errors import ConfigurationError, ServiceError
+from bilingual_assistant.feedback.models import CuratedAnswer, Feedback
+from bilingual_assistant.jobs.models import Job
+from bilingual_assistant.knowledge.hit_testing import HitTestRun
+
+metadata = MetaData()
+
+api_keys = Table(
+    "api_keys", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("scopes", String(200), nullable=False),  # space separated
+    Column("digest", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float),
+    Column("revoked_at", Float),
+    Column("last_used_at", Float),
+)
+
+hit_test_runs = Table(
+    "hit_test_runs", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("created_at", Float, nullable=False, index=True),
+    Column("subject", String(200), nullable=False),
+    Column("body", SqlText, nullable=False),  # the run as JSON
+)
+
+jobs = Table(
+    "jobs", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("state", String(16), nullable=False, index=True),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", Float, nullable=False, index=True),
+    Column("params", SqlText, nullable=False),  # JSON
+    Column("progress", Float, nullable=False, default=0.0),
+    Column("message", SqlText, nullable=False, default=""),
+    Column("error", SqlText),
+    Column("started_at", Float),
+    Column("finished_at", Float),
+    Column("heartbeat_at", Float),
+    Column("worker", String(200)),
+    Column("attempt", Integer, nullable=False, default=1),
+    Column("retry_of", String(32)),
+)
+
+locks = Table(
+    "locks", metadata,
+    Column("name", String(64), primary_key=True),
+    Column("owner", String(64), nullable=False),
+    Column("expires_at", Float, nullable=False),
+)
+
+workers = Table(
+    "workers", metadata,
+    Column("name", String(200), primary_key=True),
+    Column("heartbeat_at", Float, nullable=False),
+)
+
+sessions = Table(
+    "sessions", metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("subject", String(300), nullable=False),
+    Column("name", String(300), nullable=False),
+    Column("roles", String(100), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False, index=True),
+)
+
+logins = Table(
+    "logins", metadata,
+    Column("state", String(100), primary_key=True),
+    Column("nonce", String(100), nullable=False),
+    Column("verifier", String(200), nullable=False),
+    Column("created_at", Float, nullable=False, index=True),
+    Column("next_path", String(500), nullable=False),
+)
+
+feedback = Table(
+    "feedback", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("created_at", Float, nullable=False, index=True),
+    Column("subject", String(300), nullable=False),
+    Column("conversation", String(100), nullable=False),
+    Column("rating", Integer, nullable=False),
+    Column("reason", SqlText, nullable=False),
+    Column("message", SqlText, nullable=False),
+    Column("reply", SqlText, nullable=False),
+    Column("intent", String(100)),
+    Column("confidence", Float),
+    Column("sources", SqlText, nullable=False),  # JSON
+    Column("status", String(16), nullable=False, index=True),
+    Column("resolution", String(16)),
+    Column("detail", SqlText),
+    Column("resolved_by", String(300)),
+    Column("resolved_at", Float),
+)
+
+curated_answers = Table(
+    "curated_answers", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("question", SqlText, nullable=False),
+    Column("answer", SqlText, nullable=False),
+    Column("language", String(8), nullable=False),
+    Column("created_by", String(300), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("feedback_id", String(32)),
+)
+
+chat_turns = Table(
+    "chat_turns", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("created_at", Float, nullable=False),
+    Column("subject", String(300), nullable=False),
+    Column("conversation", String(100), nullable=False),
+    Column("message", SqlText, nullable=False),
+    Column("replies", SqlText, nullable=False),  # JSON
+    Index("chat_turns_by_conversation", "subject", "conversation", "created_at"),
+)
+
+
+def connect(url: Text) -> Engine:
+    """An engine for `url`, its tables created; a SQLite file's folder is made.
+
+    Raises:
+        ConfigurationError: for a URL SQLAlchemy cannot parse or has no driver for.
+        ServiceError: when the database cannot be reached.
+    """
+    try:
+        parsed = make_url(url)
+        options: Dict[Text, Any] = {}
+        if parsed.get_backend_name() == "sqlite":
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            options["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        engine = create_engine(parsed, pool_pre_ping=True, **options)
+    except (ArgumentError, ImportError, ValueError) as error:
+        raise ConfigurationError(
+            f"DATABASE_URL cannot be used ({error}). Give a SQLAlchemy URL such as "
+            f"sqlite:///.data/api.db or postgresql://user:password@host:5432/db."
+        ) from None
+    if engine.dialect.name == "sqlite":
+        @event.listens_for(engine, "connect")
+        def _wal(connection: Any, _: Any) -> None:  # readers do not block the writer
+            connection.execute("PRAGMA journal_mode=WAL")
+
+    try:
+        metadata.create_all(engine)
+    except SQLAlchemyError as error:
+        raise ServiceError(
+            f"The API database at {parsed.render_as_string(hide_password=True)} cannot "
+            f"be used: {error.__class__.__name__}. Check that it is running and "
+            f"DATABASE_URL is right.") from None
+    return engine
+
+
+def _failed(error: SQLAlchemyError) -> ServiceError:
+    return ServiceError(f"The API database failed ({error.__class__.__name__}); try again.")
+
+
+class _Tables:
+    """What every store here shares: one place that opens connections and turns the
+    database's errors into `ServiceError`."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        """A connection whose statements commit together (or not at all)."""
+        try:
+            with self.engine.begin() as connection:
+                yield connection
+        except SQLAlchemyError as error:
+            raise _failed(error) from None
+
+    def _write(self, statement: Any) -> int:
+        """Runs one changing statement; the rows it changed."""
+        with self._transaction() as connection:
+            return int(connection.execute(statement).rowcount or 0)
+
+    def _read(self, statement: Any) -> List[Any]:
+        """The rows of a query."""
+        try:
+            with self.engine.connect() as connection:
+                return list(connection.execute(statement))
+        except SQLAlchemyError as error:
+            raise _failed(error) from None
+
+
+class SqlKeyStore(_Tables):
+    """`KeyStore` on the `api_keys` table."""
+
+    @staticmethod
+    def _record(row: Any) -> KeyRecord:
+        return KeyRecord(row.id, row.name, tuple(row.scopes.split()), row.digest,
+                         row.created_at, row.expires_at, row.revoked_at, row.last_used_at)
+
+    @staticmethod
+    def _values(record: KeyRecord) -> Dict[Text, Any]:
+        return {"id": record.id, "name": record.name, "scopes": " ".join(record.scopes),
+                "digest": record.digest, "created_at": record.created_at,
+                "expires_at": record.expires_at, "revoked_at": record.revoked_at,
+                "last_used_at": record.last_used_at}
+
+    def add(self, record: KeyRecord) -> None:
+        self._write(insert(api_keys).values(**self._values(record)))
+
+    def get(self, key_id: Text) -> Optional[KeyRecord]:
+        rows = self._read(select(api_keys).where(api_keys.c.id == key_id))
+        return self._record(rows[0]) if rows else None
+
+    def all(self) -> List[KeyRecord]:
+        return [self._record(row) for row in
+                self._read(select(api_keys).order_by(api_keys.c.created_at.desc()))]
+
+    def update(self, record: KeyRecord) -> None:
+        self._write(update(api_keys).where(api_keys.c.id == record.id)
+                    .values(**self._values(record)))
+
+
+class SqlHitTestLog(_Tables):
+    """`HitTestLog` on the `hit_test_runs` table; keeps the newest `keep` runs."""
+
+    def __init__(self, engine: Engine, keep: int = 500) -> None:
+        super().__init__(engine)
+        self.keep = keep
+
+    def add(self, run: HitTestRun) -> None:
+        with self._transaction() as connection:
+            connection.execute(insert(hit_test_runs).values(
+                id=run.id, created_at=run.created_at, subject=run.subject,
+                body=json.dumps(run.to_payload(), ensure_ascii=False)))
+            old = select(hit_test_runs.c.id).order_by(
+                hit_test_runs.c.created_at.desc()).offset(self.keep)
+            connection.execute(delete(hit_test_runs).where(hit_test_runs.c.id.in_(old)))
+
+    def recent(self, limit: int) -> List[HitTestRun]:
+        rows = self._read(select(hit_test_runs.c.body)
+                          .order_by(hit_test_runs.c.created_at.desc()).limit(limit))
+        return [HitTestRun.from_payload(json.loads(row.body)) for row in rows]
+
+    def get(self, run_id: Text) -> Optional[HitTestRun]:
+        rows = self._read(select(hit_test_runs.c.body).where(hit_test_runs.c.id == run_id))
+        return HitTestRun.from_payload(json.loads(rows[0].body)) if rows else None
+
+
+class SqlJobStore(_Tables):
+    """`JobStore` on the `jobs` and `locks` tables; every change is one statement
+    guarded by the state it expects, so two workers never both claim a job."""
+
+    @staticmethod
+    def _job(row: Any) -> Job:
+        values = dict(row._mapping)
+        values["params"] = json.loads(values["params"])
+        return Job(**values)
+
+    def add(self, job: Job) -> None:
+        values = job.to_payload()
+        values["params"] = json.dumps(job.params, ensure_ascii=False)
+        self._write(insert(jobs).values(**values))
+
+    def get(self, job_id: Text) -> Optional[Job]:
+        rows = self._read(select(jobs).where(jobs.c.id == job_id))
+        return self._job(rows[0]) if rows else None
+
+    def recent(self, limit: int) -> List[Job]:
+        return [self._job(row) for row in
+                self._read(select(jobs).order_by(jobs.c.created_at.desc()).limit(limit))]
+
+    def claim(self, job_id: Text, worker: Text, now: float) -> bool:
+        return self._write(
+            update(jobs).where(jobs.c.id == job_id, jobs.c.state == "queued")
+            .values(state="running", worker=worker, started_at=now, heartbeat_at=now,
+                    message="started")) == 1
+
+    def report(self, job_id: Text, progress: float, message: Text, now: float) -> None:
+        self._write(update(jobs).where(jobs.c.id == job_id, jobs.c.state == "running")
+                    .values(progress=progress, message=message, heartbeat_at=now))
+
+    def heartbeat(self, job_id: Text, now: float) -> None:
+        self._write(update(jobs).where(jobs.c.id == job_id, jobs.c.state == "running")
+                    .values(heartbeat_at=now))
+
+    def finish(self, job_id: Text, state: Text, message: Text, error: Optional[Text],
+               now: float) -> None:
+        values: Dict[Text, Any] = {"state": state, "message": message, "error": error,
+                                   "finished_at": now}
+        if state == "succeeded":
+            values["progress"] = 1.0
+        # A job already failed as lost stays failed: its outcome was reported.
+        self._write(update(jobs).where(jobs.c.id == job_id,
+                                       jobs.c.state.in_(("queued", "running")))
+                    .values(**values))
+
+    def fail_stale(self, before: float, now: float, reason: Text) -> List[Text]:
+        stale = (jobs.c.state == "running") & (jobs.c.heartbeat_at < before)
+        with self._transaction() as connection:
+            ids = [row.id for row in connection.execute(select(jobs.c.id).where(stale))]
+            if ids:
+                connection.execute(update(jobs).where(stale, jobs.c.id.in_(ids)).values(
+                    state="failed", message="failed", error=reason, finished_at=now))
+        return ids
+
+    def acquire(self, name: Text, owner: Text, now: float, ttl: float) -> bool:
+        try:
+            with self.engine.begin() as connection:
+                connection.execute(insert(locks).values(name=name, owner=owner,
+                                                        expires_at=now + ttl))
+            return True
+        except IntegrityError:
+            pass  # held: taken over below if it is ours or its lease has run out
+        except SQLAlchemyError as error:
+            raise _failed(error) from None
+        return self._write(
+            update(locks).where(locks.c.name == name,
+                                or_(locks.c.owner == owner, locks.c.expires_at < now))
+            .values(owner=owner, expires_at=now + ttl)) == 1
+
+    def release(self, name: Text, owner: Text) -> None:
+        self._write(delete(locks).where(locks.c.name == name, locks.c.owner == owner))
+
+    def worker_alive(self, name: Text, now: float) -> None:
+        """Records that a worker process is running."""
+        if self._write(update(workers).where(workers.c.name == name)
+                       .values(heartbeat_at=now)) == 0:
+            try:
+                self._write(insert(workers).values(name=name, heartbeat_at=now))
+            except ServiceError:  # another thread of the same worker inserted it
+                self._write(update(workers).where(workers.c.name == name)
+                            .values(heartbeat_at=now))
+
+    def last_worker_seen(self) -> Optional[float]:
+        """When any worker last said it was alive (None: never)."""
+        rows = self._read(select(workers.c.heartbeat_at)
+                          .order_by(workers.c.heartbeat_at.desc()).limit(1))
+        return float(rows[0].heartbeat_at) if rows else None
+
+    def unfinished(self) -> int:
+        rows = self._read(select(func.count()).select_from(jobs)
+                          .where(jobs.c.state.in_(("queued", "running"))))
+        return int(rows[0][0])
+
+
+class SqlSessionStore(_Tables):
+    """`SessionStore` on the `sessions` and `logins` tables."""
+
+    def add(self, record: SessionRecord) -> None:
+        self._write(insert(sessions).values(
+            digest=record.digest, subject=record.subject, name=record.name[:300],
+            roles=record.roles, created_at=record.created_at, expires_at=record.expires_at))
+        # Expired sessions go as new ones come.
+        self._write(delete(sessions).where(sessions.c.expires_at < record.created_at))
+
+    def get(self, digest: Text) -> Optional[SessionRecord]:
+        rows = self._read(select(sessions).where(sessions.c.digest == digest))
+        return SessionRecord(**dict(rows[0]._mapping)) if rows else None
+
+    def remove(self, digest: Text) -> None:
+        self._write(delete(sessions).where(sessions.c.digest == digest))
+
+    def add_login(self, login: LoginRequest) -> None:
+        self._write(insert(logins).values(
+            state=login.state, nonce=login.nonce, verifier=login.verifier,
+            created_at=login.created_at, next_path=login.next_path))
+        self._write(delete(logins).where(logins.c.created_at < login.created_at - 3600))
+
+    def take_login(self, state: Text) -> Optional[LoginRequest]:
+        with self._transaction() as connection:
+            row = connection.execute(select(logins).where(logins.c.state == state)).first()
+            if row is None:
+                return None
+            taken = connection.execute(delete(logins).where(logins.c.state == state))
+            if taken.rowcount != 1:  # another request used it first
+                return None
+        return LoginRequest(**dict(row._mapping))
+
+
+class SqlFeedbackStore(_Tables):
+    """`FeedbackStore` on the `feedback` and `curated_answers` tables. Every text is
+    a bound parameter: SQL in a message or a reason is stored as text."""
+
+    @staticmethod
+    def _feedback(row: Any) -> Feedback:
+        values = dict(row._mapping)
+        values["sources"] = json.loads(values["sources"])
+        return Feedback(**values)
+
+    def add(self, item: Feedback) -> None:
+        values = item.to_payload()
+        values["sources"] = json.dumps(item.sources, ensure_ascii=False)
+        self._write(insert(feedback).values(**values))
+
+    def get(self, feedback_id: Text) -> Optional[Feedback]:
+        rows = self._read(select(feedback).where(feedback.c.id == feedback_id))
+        return self._feedback(rows[0]) if rows else None
+
+    def recent(self, status: Optional[Text], limit: int) -> List[Feedback]:
+        query = select(feedback).order_by(feedback.c.created_at.desc()).limit(limit)
+        if status is not None:
+            query = query.where(feedback.c.status == status)
+        return [self._feedback(row) for row in self._read(query)]
+
+    def resolve(self, feedback_id: Text, resolution: Text, detail: Optional[Text],
+                by: Text, now: float) -> bool:
+        return self._write(update(feedback).where(feedback.c.id == feedback_id,
+                                                  feedback.c.status == "open")
+                           .values(status="resolved", resolution=resolution, detail=detail,
+                                   resolved_by=by, resolved_at=now)) == 1
+
+    def add_answer(self, answer: CuratedAnswer) -> None:
+        self._write(insert(curated_answers).values(**answer.to_payload()))
+
+    def answers(self) -> List[CuratedAnswer]:
+        rows = self._read(select(curated_answers)
+                          .order_by(curated_answers.c.created_at.desc()))
+        return [CuratedAnswer(**dict(row._mapping)) for row in rows]
+
+    def remove_answer(self, answer_id: Text) -> bool:
+        return self._write(
+            delete(curated_answers).where(curated_answers.c.id == answer_id)) == 1
+
+
+class SqlTurnStore(_Tables):
+    """`TurnStore` on the `chat_turns` table."""
+
+    def add(self, turn: Turn) -> None:
+        values = turn.to_payload()
+        values["replies"] = json.dumps(turn.replies, ensure_ascii=False)
+        self._write(insert(chat_turns).values(**values))
+
+    def turns(self, subject: Text, conversation: Text, limit: int) -> List[Turn]:
+        rows = self._read(select(chat_turns).where(
+            chat_turns.c.subject == subject, chat_turns.c.conversation == conversation)
+            .order_by(chat_turns.c.created_at.desc()).limit(limit))
+        turns = []
+        for row in reversed(rows):
+            values = dict(row._mapping)
+            values["replies"] = json.loads(values["replies"])
+            turns.append(Turn(**values))
+        return turns
+
+    def conversations(self, subject: Text, limit: int) -> List[ConversationSummary]:
+        c = chat_turns.c
+        grouped = (select(c.conversation, func.count().label("turns"),
+                          func.min(c.created_at).label("first_at"),
+                          func.max(c.created_at).label("last_at"))
+                   .where(c.subject == subject).group_by(c.conversation)
+                   .order_by(func.max(c.created_at).desc()).limit(limit))
+        summaries = []
+        for row in self._read(grouped):
+            first = self._read(select(c.message).where(
+                c.subject == subject, c.conversation == row.conversation,
+                c.created_at == row.first_at).limit(1))
+            summaries.append(ConversationSummary(
+                row.conversation, int(row.turns), float(row.first_at), float(row.last_at),
+                first[0].message if first else ""))
+        return summaries

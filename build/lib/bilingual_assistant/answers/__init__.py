@@ -1,0 +1,1 @@
+"""Retrieval-augmented answers with multi-turn memory and an answer cache."""

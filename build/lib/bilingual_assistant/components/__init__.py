@@ -1,0 +1,1 @@
+"""Rasa graph components of the assistant (one class per module)."""

@@ -1,0 +1,1 @@
+"""Conversation history: each person's turns with the assistant, as they saw them."""

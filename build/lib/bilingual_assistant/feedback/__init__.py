@@ -1,0 +1,1 @@
+"""Feedback on replies, the review queue, and what it turns into."""

@@ -1,0 +1,1 @@
+"""Background jobs: ingestion, re-indexing and retraining, run by a worker."""
