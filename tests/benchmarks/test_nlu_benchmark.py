@@ -8,12 +8,34 @@ import pytest
 
 from benchmarks import nlu_benchmark
 
+# Two intents a trained model tells apart by their words: the first 4 texts of each
+# train, the other 8 test. One intent for everything is 8 of 16 right, and so is
+# guessing on average (15 or more with probability 17 / 65536); the pipelines
+# trained for 30 epochs get all 16, so the tests ask for at least 15.
 ROWS = {
-    "greet": ["hello there", "hi", "good morning", "hey you", "hello friend", "hi hi"],
+    "greet": ["hello there", "hi", "good morning", "hey you",
+              "hello friend", "hi hi", "hello", "hi there", "hey there",
+              "good morning friend", "hello hello", "hey hi"],
     "weather": ["weather in [paris](city)", "is it raining in [rome](city)",
                 "forecast for [oslo](city)", "how hot is [cairo](city)",
-                "rain in [lima](city) tomorrow", "weather for [kyiv](city) please"],
+                "rain in [lima](city) tomorrow", "weather for [kyiv](city) please",
+                "weather in [rome](city)", "is it raining in [paris](city)",
+                "forecast for [cairo](city) tomorrow", "how hot is [oslo](city) today",
+                "rain in [kyiv](city)", "weather forecast for [lima](city)"],
 }
+TRAIN_PER_INTENT = 4
+# DIET epochs: 2 left the baseline at 13 of 16 ("hello" taken for weather); 30 cost
+# about 15 s more per pipeline than 2 and get 16 of 16.
+EPOCHS = "30"
+MIN_ACCURACY = 15 / 16
+
+
+def assert_scored_from_predictions(result, predictions, test_rows):
+    """The accuracy a result reports is the share of its predictions file that is
+    right, and that file holds the test split's messages in order."""
+    assert [(r["text"], r["intent"]) for r in predictions] == test_rows
+    right = sum(r["predicted_intent"] == r["intent"] for r in predictions)
+    assert result["intent_accuracy"] == pytest.approx(right / len(predictions))
 
 
 def write_split(path, rows):
@@ -29,14 +51,14 @@ def write_split(path, rows):
 def test_benchmark_trains_both_pipelines_and_writes_the_table(tmp_path, capsys):
     folder = tmp_path / "datasets" / "toy"
     folder.mkdir(parents=True)
-    train = [(i, t) for i, texts in ROWS.items() for t in texts[:4]]
-    test = [(i, t) for i, texts in ROWS.items() for t in texts[4:]]
+    train = [(i, t) for i, texts in ROWS.items() for t in texts[:TRAIN_PER_INTENT]]
+    test = [(i, t) for i, texts in ROWS.items() for t in texts[TRAIN_PER_INTENT:]]
     write_split(folder / "train.csv", train)
     write_split(folder / "test.csv", test)
     (tmp_path / "datasets" / "notes").mkdir()  # a folder without train.csv is skipped
 
     out = tmp_path / "results"
-    code = nlu_benchmark.main([str(tmp_path / "datasets"), "--epochs", "2", "--out", str(out),
+    code = nlu_benchmark.main([str(tmp_path / "datasets"), "--epochs", EPOCHS, "--out", str(out),
                                "--encoders", "m3e-small", "--featurizer", "fine_tune_epochs=1"])
 
     assert code == 0
@@ -46,16 +68,22 @@ def test_benchmark_trains_both_pipelines_and_writes_the_table(tmp_path, capsys):
     # pipeline cost 75 s of CI time and tested nothing more.
     assert [r["pipeline"] for r in results] == [
         "ours: m3e-small, fine_tune_epochs=1", "rasa-default"]
+    test_rows = [(re.sub(r"\[([^\]]+)\]\([^)]+\)", r"\1", t), i) for i, t in test]
     for r in results:
-        assert (r["dataset"], r["train_examples"], r["test_examples"]) == ("toy", 8, 4)
-        assert 0.0 <= r["intent_accuracy"] <= 1.0 and 0.0 <= r["intent_macro_f1"] <= 1.0
+        assert (r["dataset"], r["train_examples"], r["test_examples"]) == ("toy", 8, 16)
+        # Both pipelines learnt the two intents (see ROWS), and the score is theirs.
+        assert r["intent_accuracy"] >= MIN_ACCURACY, r
+        assert r["intent_macro_f1"] >= 0.9, r  # 15 of 16 right: 0.937
+        [predictions] = out.glob(f"predictions-*-toy-{nlu_benchmark.slug(r['pipeline'])}.json")
+        assert_scored_from_predictions(r, json.loads(predictions.read_text()), test_rows)
         assert r["entity_f1"] is not None  # the test split is annotated
         assert r["train_seconds"] > 0 and 0 < r["parse_p50_ms"] <= r["parse_p95_ms"]
     tuned, default = results
     assert 0 < tuned["encoder_p50_ms"] <= tuned["encoder_p95_ms"]
     assert default["encoder_p50_ms"] is None
     table = (out / result_file.name.replace(".json", ".md")).read_text()
-    assert table.splitlines()[2].startswith("| toy | ours: m3e-small, fine_tune_epochs=1 | 8 / 4 |")
+    assert table.splitlines()[2].startswith(
+        "| toy | ours: m3e-small, fine_tune_epochs=1 | 8 / 16 |")
     assert table.strip() in capsys.readouterr().out
 
 
