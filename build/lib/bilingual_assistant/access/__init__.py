@@ -1,1 +1,0 @@
-"""Who may use the service: principals, roles and scopes, API keys, sign-in."""

@@ -1,1 +1,0 @@
-"""Retrieval-augmented answers with multi-turn memory and an answer cache."""

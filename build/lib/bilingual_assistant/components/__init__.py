@@ -1,1 +1,0 @@
-"""Rasa graph components of the assistant (one class per module)."""

@@ -1,1 +1,0 @@
-"""Feedback on replies, the review queue, and what it turns into."""

@@ -1,1 +1,0 @@
-"""Background jobs: ingestion, re-indexing and retraining, run by a worker."""

@@ -1,1 +1,0 @@
-"""Weather lookups behind a provider interface (Open-Meteo in `bilingual_assistant/adapters/`)."""
