@@ -42,7 +42,7 @@ DOCS_STAMP := $(DOCS_ENV)/.installed
 DOTENV := scripts/dotenv.sh
 # A setting from .env, for the few that decide what `make setup` builds (the
 # environment wins; scripts/dotenv.sh gives the processes all of them).
-dotenv = $(shell sed -n 's/^\(export \)\{0,1\}$(1)=//p' .env 2>/dev/null | tail -n1 | tr -d "\"'")
+dotenv = $(shell scripts/dotenv.sh printenv $(1) 2>/dev/null)
 # The documents `make setup` indexes: KNOWLEDGE_DIR (the sample documents in
 # knowledge/ unless set); one stamp per folder, so a new folder is indexed.
 KNOWLEDGE_DIR ?= $(call dotenv,KNOWLEDGE_DIR)

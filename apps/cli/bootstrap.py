@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence, Text
 
+from apps.cli.ingest import print_progress
 from apps.cli.wiring import build_index
 from apps.entrypoint import run
 from bilingual_assistant.access.keys import ApiKeys
@@ -47,8 +48,7 @@ def index_if_empty(folder: Path) -> int:
         print(f"Indexing {folder} into the empty knowledge base", flush=True)
         report = ingest(folder, store, embedder, settings.knowledge.chunk_size,
                         settings.knowledge.chunk_overlap,
-                        progress=lambda done, total, source, status: print(
-                            f"[{done:>3}/{total}] {source}: {status}", flush=True))
+                        progress=print_progress)
     finally:
         store.close()
     print(report.summary(), flush=True)

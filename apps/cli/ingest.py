@@ -26,7 +26,8 @@ from bilingual_assistant.knowledge.ingest import ingest, remove_folder
 from bilingual_assistant.logs import configure_logging
 
 
-def _print_progress(done: int, total: int, source: Text, status: Text) -> None:
+def print_progress(done: int, total: int, source: Text, status: Text) -> None:
+    """One line per file indexed (also the bootstrap's)."""
     print(f"[{done:>3}/{total}] {source}: {status}", flush=True)
 
 
@@ -65,7 +66,7 @@ def main(argv: Optional[Sequence[Text]] = None) -> int:
             knowledge.chunk_size,
             knowledge.chunk_overlap,
             prune=args.prune,
-            progress=_print_progress,
+            progress=print_progress,
         )
     finally:
         store.close()
