@@ -20,10 +20,9 @@ ACTIONS_HASH := $(shell cat $(ACTIONS_REQ) apps/action_server/requirements.txt |
 ACTIONS_ENV ?= $(ENV_ROOT)/actions-$(ACTIONS_HASH)
 ACTIONS_PY := $(ACTIONS_ENV)/bin/python
 ACTIONS_STAMP := $(ACTIONS_ENV)/.installed
-# The embedded LLM server's environment: llama.cpp (compiled here) and the model.
+# The embedded LLM server's environment: llama.cpp (a prebuilt wheel) and the model.
 LLM_REQ := apps/llm_server/requirements.txt
-LLAMA_CPP := llama-cpp-python==0.3.36
-LLM_HASH := $(shell { cat $(LLM_REQ); echo $(LLAMA_CPP); } | sha256sum | cut -c1-12)
+LLM_HASH := $(shell cat $(LLM_REQ) | sha256sum | cut -c1-12)
 LLM_ENV ?= $(ENV_ROOT)/llm-$(LLM_HASH)
 LLM_PY := $(LLM_ENV)/bin/python
 LLM_STAMP := $(LLM_ENV)/.installed
@@ -133,14 +132,7 @@ $(LLM_STAMP):
 	@$(PYTHON) -m venv $(LLM_ENV)
 	@$(LLM_PY) -m pip install --no-deps -r $(LLM_REQ) > $(LLM_ENV)/pip.log 2>&1 \
 		|| { grep -v "is ignored: it is neither" $(LLM_ENV)/pip.log | tail -30; exit 1; }
-	@# llama.cpp is compiled here (about 3 minutes, once). GGML_NATIVE=OFF: the
-	@# native build uses CPU features this machine advertises but cannot run, and
-	@# --no-cache-dir: pip's wheel cache would ignore CMAKE_ARGS.
-	@echo "==> Building $(LLAMA_CPP) (about 3 minutes, once)"
-	@CMAKE_ARGS="-DGGML_NATIVE=OFF" $(LLM_PY) -m pip install --no-deps --no-cache-dir \
-		$(LLAMA_CPP) >> $(LLM_ENV)/pip.log 2>&1 \
-		|| { grep -v "is ignored: it is neither" $(LLM_ENV)/pip.log | tail -30; exit 1; }
-	@$(LLM_PY) -c "import llama_cpp, llama_cpp.server, uvicorn" \
+	@$(LLM_PY) -c "import xllamacpp, starlette, uvicorn" \
 		|| { echo "The LLM server's environment is broken; see $(LLM_ENV)/pip.log."; exit 1; }
 	@$(LLM_PY) -m apps.cli.settings pth > $(call PTH,$(LLM_PY))
 	@$(LLM_PY) -m apps.llm_server --prepare-only

@@ -1,8 +1,10 @@
-"""What the LLM server puts in front of llama.cpp's app: a key on every route, no
-CORS headers, no unauthenticated documentation routes, and a body size limit."""
+"""What the LLM server puts in front of its routes: a key on every request and a
+body size limit (ASGI middleware, no framework)."""
 
 from __future__ import annotations
 
+import hmac
+import json
 from typing import Any, Awaitable, Callable, Dict, List, MutableMapping, Text, Tuple
 
 Scope = MutableMapping[str, Any]
@@ -11,8 +13,6 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-# FastAPI's own documentation routes, which llama.cpp's key does not cover.
-DOCUMENTATION_PATHS = ("/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json")
 # A grounded prompt is a few kB; this leaves room for long conversations.
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -32,7 +32,7 @@ class BodyLimit:
         headers: Dict[bytes, bytes] = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await _too_large(send)
+            await _too_large(send, self.limit)
             return
         received = 0
         started = False
@@ -43,7 +43,7 @@ class BodyLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.limit:
-                    raise _BodyTooLargeError()
+                    raise BodyTooLargeError()
             return message
 
         async def tracked_send(message: Message) -> None:
@@ -53,49 +53,51 @@ class BodyLimit:
 
         try:
             await self.app(scope, counted_receive, tracked_send)
-        except _BodyTooLargeError:
+        except BodyTooLargeError:
             if not started:
-                await _too_large(send)
+                await _too_large(send, self.limit)
 
 
-class _BodyTooLargeError(Exception):
-    pass
+class BodyTooLargeError(Exception):
+    """Raised by `BodyLimit`'s receive once a body passes the limit; a handler that
+    reads the body answers 413 (`BodyLimit` does when nothing was sent yet)."""
 
 
-async def _too_large(send: Send) -> None:
-    body = b'{"error": "The request body is too large."}'
-    await send({"type": "http.response.start", "status": 413,
+async def _too_large(send: Send, limit: int) -> None:
+    await _error(send, 413, f"The request body is over {limit} bytes.",
+                 "invalid_request_error")
+
+
+async def _error(send: Send, status: int, message: Text, kind: Text) -> None:
+    """An error in OpenAI's shape: `{"error": {"code", "message", "type"}}`."""
+    body = json.dumps({"error": {"code": status, "message": message, "type": kind}}).encode()
+    await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"),
                             (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
 
 
-def lock_down(app: Any) -> Any:
-    """Removes the permissive CORS middleware and the documentation routes of a
-    FastAPI app, and caps request bodies. llama.cpp checks the key itself."""
-    from fastapi.middleware.cors import CORSMiddleware
+class KeyCheck:
+    """ASGI middleware: every HTTP request carries `Authorization: Bearer <key>`,
+    checked before its body is read; anything else is answered 401."""
 
-    app.user_middleware = [m for m in app.user_middleware if m.cls is not CORSMiddleware]
-    app.router.routes = [r for r in app.router.routes
-                         if getattr(r, "path", None) not in DOCUMENTATION_PATHS]
-    app.add_middleware(BodyLimit)
-    app.middleware_stack = None  # rebuilt on the first request, without CORS
-    return app
+    def __init__(self, app: ASGIApp, api_key: Text) -> None:
+        if not api_key.strip():
+            raise ValueError("an empty key would let every request through")
+        self.app = app
+        self.expected = f"Bearer {api_key}".encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            given = dict(scope.get("headers") or []).get(b"authorization", b"")
+            if not hmac.compare_digest(given, self.expected):
+                await _error(send, 401, "A valid API key is required "
+                             "(Authorization: Bearer LOCAL_LLM_API_KEY).", "authentication_error")
+                return
+        await self.app(scope, receive, send)
 
 
 def routes(app: Any) -> List[Tuple[Text, Text]]:
-    """Every (path, method) the app serves, included routers flattened."""
-    found: List[Tuple[Text, Text]] = []
-
-    def walk(items: Any, prefix: Text) -> None:
-        for route in items:
-            original = getattr(route, "original_router", None)
-            if original is not None:  # FastAPI's included router
-                context = getattr(route, "include_context", None)
-                walk(original.routes, prefix + (getattr(context, "prefix", "") or ""))
-            elif isinstance(getattr(route, "path", None), str):
-                for method in sorted(getattr(route, "methods", None) or {"GET"}):
-                    found.append((prefix + route.path, method))
-
-    walk(app.router.routes, "")
-    return sorted(found)
+    """Every (path, method) a Starlette app serves."""
+    return sorted((route.path, method) for route in app.routes
+                  for method in (getattr(route, "methods", None) or {"GET"}))

