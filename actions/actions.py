@@ -6,11 +6,12 @@ import datetime as dt
 from typing import Any, Callable, Dict, List, Optional, Text
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.conversation import language_of, previous_action
+from bilingual_assistant.help import weather_off_text
 from bilingual_assistant.weather.messages import message
 from bilingual_assistant.weather.models import WeatherProvider
 from bilingual_assistant.weather.service import Reply, check_city, weather_reply
@@ -24,13 +25,23 @@ def _send(dispatcher: CollectingDispatcher, reply: Optional[Reply]) -> None:
 class ValidateWeatherForm(FormValidationAction):
     """Checks the city against the weather service's geocoder."""
 
-    def __init__(self, provider: WeatherProvider) -> None:
-        """`provider` is the weather service (Open-Meteo, built by the wiring)."""
+    def __init__(self, provider: WeatherProvider, enabled: bool = True) -> None:
+        """`provider` is the weather service (Open-Meteo, built by the wiring);
+        `enabled` False (`WEATHER_ENABLED=off`) ends the form at once, unasked, and
+        `action_weather` says the skill is off."""
         self._provider = provider
+        self._enabled = enabled
 
     def name(self) -> Text:
         """Name of the action in the domain."""
         return "validate_weather_form"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[EventType]:
+        """Validates the slots, or ends the form when the skill is off."""
+        if not self._enabled:
+            return [SlotSet("requested_slot", None), ActiveLoop(None)]
+        return await super().run(dispatcher, tracker, domain)
 
     async def validate_city(
         self,
@@ -70,10 +81,13 @@ class ActionWeather(Action):
         self,
         provider: WeatherProvider,
         clock: Callable[[], dt.date] = dt.date.today,
+        enabled: bool = True,
     ) -> None:
-        """`provider` is the weather service; `clock` gives today's date."""
+        """`provider` is the weather service; `clock` gives today's date; `enabled`
+        False says the skill is turned off instead of calling the provider."""
         self._provider = provider
         self._clock = clock
+        self._enabled = enabled
 
     def name(self) -> Text:
         """Name of the action in the domain."""
@@ -92,6 +106,9 @@ class ActionWeather(Action):
         a day keeps the city (the city slot stays set). A new weather question
         without a day is about today.
         """
+        if not self._enabled:
+            dispatcher.utter_message(text=weather_off_text(language_of(tracker)))
+            return [SlotSet("date", None), SlotSet("last_date", None)]
         date = tracker.get_slot("date")
         if date is None and follows_forecast(tracker):
             date = tracker.get_slot("last_date")

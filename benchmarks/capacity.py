@@ -63,7 +63,7 @@ LOCUSTFILE = ROOT / "benchmarks" / "locustfile.py"
 # Turns answered by a rule with a response, no action server: (message, response).
 TURNS: Tuple[Tuple[Text, Text], ...] = (
     ("hi", "utter_greet"), ("你好", "utter_greet"),
-    ("what can you do?", "utter_help"), ("你能做什么", "utter_help"),
+    ("goodbye", "utter_goodbye"), ("拜拜", "utter_goodbye"),
     ("thanks", "utter_youre_welcome"), ("谢谢", "utter_youre_welcome"),
     ("are you a bot?", "utter_iamabot"), ("你是机器人吗", "utter_iamabot"),
     ("hello", "utter_greet"), ("您好", "utter_greet"),

@@ -431,6 +431,11 @@ class CacheSettings:
 class WeatherSettings:
     """Weather"""
 
+    enabled: bool = setting(
+        "WEATHER_ENABLED", True,
+        "the weather skill; `off`: weather questions are told it is turned off, the "
+        "help leaves it out and Open-Meteo is never called (action server)", switch,
+        shown="`on`")
     geocoding_url: Text = setting(
         "OPEN_METEO_GEOCODING_URL", "https://geocoding-api.open-meteo.com/v1/search",
         "Open-Meteo's geocoding API (no key)", url,

@@ -10,6 +10,7 @@ from typing import Any, List, Optional
 
 from actions.actions import ActionAskCity, ActionWeather, ValidateWeatherForm
 from actions.answer import ActionAnswerQuestion
+from actions.help import ActionHelp
 from bilingual_assistant.adapters.milvus_store import MilvusKnowledgeStore
 from bilingual_assistant.adapters.open_meteo import OpenMeteoClient
 from bilingual_assistant.adapters.openai_chat import ChatClient
@@ -37,6 +38,7 @@ class Services:
 
     answers: AnswerService
     weather: WeatherProvider
+    weather_enabled: bool = True
     documents: Optional[KnowledgeStore] = None  # said at start: empty or not
 
 
@@ -108,14 +110,16 @@ def build_services(settings: Settings, recorder: Optional[Recorder] = None) -> S
         answerability=answerability,
         verifier=load_verifier(settings, answerability),
     )
-    return Services(answers=answers, weather=OpenMeteoClient(settings.weather), documents=store)
+    return Services(answers=answers, weather=OpenMeteoClient(settings.weather), documents=store,
+                    weather_enabled=settings.weather.enabled)
 
 
 def build_actions(services: Services) -> List[Any]:
     """The actions of `domain.yml` that the action server runs."""
     return [
-        ValidateWeatherForm(services.weather),
+        ValidateWeatherForm(services.weather, enabled=services.weather_enabled),
         ActionAskCity(),
-        ActionWeather(services.weather),
+        ActionWeather(services.weather, enabled=services.weather_enabled),
+        ActionHelp(weather=services.weather_enabled),
         ActionAnswerQuestion(services.answers),
     ]

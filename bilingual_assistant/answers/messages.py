@@ -20,9 +20,8 @@ MESSAGES: Dict[Text, Dict[Text, Text]] = {
     # A message the NLU took for off-topic (or could not place) that nothing in the
     # documents answers: the same words as the domain's utter_out_of_scope.
     "out_of_scope": {
-        "zh": "抱歉，这超出了我能帮忙的范围。你可以问我公司文档里的问题，或者查天气。",
-        "en": "Sorry, that's outside what I can help with. You can ask me about the "
-        "company's documents or the weather.",
+        "zh": "抱歉，这超出了我能帮忙的范围。说“帮助”看看我能做什么。",
+        "en": 'Sorry, that\'s outside what I can help with. Say "help" to see what I can do.',
     },
     "extractive_intro": {"zh": "根据文档：", "en": "From the documents:"},
     "unavailable": {

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 import yaml
 from rasa_sdk import Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.actions import ActionAskCity, ActionWeather, ValidateWeatherForm
+from actions.help import ActionHelp
 from bilingual_assistant.adapters.open_meteo import OpenMeteoClient
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -167,3 +168,31 @@ async def test_ask_city_in_the_users_language(language, question):
     state = tracker("weather_form_city_given_en", language=language)
     assert await ActionAskCity().run(dispatcher, state, DOMAIN) == []
     assert texts(dispatcher) == [question]
+
+
+async def test_with_the_skill_off_the_form_ends_unasked_and_nothing_is_looked_up(
+        provider, open_meteo):
+    dispatcher = CollectingDispatcher()
+    state = tracker("weather_form_city_given_en", city="Tokyo")
+    events = await ValidateWeatherForm(provider, enabled=False).run(dispatcher, state, DOMAIN)
+    assert events == [SlotSet("requested_slot", None), ActiveLoop(None)]
+    assert dispatcher.messages == []
+    dispatcher = CollectingDispatcher()
+    action = ActionWeather(provider, clock=lambda: TODAY, enabled=False)
+    events = await action.run(dispatcher, tracker("weather_beijing_tomorrow_zh"), DOMAIN)
+    assert texts(dispatcher) == ["这里没有开启天气查询。你可以问我公司文档里的问题。"]
+    assert events == [SlotSet("date", None), SlotSet("last_date", None)]
+    assert open_meteo.requests == []
+
+
+@pytest.mark.parametrize("weather", [True, False])
+@pytest.mark.parametrize("language", ["zh", "en"])
+async def test_help_lists_the_weather_only_when_it_is_on(language, weather):
+    dispatcher = CollectingDispatcher()
+    state = tracker("weather_form_city_given_en", language=language)
+    assert await ActionHelp(weather=weather).run(dispatcher, state, DOMAIN) == []
+    [sent] = texts(dispatcher)
+    lines = sent.split("\n")
+    assert lines[1].startswith("- 回答关于公司文档" if language == "zh" else "- answer questions")
+    mentions = [line for line in lines if ("天气" in line or "weather" in line)]
+    assert len(mentions) == (1 if weather else 0)

@@ -90,7 +90,7 @@ async def test_a_message_the_nlu_could_not_place_gets_the_out_of_scope_reply():
     service = AnswerService(search, LRUAnswerCache(), lambda: "v1", None)
     events, messages = await run(ActionAnswerQuestion(service), tracker("question_zh_off_topic"))
     assert [m["text"] for m in messages] == [
-        "抱歉，这超出了我能帮忙的范围。你可以问我公司文档里的问题，或者查天气。"]
+        "抱歉，这超出了我能帮忙的范围。说“帮助”看看我能做什么。"]
     assert messages[0][ANSWER_KEY]["mode"] == "out_of_scope" and search.queries == []
 
 

@@ -282,13 +282,14 @@ class Servers:
         wait_until_up(f"{self.rasa_url}/status", rasa, work_dir / "rasa.log", 240,
                       params={"token": RASA_TOKEN})
 
-    def start_actions(self) -> None:
-        """Starts (or restarts) the action server and waits for its health check."""
+    def start_actions(self, **extra: Text) -> None:
+        """Starts (or restarts) the action server, with `extra` settings, and waits
+        for its health check."""
         actions = self._start(
             "actions",
             [str(self.actions_python), "-m", "apps.action_server",
              "--port", str(self.action_port)],
-            **{**os.environ, **self._actions_env()},
+            **{**os.environ, **self._actions_env(), **extra},
         )
         wait_until_up(f"http://127.0.0.1:{self.action_port}/health", actions,
                       self.logs / "actions.log", 180)

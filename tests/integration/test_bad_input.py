@@ -22,8 +22,7 @@ def test_a_wall_of_text_under_the_limit_is_asked_for_a_shorter_question(servers)
     assert MESSAGES["too_long"]["zh"] in servers.say("wall-zh", text)
 
 
-OUT_OF_SCOPE = ("Sorry, that's outside what I can help with. You can ask me about the "
-                "company's documents or the weather.")
+OUT_OF_SCOPE = 'Sorry, that\'s outside what I can help with. Say "help" to see what I can do.'
 
 
 @pytest.mark.parametrize("text, key", [

@@ -166,3 +166,24 @@ def test_what_can_you_do_names_the_documents_first(servers):
     assert help_en.split("\n")[1].startswith("- answer questions about the company's documents")
     [help_zh] = servers.say("help-zh", "你能帮我做什么")
     assert help_zh.split("\n")[1].startswith("- 回答关于公司文档的问题")
+
+
+def test_with_weather_enabled_off_the_skill_is_gone(servers):
+    servers.stop_actions()
+    servers.start_actions(WEATHER_ENABLED="off")
+    try:
+        asked = len(servers.weather.requests)
+        assert servers.say("weather-off-en", "what's the weather in London tomorrow?") == [
+            "Weather lookups are turned off here. You can ask me about the company's "
+            "documents."]
+        assert servers.say("weather-off-zh", "明天北京天气怎么样") == [
+            "这里没有开启天气查询。你可以问我公司文档里的问题。"]
+        [help_en] = servers.say("weather-off-help", "what can you do?")
+        assert "documents" in help_en and "weather" not in help_en
+        assert len(servers.weather.requests) == asked
+        # The form ended: the next message is answered as a question of its own.
+        [thanks] = servers.say("weather-off-en", "thanks")
+        assert "city" not in thanks
+    finally:
+        servers.stop_actions()
+        servers.start_actions()

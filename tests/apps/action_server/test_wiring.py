@@ -1,5 +1,8 @@
 """The action server's composition root and its one mapping of errors to HTTP."""
 
+from pathlib import Path
+
+import yaml
 from sanic.exceptions import NotFound
 
 from actions.answer import ActionAnswerQuestion
@@ -37,9 +40,19 @@ def test_services_are_built_from_the_settings_without_connecting(tmp_path):
     assert isinstance(store, MilvusKnowledgeStore) and store._client is None
     assert not (tmp_path / "kb.db").exists()  # nothing opened before the first question
     names = [action.name() for action in build_actions(services)]
-    assert names == ["validate_weather_form", "action_ask_city", "action_weather",
-                     "action_answer_question"]
+    domain = yaml.safe_load((Path(__file__).parents[3] / "domain.yml").read_text())
+    assert sorted(names) == sorted(domain["actions"])
     assert isinstance(build_actions(services)[-1], ActionAnswerQuestion)
+    assert services.weather_enabled is True
+
+
+def test_weather_enabled_off_reaches_every_weather_action(tmp_path):
+    settings = load_settings({"MILVUS_LITE_PATH": str(tmp_path / "kb.db"),
+                              "WEATHER_ENABLED": "off"})
+    actions = {a.name(): a for a in build_actions(build_services(settings))}
+    assert actions["validate_weather_form"]._enabled is False
+    assert actions["action_weather"]._enabled is False
+    assert actions["action_help"]._weather is False
 
 
 def test_each_branch_of_the_error_tree_has_its_status():
