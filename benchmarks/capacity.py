@@ -326,7 +326,7 @@ class Services:
 
     def api(self, rasa_url: Text, db_url: Text) -> Tuple[Text, Text]:
         """Starts the API in front of `rasa_url`; returns its URL and a chat key."""
-        env = {"DATABASE_URL": db_url, "API_RASA_URL": rasa_url, "API_LOCAL_USER": "off",
+        env = {"SERVICES_DB_URL": db_url, "API_RASA_URL": rasa_url, "API_LOCAL_USER": "off",
                "MILVUS_LITE_PATH": str(self.folder / "api-knowledge.db")}
         made = subprocess.run(
             [self.python, "-m", "apps.cli.api_keys", "create", "--name", "capacity",

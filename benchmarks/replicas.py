@@ -322,7 +322,7 @@ def replica_env(db_url: Text, redis_url: Text, token: Text) -> Dict[Text, Text]:
     from bilingual_assistant.encryption import new_key_entry
 
     return {**environment(), "PYTHONPATH": str(ROOT), "RASA_TELEMETRY_ENABLED": "false",
-            "HF_HUB_OFFLINE": "1", "DB_URL": db_url, "LOCK_STORE_URL": redis_url,
+            "HF_HUB_OFFLINE": "1", "CONVERSATIONS_DB_URL": db_url, "LOCK_STORE_URL": redis_url,
             "REDIS_URL": "", "CONVERSATION_KEYS": new_key_entry("replicas"),
             "RASA_AUTH_TOKEN": token, "RASA_CORS_ORIGINS": "",
             "ACTION_SERVER_URL": "http://127.0.0.1:9/webhook", "ACTION_SERVER_TOKEN": "unused",

@@ -15,6 +15,7 @@ Standard library only: the Rasa environment (pydantic 1) and the action server's
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import re
 from dataclasses import dataclass, field
@@ -36,6 +37,8 @@ from typing import (
 
 from bilingual_assistant.errors import ConfigurationError
 from bilingual_assistant.text import LANGUAGES
+
+logger = logging.getLogger(__name__)
 
 S = TypeVar("S")
 Parser = Callable[[Text], Any]
@@ -166,6 +169,7 @@ def setting(
     secret: bool = False,
     shown: Optional[Text] = None,
     need: Text = "optional",
+    replaces: Text = "",
 ) -> Any:
     """Declares one setting (a dataclass field).
 
@@ -179,13 +183,15 @@ def setting(
         need: `required` (a process does not start without it; `make run` makes a
             fresh one), `production` (set it before colleagues use the assistant:
             docs/checklist.md) or `optional`.
+        replaces: the variable's former name, still read (with a warning) when the
+            new one is unset.
     """
     if need not in NEEDS:
         raise ValueError(f"{env}: need must be one of {NEEDS}, got {need!r}")
     return field(
         default=default,
         metadata={"env": env, "doc": doc, "parse": parse, "secret": secret, "shown": shown,
-                  "need": need},
+                  "need": need, "replaces": replaces},
     )
 
 
@@ -467,10 +473,11 @@ class ConversationStoreSettings:
     """Conversations at rest (Rasa's tracker store)"""
 
     db_url: Text = setting(
-        "DB_URL", "sqlite:///.data/conversations.db",
+        "CONVERSATIONS_DB_URL", "sqlite:///.data/conversations.db",
         "where Rasa keeps conversations: a SQLite file, or PostgreSQL "
         "(`postgresql://user:password@host:5432/db`), shared by every replica",
-        secret=True, shown="`sqlite:///.data/conversations.db`", need="production"
+        secret=True, shown="`sqlite:///.data/conversations.db`", need="production",
+        replaces="DB_URL",
     )
     keys: Text = setting(
         "CONVERSATION_KEYS", "",
@@ -620,11 +627,12 @@ class ApiSettings:
         "the address the API listens on; another than loopback needs `API_LOCAL_USER=off`")
     port: int = setting("API_PORT", 8000, "its port", whole_number(1))
     db_url: Text = setting(
-        "DATABASE_URL", "sqlite:///.data/api.db",
+        "SERVICES_DB_URL", "sqlite:///.data/api.db",
         "the services' own tables (API keys, sessions, hit-test runs, jobs, feedback, "
         "curated answers), shared by the API, the worker and the action server: a SQLite "
         "file, or PostgreSQL (`postgresql://user:password@host:5432/db`)",
-        secret=True, shown="`sqlite:///.data/api.db`", need="production")
+        secret=True, shown="`sqlite:///.data/api.db`", need="production",
+        replaces="DATABASE_URL")
     rasa_url: Text = setting(
         "API_RASA_URL", "http://127.0.0.1:5005", "where the API reaches Rasa's REST channel",
         url)
@@ -798,6 +806,11 @@ def load(section: Type[S], env: Optional[Mapping[Text, Text]] = None) -> S:
     values: Dict[Text, Any] = {}
     for item in declarations(section):
         raw = env.get(item.metadata["env"], "")
+        former = item.metadata["replaces"]
+        if raw.strip() == "" and former and env.get(former, "").strip():
+            raw = env[former]
+            logger.warning("settings.renamed", extra={"old": former,
+                                                      "new": item.metadata["env"]})
         if raw.strip() == "":
             continue
         try:
@@ -876,8 +889,11 @@ def markdown_table() -> Text:
     for section in SECTIONS:
         title = (section.__doc__ or section.__name__).strip()
         for item in declarations(section):
+            former = item.metadata["replaces"]
+            doc = item.metadata["doc"] + (
+                f" (formerly `{former}`, still read when this is unset)" if former else "")
             lines.append(f"| `{item.metadata['env']}` | {item.metadata['need']} | {title} | "
-                         f"{_shown_default(item)} | {item.metadata['doc']} |")
+                         f"{_shown_default(item)} | {doc} |")
     return "\n".join(lines) + "\n"
 
 

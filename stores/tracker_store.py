@@ -4,7 +4,7 @@
       type: stores.tracker_store.EncryptedSQLTrackerStore   # endpoints.yml
 
 SQLite under `.data/` by default, PostgreSQL (or any SQLAlchemy URL) with
-`DB_URL`. Each event's content (texts, slots, entities, metadata, answers) is
+`CONVERSATIONS_DB_URL`. Each event's content (texts, slots, entities, metadata, answers) is
 sealed with the current key of the keyring (`CONVERSATION_KEYS` or the key file),
 bound to its conversation id; older keys still open older rows. In the clear stay
 what queries need: the conversation id, event type, intent and action names and
@@ -80,7 +80,7 @@ class EncryptedSQLTrackerStore(SQLTrackerStore):
         db_url: Optional[Text] = None,
         **kwargs: Any,
     ) -> None:
-        """Connects to the database of `DB_URL` with the keyring of the settings.
+        """Connects to the database of `CONVERSATIONS_DB_URL` with the keyring of the settings.
 
         Args:
             domain: Rasa's domain.
@@ -171,7 +171,8 @@ class EncryptedSQLTrackerStore(SQLTrackerStore):
             refused = ConversationStoreUnavailableError(
                 f"The conversation database ({self.engine.url.render_as_string(True)}) cannot "
                 f"be reached ({type(error).__name__}); the message was not processed. "
-                f"Start the database or correct DB_URL; messages are taken again as soon as "
+                f"Start the database or correct CONVERSATIONS_DB_URL; messages are taken "
+                f"again as soon as "
                 f"it answers.")
             if self._down_since is None:  # one line per outage, not per message
                 self._down_since = time.monotonic()

@@ -1,6 +1,6 @@
 """The services' own tables (API keys, hit-test runs, jobs, locks, workers, sessions,
 feedback, curated answers, the chat log) on
-SQLAlchemy: a SQLite file by default, PostgreSQL when `DATABASE_URL` names one."""
+SQLAlchemy: a SQLite file by default, PostgreSQL when `SERVICES_DB_URL` names one."""
 
 from __future__ import annotations
 
@@ -174,7 +174,7 @@ def connect(url: Text) -> Engine:
         engine = create_engine(parsed, pool_pre_ping=True, **options)
     except (ArgumentError, ImportError, ValueError) as error:
         raise ConfigurationError(
-            f"DATABASE_URL cannot be used ({error}). Give a SQLAlchemy URL such as "
+            f"SERVICES_DB_URL cannot be used ({error}). Give a SQLAlchemy URL such as "
             f"sqlite:///.data/api.db or postgresql://user:password@host:5432/db."
         ) from None
     if engine.dialect.name == "sqlite":
@@ -188,7 +188,7 @@ def connect(url: Text) -> Engine:
         raise ServiceError(
             f"The API database at {parsed.render_as_string(hide_password=True)} cannot "
             f"be used: {error.__class__.__name__}. Check that it is running and "
-            f"DATABASE_URL is right.") from None
+            f"SERVICES_DB_URL is right.") from None
     return engine
 
 

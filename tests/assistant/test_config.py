@@ -7,6 +7,8 @@ import pytest
 
 from bilingual_assistant.config import (
     SECTIONS,
+    ApiSettings,
+    ConversationStoreSettings,
     KnowledgeSettings,
     LLMSettings,
     LocalLLMSettings,
@@ -42,8 +44,9 @@ def test_values_come_from_the_environment():
         "MILVUS_URI": "http://milvus:19530",
         "LLM_LANGUAGES": "en",
     })
-    assert settings.weather == WeatherSettings("http://127.0.0.1:1/geo", "http://127.0.0.1:1/fc",
-                                               2.5)
+    assert settings.weather == WeatherSettings(geocoding_url="http://127.0.0.1:1/geo",
+                                               forecast_url="http://127.0.0.1:1/fc",
+                                               timeout_seconds=2.5)
     assert settings.retrieval.top_k == 6
     assert settings.knowledge.uri == "http://milvus:19530"
     assert settings.llm_languages == ("en",)
@@ -167,3 +170,20 @@ def test_every_setting_says_when_it_is_needed_and_a_bad_level_is_refused():
         n for n, need in needs.items() if need == "production"}
     with pytest.raises(ValueError, match="need must be one of"):
         setting("X", "", "x", need="sometimes")
+
+
+@pytest.mark.parametrize("section,field_name,old,new", [
+    (ConversationStoreSettings, "db_url", "DB_URL", "CONVERSATIONS_DB_URL"),
+    (ApiSettings, "db_url", "DATABASE_URL", "SERVICES_DB_URL"),
+])
+def test_a_renamed_setting_still_reads_its_old_name_and_says_so(
+        section, field_name, old, new, caplog):
+    caplog.set_level("WARNING", logger="bilingual_assistant.config")
+    url = "postgresql://a@db/x"
+    assert getattr(load(section, {old: url}), field_name) == url
+    assert [(r.getMessage(), r.old, r.new) for r in caplog.records] == [
+        ("settings.renamed", old, new)]
+    caplog.clear()
+    assert getattr(load(section, {old: url, new: "sqlite:///new.db"}),
+                   field_name) == "sqlite:///new.db"
+    assert caplog.records == []

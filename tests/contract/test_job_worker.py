@@ -47,9 +47,9 @@ class World:
         self.env = {**os.environ, "PYTHONPATH": str(ROOT), "KNOWLEDGE_DIR": str(tmp / "kb"),
                     "WORKER_METRICS_PORT": "0",
                     "MILVUS_LITE_PATH": str(tmp / "knowledge.db"),
-                    "DATABASE_URL": f"sqlite:///{tmp / 'api.db'}", "JOBS_BROKER_URL": broker,
+                    "SERVICES_DB_URL": f"sqlite:///{tmp / 'api.db'}", "JOBS_BROKER_URL": broker,
                     "JOB_STALE_SECONDS": "4", "REDIS_URL": ""}
-        self.engine = connect(self.env["DATABASE_URL"])
+        self.engine = connect(self.env["SERVICES_DB_URL"])
         self.store = SqlJobStore(self.engine)
         self.jobs = Jobs(self.store, CeleryQueue(celery_app(broker)), stale_seconds=4)
         self.workers: list[subprocess.Popen] = []

@@ -62,7 +62,7 @@ def test_a_bad_url_says_what_a_good_one_looks_like():
 
 
 def test_an_unreachable_database_is_a_service_error():
-    with pytest.raises(ServiceError, match="DATABASE_URL"):
+    with pytest.raises(ServiceError, match="SERVICES_DB_URL"):
         connect("postgresql://postgres@127.0.0.1:1/none")
 
 

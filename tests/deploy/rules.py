@@ -28,7 +28,8 @@ STORE_VARIABLES = {"POSTGRES_PASSWORD", "POSTGRES_USER", "POSTGRES_DB", "PGDATA"
 # A variable holds a secret when its name says so, or when it is a URL that carries
 # a password (the databases, Redis, the job broker).
 SECRET_NAME_PATTERN = re.compile(r"TOKEN|KEY|SECRET|PASSWORD")
-SECRET_URLS = {"DB_URL", "DATABASE_URL", "REDIS_URL", "LOCK_STORE_URL", "JOBS_BROKER_URL"}
+SECRET_URLS = {"CONVERSATIONS_DB_URL", "SERVICES_DB_URL", "REDIS_URL", "LOCK_STORE_URL",
+               "JOBS_BROKER_URL"}
 # A URL with a user and password in it: `scheme://user:password@host` (a
 # placeholder in angle brackets, `user:<password>@`, is not a password).
 URL_WITH_PASSWORD = re.compile(r"[a-z+]+://[^/\s:@]*:[^@\s/<]+@")

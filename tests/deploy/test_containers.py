@@ -144,7 +144,7 @@ def stack(images, tmp_path_factory) -> Iterator[Dict[Text, Text]]:
     milvus = tmp_path_factory.mktemp("milvus")
     milvus.chmod(0o777)  # written by uid 10001
     knowledge = ["-v", f"{ROOT / 'knowledge'}:/var/lib/assistant/knowledge:ro"]
-    stores = {"MILVUS_URI": "http://127.0.0.1:19530", "DATABASE_URL": db_url,
+    stores = {"MILVUS_URI": "http://127.0.0.1:19530", "SERVICES_DB_URL": db_url,
               "REDIS_URL": REDIS_URL, "KNOWLEDGE_DIR": "/var/lib/assistant/knowledge",
               "METRICS_TOKEN": secret["METRICS_TOKEN"]}
     containers = Containers()
@@ -155,7 +155,8 @@ def stack(images, tmp_path_factory) -> Iterator[Dict[Text, Text]]:
                          "--port", "19530")
         containers.wait_healthy(60)
         indexed = docker("run", "--rm", *HARDENED, *knowledge,
-                         "-e", "MILVUS_URI=http://127.0.0.1:19530", "-e", f"DATABASE_URL={db_url}",
+                         "-e", "MILVUS_URI=http://127.0.0.1:19530",
+                         "-e", f"SERVICES_DB_URL={db_url}",
                          image("worker"), "python", "-m", "apps.cli.ingest",
                          "/var/lib/assistant/knowledge", "--prune", timeout=600)
         assert indexed.returncode == 0, indexed.stdout[-2000:] + indexed.stderr[-2000:]
@@ -175,7 +176,7 @@ def stack(images, tmp_path_factory) -> Iterator[Dict[Text, Text]]:
             "RASA_HOST": "127.0.0.1", "RASA_AUTH_TOKEN": secret["RASA_AUTH_TOKEN"],
             "ACTION_SERVER_URL": "http://127.0.0.1:5055/webhook",
             "ACTION_SERVER_TOKEN": secret["ACTION_SERVER_TOKEN"],
-            "DB_URL": db_url, "REDIS_URL": REDIS_URL,
+            "CONVERSATIONS_DB_URL": db_url, "REDIS_URL": REDIS_URL,
             "CONVERSATION_KEYS": keys.stdout.strip(),
             "METRICS_TOKEN": secret["METRICS_TOKEN"]}, image("rasa"))
         containers.wait_healthy(600)
@@ -202,7 +203,7 @@ def test_a_question_through_rasa_is_answered_with_sources_by_the_other_container
                            params={"token": stack["RASA_AUTH_TOKEN"]}, timeout=30).json()
     assert [e["text"] for e in tracker["events"] if e["event"] == "user"] == [
         "How many days of annual leave do I get?"]
-    # ... kept in PostgreSQL (DB_URL), the message's text encrypted there.
+    # ... kept in PostgreSQL (CONVERSATIONS_DB_URL), the message's text encrypted there.
     import sqlalchemy as sa
 
     engine = sa.create_engine(stack["db_url"])

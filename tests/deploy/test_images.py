@@ -216,15 +216,15 @@ def test_the_compose_file_follows_the_rules():
 def test_the_compose_checks_catch_a_literal_secret_and_an_open_port():
     compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text(encoding="utf-8"))
     compose["services"]["rasa"]["environment"]["RASA_AUTH_TOKEN"] = "abc"
-    compose["services"]["worker"]["environment"]["DATABASE_URL"] = "postgresql://a:b@db/x"
+    compose["services"]["worker"]["environment"]["SERVICES_DB_URL"] = "postgresql://a:b@db/x"
     compose["services"]["redis"]["ports"] = ["6379:6379"]
     compose["services"]["postgres"]["user"] = "0"
     assert compose_problems(compose) == [
         "postgres: runs as root",
         "redis: publishes 6379:6379",
         "rasa: RASA_AUTH_TOKEN is not read from deploy/.env",
-        "worker: DATABASE_URL is not read from deploy/.env",
-        "worker: DATABASE_URL holds a password",
+        "worker: SERVICES_DB_URL is not read from deploy/.env",
+        "worker: SERVICES_DB_URL holds a password",
     ]
 
 

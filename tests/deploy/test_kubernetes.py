@@ -444,7 +444,7 @@ def test_the_scaled_overlay_runs_several_rasa_replicas_kept_up_in_drains():
     # Rasa's replicas share the conversations and their locks.
     env = {v["name"] for v in deployments["rasa"]["spec"]["template"]["spec"][
         "containers"][0]["env"]}
-    assert {"DB_URL", "REDIS_URL", "CONVERSATION_KEYS"} <= env
+    assert {"CONVERSATIONS_DB_URL", "REDIS_URL", "CONVERSATION_KEYS"} <= env
     for container in containers(objects):
         assert container["image"].startswith("registry.example.com/"), container["image"]
 

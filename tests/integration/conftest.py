@@ -56,7 +56,7 @@ def rasa_env(**extra: Text) -> Dict[Text, Text]:
         TRANSFORMERS_OFFLINE="1",
         TF_CPP_MIN_LOG_LEVEL="2",
         PYTHONPATH=str(PROJECT),
-        DB_URL=f"sqlite:///{CONVERSATIONS / 'conversations.db'}",
+        CONVERSATIONS_DB_URL=f"sqlite:///{CONVERSATIONS / 'conversations.db'}",
         CONVERSATION_KEYS=CONVERSATION_KEY,
     )
     env.update(extra)
@@ -218,7 +218,7 @@ class Servers:
             ACTION_SERVER_TOKEN=TOKEN,
             METRICS_TOKEN=METRICS_TOKEN,
             MILVUS_LITE_PATH=str(self.logs / "knowledge.db"),
-            DATABASE_URL=f"sqlite:///{self.logs / 'api.db'}",
+            SERVICES_DB_URL=f"sqlite:///{self.logs / 'api.db'}",
             LLM_BASE_URL=f"http://127.0.0.1:{self.llm_port}/v1",
             LLM_API_KEY=LLM_KEY,
             LLM_TIMEOUT_SECONDS="40",
@@ -371,7 +371,7 @@ def api(servers: Servers, work_dir: Path) -> Iterator[Api]:
     env = {**os.environ, "PYTHONPATH": str(PROJECT),
            # Its own Milvus Lite file: a file is open in one process only.
            "MILVUS_LITE_PATH": str(work_dir / "api-knowledge.db"),
-           "DATABASE_URL": f"sqlite:///{work_dir / 'api.db'}",
+           "SERVICES_DB_URL": f"sqlite:///{work_dir / 'api.db'}",
            "API_RASA_URL": servers.rasa_url, "API_LOCAL_USER": "off",
            "JOBS_BROKER_URL": f"sqla+sqlite:///{work_dir / 'jobs-broker.db'}",
            "METRICS_TOKEN": METRICS_TOKEN}

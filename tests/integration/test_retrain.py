@@ -112,7 +112,7 @@ def world(servers: Servers, work_dir: Path, small_model: Path) -> Iterator[tuple
     rasa_url = f"http://127.0.0.1:{rasa_port}"
     python = str(servers.actions_python)
     env = {**os.environ, "PYTHONPATH": str(PROJECT), "API_LOCAL_USER": "on",
-           "DATABASE_URL": f"sqlite:///{project / 'api.db'}",
+           "SERVICES_DB_URL": f"sqlite:///{project / 'api.db'}",
            "JOBS_BROKER_URL": f"sqla+sqlite:///{project / 'broker.db'}", "REDIS_URL": "",
            "API_RASA_URL": rasa_url, "RASA_AUTH_TOKEN": TOKEN_FOR_RASA,
            "RASA_COMMAND": str(BIN / "rasa")}
@@ -124,7 +124,8 @@ def world(servers: Servers, work_dir: Path, small_model: Path) -> Iterator[tuple
                 ACTION_SERVER_URL=f"http://127.0.0.1:{servers.action_port}/webhook",
                 ACTION_SERVER_TOKEN=TOKEN, RASA_AUTH_TOKEN=TOKEN_FOR_RASA,
                 RASA_HOST="127.0.0.1", RASA_PORT=str(rasa_port), RASA_CORS_ORIGINS="",
-                DB_URL=f"sqlite:///{project / 'conversations.db'}", **servers.channel_env()))
+                CONVERSATIONS_DB_URL=f"sqlite:///{project / 'conversations.db'}",
+                **servers.channel_env()))
         for name, command, store in (
                 ("retrain-worker", [python, "-m", "apps.worker", "--name", "retrain"], "w"),
                 ("retrain-api", [python, "-m", "apps.api", "--port", str(api_port)], "a")):

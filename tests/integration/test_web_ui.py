@@ -60,7 +60,7 @@ def stack(servers: Servers, work_dir: Path) -> Iterator[Stack]:
     env: Dict[Text, Text] = {
         **os.environ, "PYTHONPATH": str(PROJECT), "KNOWLEDGE_DIR": str(knowledge),
         "MILVUS_URI": f"http://127.0.0.1:{milvus_port}",
-        "DATABASE_URL": f"sqlite:///{home / 'api.db'}",
+        "SERVICES_DB_URL": f"sqlite:///{home / 'api.db'}",
         "JOBS_BROKER_URL": f"sqla+sqlite:///{home / 'broker.db'}", "REDIS_URL": "",
         "API_RASA_URL": servers.rasa_url, "RASA_AUTH_TOKEN": RASA_TOKEN,
         "OIDC_ISSUER": provider.issuer, "OIDC_CLIENT_ID": provider.client_id,

@@ -124,7 +124,8 @@ def test_the_command_line_forgets_a_conversation(tmp_path):
     keys = "k1:" + base64.b64encode(hashlib.sha256(b"k1").digest()).decode()
     store = EncryptedSQLTrackerStore(DOMAIN, keyring=Keyring.parse(keys), db_url=url)
     asyncio.run(store.save(conversation("alice")))
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "DB_URL": url, "CONVERSATION_KEYS": keys}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "CONVERSATIONS_DB_URL": url,
+           "CONVERSATION_KEYS": keys}
     result = subprocess.run([sys.executable, "-m", "apps.cli.conversations", "forget", "alice"],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
@@ -163,7 +164,7 @@ async def test_a_database_out_of_reach_refuses_messages_and_loses_no_turn(postgr
         tracker = conversation("carol", "first")
         tracker.update(UserUttered("second", {"intent": {"name": "greet"}}))
         await store.save(tracker)
-        with pytest.raises(ConversationStoreUnavailableError, match="DB_URL"):
+        with pytest.raises(ConversationStoreUnavailableError, match="CONVERSATIONS_DB_URL"):
             store.ready()
         with pytest.raises(ConversationStoreUnavailableError):
             await conversations_ready()  # what the lock store asks before each message

@@ -23,7 +23,7 @@ def test_first_start_indexes_and_makes_one_admin_key_and_a_second_changes_nothin
     database = f"sqlite:///{tmp_path / 'api.db'}"
     env = {"PATH": "/usr/bin:/bin", "HOME": str(Path.home()), "PYTHONPATH": str(ROOT),
            "HF_HUB_OFFLINE": "1", "MILVUS_LITE_PATH": str(tmp_path / "kb.db"),
-           "DATABASE_URL": database}
+           "SERVICES_DB_URL": database}
     first = bootstrap(str(folder), env=env)
     assert first.returncode == 0, first.stderr
     assert "3 added" in first.stdout
@@ -45,7 +45,7 @@ def test_an_empty_folder_is_said_and_still_gives_the_key(tmp_path):
     empty.mkdir()
     env = {"PATH": "/usr/bin:/bin", "HOME": str(Path.home()), "PYTHONPATH": str(ROOT),
            "HF_HUB_OFFLINE": "1", "MILVUS_LITE_PATH": str(tmp_path / "kb.db"),
-           "DATABASE_URL": f"sqlite:///{tmp_path / 'api.db'}"}
+           "SERVICES_DB_URL": f"sqlite:///{tmp_path / 'api.db'}"}
     result = bootstrap(str(empty), env=env)
     assert result.returncode == 0, result.stderr
     assert "holds no documents. The knowledge base is empty" in result.stdout

@@ -34,7 +34,7 @@ def test_a_new_file_gets_every_secret_compose_needs_and_stays_private(tmp_path):
                 if ":?set it in deploy/.env" in line}
     assert required and all(got.get(name) for name in required), required - set(got)
     password = got["POSTGRES_PASSWORD"]
-    assert got["DB_URL"] == got["DATABASE_URL"] == (
+    assert got["CONVERSATIONS_DB_URL"] == got["SERVICES_DB_URL"] == (
         f"postgresql://assistant:{password}@postgres:5432/assistant")
     assert got["REDIS_URL"] == f"redis://:{got['REDIS_PASSWORD']}@redis:6379/0"
     keyring = Keyring.parse(got["CONVERSATION_KEYS"], "CONVERSATION_KEYS")
@@ -52,7 +52,7 @@ def test_running_again_changes_nothing_and_keeps_what_was_set(tmp_path):
     assert fill(target).returncode == 0
     first = values(target)
     assert first["POSTGRES_PASSWORD"] == "chosen-by-me"
-    assert first["DB_URL"].startswith("postgresql://assistant:chosen-by-me@")
+    assert first["CONVERSATIONS_DB_URL"].startswith("postgresql://assistant:chosen-by-me@")
     assert first["RASA_AUTH_TOKEN"]
     again = fill(target)
     assert again.returncode == 0 and "filled nothing" in again.stdout
