@@ -8,7 +8,7 @@ import hmac
 import re
 import secrets
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Callable, Iterable, List, Optional, Protocol, Sequence, Text, Tuple
 
 from bilingual_assistant.access.principal import SCOPES, Principal
@@ -60,8 +60,12 @@ class KeyStore(Protocol):
     def all(self) -> List[KeyRecord]:
         """Every record, newest first."""
 
-    def update(self, record: KeyRecord) -> None:
-        """Replaces the record with the same id."""
+    def mark_used(self, key_id: Text, at: float) -> None:
+        """Records a use: sets only `last_used_at`, and only while the key is not
+        revoked, so that a request in flight never writes a revocation back."""
+
+    def mark_revoked(self, key_id: Text, at: float) -> None:
+        """Sets `revoked_at` unless it is already set (the first revocation stays)."""
 
 
 def check_scopes(scopes: Iterable[Text]) -> Tuple[Text, ...]:
@@ -133,7 +137,7 @@ class ApiKeys:
             raise AuthenticationError(
                 f"The API key '{record.name}' ({record.id}) is {state}; ask an "
                 f"administrator for a new one.")
-        self.store.update(replace(record, last_used_at=now))
+        self.store.mark_used(record.id, now)
         return Principal(subject=f"key:{record.id}", name=record.name, roles=frozenset(),
                          scopes=frozenset(record.scopes), via="api_key")
 
@@ -143,12 +147,11 @@ class ApiKeys:
         Raises:
             NotFoundError: when no key has this id.
         """
-        record = self.store.get(key_id)
-        if record is None:
+        if self.store.get(key_id) is None:
             raise NotFoundError(f"No API key has the id {key_id!r}; list them to see the ids.")
-        if record.revoked_at is None:
-            record = replace(record, revoked_at=self.clock())
-            self.store.update(record)
+        self.store.mark_revoked(key_id, self.clock())
+        record = self.store.get(key_id)
+        assert record is not None  # keys are never deleted
         return record
 
     def list(self) -> List[KeyRecord]:

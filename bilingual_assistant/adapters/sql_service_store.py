@@ -252,9 +252,17 @@ class SqlKeyStore(_Tables):
         return [self._record(row) for row in
                 self._read(select(api_keys).order_by(api_keys.c.created_at.desc()))]
 
-    def update(self, record: KeyRecord) -> None:
-        self._write(update(api_keys).where(api_keys.c.id == record.id)
-                    .values(**self._values(record)))
+    def mark_used(self, key_id: Text, at: float) -> None:
+        # One conditional UPDATE of one column: a revocation committed meanwhile
+        # is neither overwritten nor undone.
+        self._write(update(api_keys).where(api_keys.c.id == key_id,
+                                           api_keys.c.revoked_at.is_(None))
+                    .values(last_used_at=at))
+
+    def mark_revoked(self, key_id: Text, at: float) -> None:
+        self._write(update(api_keys).where(api_keys.c.id == key_id,
+                                           api_keys.c.revoked_at.is_(None))
+                    .values(revoked_at=at))
 
 
 class SqlHitTestLog(_Tables):

@@ -1,6 +1,8 @@
 """The API service's tables on a SQLite file and on the real PostgreSQL at
 127.0.0.1:5432, as the API uses them."""
 
+import threading
+import time
 
 import pytest
 import sqlalchemy as sa
@@ -43,6 +45,37 @@ def test_keys_live_in_the_database_across_connections(engine):
             sa.text("SELECT * FROM api_keys")) for v in row)
     assert token.split("_", 2)[2] not in stored  # only the hash is kept
     again.revoke(record.id)
+    with pytest.raises(AuthenticationError, match="revoked"):
+        keys.authenticate(token)
+
+
+def test_a_revoked_key_stays_revoked_while_requests_race_the_revocation(engine):
+    """Eight threads keep using a key while another connection revokes it; no use
+    recorded around the revocation may write it back (issue #27 item 2). The old
+    read-then-write-the-whole-row, with 2 ms between the two, failed 4 runs of 4
+    on SQLite and on PostgreSQL."""
+    keys = ApiKeys(SqlKeyStore(engine))
+    token, record = keys.issue("busy script", ["chat"])
+    start = threading.Barrier(9)
+
+    def requests_() -> None:
+        mine = ApiKeys(SqlKeyStore(engine))
+        start.wait()
+        for _ in range(200):
+            try:
+                mine.authenticate(token)
+            except AuthenticationError:
+                return
+
+    threads = [threading.Thread(target=requests_) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    start.wait()
+    time.sleep(0.05)
+    ApiKeys(SqlKeyStore(engine)).revoke(record.id)
+    for thread in threads:
+        thread.join(60)
+    assert keys.store.get(record.id).revoked_at is not None
     with pytest.raises(AuthenticationError, match="revoked"):
         keys.authenticate(token)
 

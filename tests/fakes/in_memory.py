@@ -198,8 +198,15 @@ class InMemoryKeyStore:
     def all(self) -> List[KeyRecord]:
         return sorted(self.records.values(), key=lambda r: -r.created_at)
 
-    def update(self, record: KeyRecord) -> None:
-        self.records[record.id] = record
+    def mark_used(self, key_id: Text, at: float) -> None:
+        record = self.records.get(key_id)
+        if record is not None and record.revoked_at is None:
+            self.records[key_id] = replace(record, last_used_at=at)
+
+    def mark_revoked(self, key_id: Text, at: float) -> None:
+        record = self.records.get(key_id)
+        if record is not None and record.revoked_at is None:
+            self.records[key_id] = replace(record, revoked_at=at)
 
 
 class InMemoryHitTestLog:

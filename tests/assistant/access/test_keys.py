@@ -115,3 +115,35 @@ def test_roles_grant_scopes_and_admin_grants_everything():
     key = Principal("key:1", "ops", frozenset(), frozenset({"admin"}), "api_key")
     assert key.allows("knowledge:write")
     assert LOCAL_USER.allows("admin")
+
+
+class InFlight(InMemoryKeyStore):
+    """A store where one request has read the key's row before a revocation and
+    records its use after it: the interleaving a busy server produces."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.before_use = lambda: None
+
+    def mark_used(self, key_id, at):
+        self.before_use()
+        super().mark_used(key_id, at)
+
+
+def test_a_request_in_flight_cannot_undo_a_revocation(clock):
+    store = InFlight()
+    keys = ApiKeys(store, clock)
+    token, record = keys.issue("script", ["chat"])
+    store.before_use = lambda: keys.revoke(record.id)  # revoked while the request runs
+    keys.authenticate(token)  # the request that had already read the row
+    store.before_use = lambda: None
+    assert store.records[record.id].revoked_at is not None
+    with pytest.raises(AuthenticationError, match="revoked"):
+        keys.authenticate(token)
+
+
+def test_revoking_twice_keeps_the_first_time(keys, clock):
+    _, record = keys.issue("script", ["chat"])
+    first = keys.revoke(record.id).revoked_at
+    clock.now += 60
+    assert keys.revoke(record.id).revoked_at == first
