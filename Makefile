@@ -208,7 +208,7 @@ unindex: $(ACTIONS_STAMP) ## Delete from the knowledge base every document index
 	@$(DOTENV) $(ACTIONS_PY) -m apps.cli.ingest $(FOLDER) --remove
 
 settings: $(ACTIONS_STAMP) ## Show every setting as this environment sets it (exit 2 if one is invalid)
-	@$(ACTIONS_PY) -m apps.cli.settings
+	@$(DOTENV) $(ACTIONS_PY) -m apps.cli.settings
 
 env-path: ## Print the Rasa environment's folder
 	@echo $(RASA_ENV)
