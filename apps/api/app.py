@@ -1,5 +1,6 @@
 """The API service's app (`/v1/…`, OpenAPI at `/v1/openapi.json`, docs at
-`/v1/docs`): its errors and middleware, and the routers of `apps/api/routes/` (chat
+`/v1/docs`): its errors and middleware (the local mode's host and origin guard among
+them), and the routers of `apps/api/routes/` (chat
 and conversation history, hit testing, knowledge documents, jobs, the model,
 feedback, API keys, sign-in, health); their dependencies are in `apps/api/deps.py`."""
 
@@ -10,7 +11,7 @@ from typing import Callable, Text
 from fastapi import FastAPI
 
 from apps.api import errors
-from apps.api.middleware import BodyLimit, RequestTimer
+from apps.api.middleware import BodyLimit, LocalModeGuard, RequestTimer, SecurityHeaders
 from apps.api.operations import Operations
 from apps.api.routes import (
     auth,
@@ -54,7 +55,10 @@ def create_app(services: ApiServices) -> FastAPI:
     app.state.services, app.state.recorder = services, recorder
     app.state.operations = Operations(services)  # the web UI does the same things the same way
     app.add_middleware(BodyLimit, limit_for=body_limits(services.max_upload_bytes))
-    # Added last, so outermost: refusals by the body limit are timed too.
+    if services.local_user and services.sign_in is None:
+        app.add_middleware(LocalModeGuard)
+    app.add_middleware(SecurityHeaders)
+    # Added last, so outermost: refusals by the guards and the body limit are timed too.
     app.add_middleware(RequestTimer, recorder=recorder)
     for router in ROUTERS:
         app.include_router(router)

@@ -94,3 +94,90 @@ class BodyLimit:
                 await refusal(scope, receive, send)
 
         await self.app(scope, counted, answer)
+
+
+# Names a browser on this machine uses for the API in local mode. A page of another
+# site that has its own name resolve to 127.0.0.1 (DNS rebinding) sends that name.
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+def host_name(host: Text) -> Text:
+    """`Host` without its port, lower-cased (`[::1]:8000` → `[::1]`)."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host.split("]", 1)[0] + "]"
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+class LocalModeGuard:
+    """Single-user local mode answers without credentials, so only this machine's
+    own names may reach it and only its own pages may change anything: `Host` must
+    be 127.0.0.1, localhost or [::1] (closing DNS rebinding), and a change (any
+    method but GET, HEAD, OPTIONS, and every WebSocket) sent by a browser must come
+    from the same origin (`Origin`, `Sec-Fetch-Site`). Programs on this machine send
+    neither header and pass."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Dict[Text, Any], receive: Callable[[], Awaitable[Any]],
+                       send: Callable[[Any], Awaitable[None]]) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        host = headers.get("host", "")
+        problem = None
+        if host_name(host) not in LOCAL_HOSTS:
+            problem = (f"Local mode answers only requests for 127.0.0.1 or localhost, not "
+                       f"{host or 'a request without a Host header'}.")
+        elif scope["type"] == "websocket" or scope.get("method") not in SAFE_METHODS:
+            origin = headers.get("origin")
+            if origin is not None and origin.lower() not in (f"http://{host}".lower(),
+                                                             f"https://{host}".lower()):
+                problem = (f"A page of {origin} cannot change anything here; only the "
+                           f"assistant's own pages can.")
+            elif headers.get("sec-fetch-site") in ("cross-site", "same-site"):
+                problem = "A page of another site cannot change anything here."
+        if problem is None:
+            await self.app(scope, receive, send)
+        elif scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008})
+        else:
+            await JSONResponse(errors.body("forbidden", problem),
+                               status_code=403)(scope, receive, send)
+
+
+# Sent with every response: no page of this service may be framed by another site
+# (clickjacking), and no response is sniffed as another content type.
+SECURITY_HEADERS = (
+    (b"content-security-policy", b"frame-ancestors 'none'"),
+    (b"x-frame-options", b"DENY"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+)
+
+
+class SecurityHeaders:
+    """Adds `SECURITY_HEADERS` to every HTTP response (a second
+    Content-Security-Policy header narrows a route's own, it never widens it)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Dict[Text, Any], receive: Callable[[], Awaitable[Any]],
+                       send: Callable[[Any], Awaitable[None]]) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                present = {k.lower() for k, _ in message.get("headers", [])}
+                extra = [(k, v) for k, v in SECURITY_HEADERS
+                         if k == b"content-security-policy" or k not in present]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)

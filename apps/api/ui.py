@@ -20,6 +20,8 @@ import anyio
 import gradio as gr
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.middleware import Middleware
+from starlette.middleware.base import BaseHTTPMiddleware
 
 from apps.api import errors
 from apps.api.operations import Operations
@@ -464,7 +466,6 @@ def mount_ui(app: FastAPI) -> FastAPI:
             return principal.subject if principal.allows(scope) else None
         return check
 
-    @app.middleware("http")
     async def pages(request: Request, call_next: Callable[[Request], Any]) -> Response:
         path = request.url.path
         page = next((p for p in (CHAT, ADMIN) if path == p or path == p + "/"), None)
@@ -484,6 +485,10 @@ def mount_ui(app: FastAPI) -> FastAPI:
                                     status_code=403)
         response: Response = await call_next(request)
         return response
+
+    # Innermost: the app's own middleware (the local mode's host and origin guard,
+    # the security headers, the body limit, the timer) stays in front of the pages.
+    app.user_middleware.append(Middleware(BaseHTTPMiddleware, dispatch=pages))
 
     @app.get("/", include_in_schema=False)
     async def home() -> RedirectResponse:

@@ -79,9 +79,13 @@ def world(tmp_path):
     return services, store, rasa
 
 
+# Where `make run` serves the API; local mode answers only requests for this host.
+LOCAL = "http://127.0.0.1:8000"
+
+
 def client(services, local_user=False):
     services.local_user = local_user
-    return TestClient(create_app(services), raise_server_exceptions=False)
+    return TestClient(create_app(services), base_url=LOCAL, raise_server_exceptions=False)
 
 
 def bearer(token):

@@ -91,7 +91,8 @@ def test_an_administrator_gets_both_pages(world):  # noqa: F811
 def test_local_mode_opens_the_pages_without_sign_in(world):  # noqa: F811
     services = world[0]
     services.local_user = True
-    app = TestClient(mount_ui(create_app(services)), raise_server_exceptions=False)
+    app = TestClient(mount_ui(create_app(services)), base_url="http://127.0.0.1:8000",
+                     raise_server_exceptions=False)
     assert app.get("/chat/").status_code == 200 and app.get("/admin/").status_code == 200
 
 
@@ -105,6 +106,7 @@ def test_without_sign_in_or_local_mode_the_pages_say_what_to_configure(world):  
 def test_the_pages_load_nothing_from_other_sites(world, page):  # noqa: F811
     services = world[0]
     services.local_user = True
-    app = TestClient(mount_ui(create_app(services)), raise_server_exceptions=False)
+    app = TestClient(mount_ui(create_app(services)), base_url="http://127.0.0.1:8000",
+                     raise_server_exceptions=False)
     html = app.get(page).text
     assert "fonts.googleapis" not in html and "cdn." not in html
