@@ -663,8 +663,21 @@ class SignInSettings:
         "OIDC_ROLES_CLAIM", "roles",
         "the ID token claim holding roles (`user`, `admin`; others ignored)")
     admins: Text = setting(
-        "OIDC_ADMINS", "", "e-mails or subjects made administrators, comma separated "
-        "(besides the roles claim)", shown="unset", need="production")
+        "OIDC_ADMINS", "", "e-mails (verified by the provider) or subjects made "
+        "administrators, comma separated (besides the roles claim)", shown="unset",
+        need="production")
+    allowed_domains: Text = setting(
+        "OIDC_ALLOWED_DOMAINS", "",
+        "who may sign in: people whose verified e-mail is in one of these domains "
+        "(`example.com,example.cn`), or in `OIDC_ALLOWED_GROUPS`; both unset: everyone "
+        "the provider signs in (a public provider's every account)", shown="unset",
+        need="production")
+    allowed_groups: Text = setting(
+        "OIDC_ALLOWED_GROUPS", "",
+        "who may sign in: members of one of these groups (`OIDC_GROUPS_CLAIM`), comma "
+        "separated", shown="unset")
+    groups_claim: Text = setting(
+        "OIDC_GROUPS_CLAIM", "groups", "the ID token claim listing the person's groups")
     public_url: Text = setting(
         "API_PUBLIC_URL", "http://127.0.0.1:8000",
         "the API's address as browsers reach it: the callback "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Optional
 
@@ -14,7 +15,7 @@ from apps.api.services import ApiServices, Chat, SignIn
 from apps.api.ui import mount_ui
 from apps.job_queue import CeleryQueue, celery_app
 from bilingual_assistant.access.keys import ApiKeys
-from bilingual_assistant.access.oidc import OidcClient, OidcConfig, parse_admins
+from bilingual_assistant.access.oidc import OidcClient, OidcConfig, lower_names
 from bilingual_assistant.access.sessions import Sessions
 from bilingual_assistant.adapters.milvus_store import MilvusKnowledgeStore
 from bilingual_assistant.adapters.nlu_file import ReviewedExamples
@@ -38,6 +39,8 @@ from bilingual_assistant.jobs.service import Jobs
 from bilingual_assistant.knowledge.embedder import make_embedder
 from bilingual_assistant.knowledge.hit_testing import HitTester
 from bilingual_assistant.knowledge.retrieval import Retriever
+
+logger = logging.getLogger("apps.api")
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -72,8 +75,15 @@ def build_sign_in(settings: Settings, engine: Engine) -> Optional[SignIn]:
         issuer=config.issuer, client_id=config.client_id,
         client_secret=config.client_secret,
         redirect_uri=f"{config.public_url}/v1/auth/callback", scopes=config.scopes,
-        roles_claim=config.roles_claim, admins=parse_admins(config.admins.split(","))),
+        roles_claim=config.roles_claim, admins=lower_names(config.admins.split(",")),
+        allowed_domains=lower_names(config.allowed_domains.split(",")),
+        allowed_groups=frozenset(g.strip() for g in config.allowed_groups.split(",")
+                                 if g.strip()),
+        groups_claim=config.groups_claim),
         OidcHttp())
+    if not config.allowed_domains.strip() and not config.allowed_groups.strip():
+        logger.warning("api.sign_in_open_to_everyone", extra={
+            "issuer": config.issuer, "fix": "OIDC_ALLOWED_DOMAINS or OIDC_ALLOWED_GROUPS"})
     return SignIn(oidc, Sessions(store, hours=config.session_hours), store, config.public_url)
 
 

@@ -15,7 +15,12 @@ from urllib.parse import urlencode
 import jwt
 
 from bilingual_assistant.access.principal import ROLES, Principal
-from bilingual_assistant.errors import AuthenticationError, ConfigurationError, ServiceError
+from bilingual_assistant.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    PermissionDeniedError,
+    ServiceError,
+)
 
 ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "ES256", "ES384"]
 LOGIN_SECONDS = 600  # from the redirect to the provider until the callback
@@ -45,6 +50,12 @@ class OidcConfig:
     scopes: Text = "openid email profile"
     roles_claim: Text = "roles"  # a list or a space-separated string in the ID token
     admins: FrozenSet[Text] = frozenset()  # e-mails or subjects made administrators
+    # Who may sign in at all: people whose verified e-mail is in one of these
+    # domains, or who are in one of these groups; both empty: everyone the
+    # provider signs in.
+    allowed_domains: FrozenSet[Text] = frozenset()
+    allowed_groups: FrozenSet[Text] = frozenset()
+    groups_claim: Text = "groups"
 
 
 @dataclass(frozen=True)
@@ -64,16 +75,52 @@ def pkce_challenge(verifier: Text) -> Text:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
-def _roles(claims: Dict[Text, Any], config: OidcConfig) -> FrozenSet[Text]:
-    raw = claims.get(config.roles_claim)
+def _names(claims: Dict[Text, Any], claim: Text) -> FrozenSet[Text]:
+    """A claim holding a list of names or a space-separated string, as a set."""
+    raw = claims.get(claim)
     if isinstance(raw, str):
         raw = raw.split()
-    roles = {r for r in raw or [] if isinstance(r, str) and r in ROLES} \
-        if isinstance(raw, (list, tuple, str)) else set()
-    names = {str(claims.get("sub", "")), str(claims.get("email", "")).lower()}
+    if not isinstance(raw, (list, tuple)):
+        return frozenset()
+    return frozenset(r for r in raw if isinstance(r, str))
+
+
+def verified_email(claims: Dict[Text, Any]) -> Optional[Text]:
+    """The e-mail, lower-cased, if the provider says it verified it."""
+    email = claims.get("email")
+    verified = claims.get("email_verified") in (True, "true")
+    return email.strip().lower() if isinstance(email, str) and verified else None
+
+
+def _roles(claims: Dict[Text, Any], config: OidcConfig) -> FrozenSet[Text]:
+    roles = {r for r in _names(claims, config.roles_claim) if r in ROLES}
+    names = {str(claims.get("sub", ""))}
+    email = verified_email(claims)
+    if email:  # an unverified address proves nothing about who signed in
+        names.add(email)
     if names & {a.lower() for a in config.admins}:
         roles.add("admin")
     return frozenset(roles | {"user"})
+
+
+def admit(claims: Dict[Text, Any], config: OidcConfig) -> None:
+    """Checks the access policy: a verified e-mail in an allowed domain, or
+    membership of an allowed group, when either list is set.
+
+    Raises:
+        PermissionDeniedError: for anyone else (the message names no domain or group).
+    """
+    if not config.allowed_domains and not config.allowed_groups:
+        return
+    email = verified_email(claims)
+    domain = email.rsplit("@", 1)[-1] if email and "@" in email else None
+    if domain in {d.lower() for d in config.allowed_domains}:
+        return
+    if _names(claims, config.groups_claim) & config.allowed_groups:
+        return
+    raise PermissionDeniedError(
+        "Your account is not allowed to use this assistant. Ask the team that runs it "
+        "to give you access.")
 
 
 class OidcClient:
@@ -140,6 +187,7 @@ class OidcClient:
             AuthenticationError: for a missing or stale login, a state that does not
                 match, a refused code, or an ID token that is forged, expired, for
                 another audience or issuer, or replayed (nonce).
+            PermissionDeniedError: for a person outside the access policy.
             ServiceError: when the provider cannot be reached.
         """
         if login is None or self.clock() - login.created_at > LOGIN_SECONDS:
@@ -159,6 +207,7 @@ class OidcClient:
         claims = self.verify(tokens["id_token"])
         if not secrets.compare_digest(str(claims.get("nonce", "")), login.nonce):
             raise AuthenticationError("The ID token was not issued for this sign-in.")
+        admit(claims, self.config)
         name = str(claims.get("name") or claims.get("email") or claims["sub"])
         return Principal(subject=f"oidc:{claims['sub']}", name=name,
                          roles=_roles(claims, self.config), scopes=frozenset(), via="session")
@@ -198,6 +247,7 @@ class OidcClient:
         return matching[0] if len(matching) == 1 or (matching and kid) else None
 
 
-def parse_admins(raw: Sequence[Text]) -> FrozenSet[Text]:
-    """Administrators' e-mails or subjects, lower-cased."""
+def lower_names(raw: Sequence[Text]) -> FrozenSet[Text]:
+    """A setting's comma-separated names (administrators, domains), lower-cased,
+    without blanks."""
     return frozenset(a.strip().lower() for a in raw if a.strip())

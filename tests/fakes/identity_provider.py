@@ -44,7 +44,8 @@ class FakeIdentityProvider:
         self.other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.kid = "key-1"
         self.user: Dict[str, Any] = {"sub": "u-1001", "email": "ann@example.com",
-                                     "name": "Ann Lee", "roles": ["user"]}
+                                     "email_verified": True, "name": "Ann Lee",
+                                     "roles": ["user"]}
         self.codes: Dict[str, Dict[str, Any]] = {}
         self.tamper: Optional[str] = None
         self.token_requests = 0

@@ -3,18 +3,32 @@ session cookie it opens, and sign-out."""
 
 from __future__ import annotations
 
+import html
 import logging
+import secrets
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from apps.api import errors
 from apps.api.deps import COOKIE, PREFIX, Services
 from apps.api.services import off_loop
-from bilingual_assistant.errors import AuthenticationError, NotFoundError
+from bilingual_assistant.access.oidc import LOGIN_SECONDS
+from bilingual_assistant.errors import (
+    AuthenticationError,
+    NotFoundError,
+    PermissionDeniedError,
+)
 
 logger = logging.getLogger("apps.api")
 
 router = APIRouter(prefix=PREFIX)
+
+# Binds a sign-in to the browser that started it: holds the sign-in's `state`, and
+# the callback takes only that state (a callback URL opened in another browser
+# signs nobody in). Sent only to /v1/auth, for the sign-in's ten minutes.
+LOGIN_COOKIE = "assistant_login"
+LOGIN_PATH = f"{PREFIX}/auth"
 
 
 @router.get("/auth/login", tags=["access"])
@@ -28,28 +42,50 @@ async def login(services: Services,
         raise NotFoundError("Sign-in is not configured (OIDC_ISSUER).")
     url, pending = await off_loop(sign_in.oidc.start, next_path)
     await off_loop(sign_in.logins.add_login, pending)
-    return RedirectResponse(url, status_code=302)
+    response = RedirectResponse(url, status_code=302)
+    response.set_cookie(LOGIN_COOKIE, pending.state, max_age=LOGIN_SECONDS, httponly=True,
+                        secure=sign_in.secure, samesite="lax", path=LOGIN_PATH)
+    return response
 
 
-@router.get("/auth/callback", tags=["access"])
-async def callback(services: Services, state: str = Query("", max_length=200),
+@router.get("/auth/callback", tags=["access"], response_model=None)
+async def callback(request: Request, services: Services,
+                   state: str = Query("", max_length=200),
                    code: str = Query("", max_length=2000),
-                   error: str = Query("", max_length=200)) -> RedirectResponse:
-    """The provider's redirect back: checks it, opens a session (an HTTP-only
-    cookie) and returns to the page the sign-in started from."""
+                   error: str = Query("", max_length=200)) -> Response:
+    """The provider's redirect back: checks that this browser started the sign-in,
+    checks the provider's answer and the access policy, opens a session (an
+    HTTP-only cookie) and returns to the page the sign-in started from. A refusal
+    is a page saying why."""
     sign_in = services.sign_in
     if sign_in is None:
         raise NotFoundError("Sign-in is not configured (OIDC_ISSUER).")
-    if error:
-        raise AuthenticationError(f"The identity provider refused the sign-in ({error}).")
-    pending = await off_loop(sign_in.logins.take_login, state) if state else None
-    principal = await off_loop(sign_in.oidc.finish, pending, state, code)
+    try:
+        if error:
+            raise AuthenticationError(
+                f"The identity provider refused the sign-in ({error}).")
+        started_here = request.cookies.get(LOGIN_COOKIE, "")
+        if not state or not secrets.compare_digest(started_here.encode(), state.encode()):
+            raise AuthenticationError(
+                "This sign-in was not started in this browser, or took more than ten "
+                "minutes; sign in again.")
+        pending = await off_loop(sign_in.logins.take_login, state)
+        principal = await off_loop(sign_in.oidc.finish, pending, state, code)
+    except (AuthenticationError, PermissionDeniedError) as refused:
+        logger.warning("api.sign_in_refused", extra={"reason": type(refused).__name__})
+        status, _ = errors.status_of(refused)
+        page = HTMLResponse(
+            f"<!doctype html><title>Sign-in refused</title><p>{html.escape(str(refused))}"
+            f"</p><p><a href='{LOGIN_PATH}/login'>Sign in again</a></p>", status_code=status)
+        page.delete_cookie(LOGIN_COOKIE, path=LOGIN_PATH)
+        return page
     token = await off_loop(sign_in.sessions.create, principal)
     logger.info("api.signed_in", extra={"subject": principal.subject,
                                         "roles": ",".join(sorted(principal.roles))})
     response = RedirectResponse(pending.next_path if pending else "/", status_code=302)
     response.set_cookie(COOKIE, token, max_age=int(sign_in.sessions.hours * 3600),
                         httponly=True, secure=sign_in.secure, samesite="lax", path="/")
+    response.delete_cookie(LOGIN_COOKIE, path=LOGIN_PATH)
     return response
 
 

@@ -109,3 +109,84 @@ def test_sign_out_ends_the_session(api):
 def test_next_cannot_send_the_browser_to_another_site(api):
     assert sign_in(api, next_page="//evil.example.com/x").headers["location"] == "/"
     assert sign_in(api, next_page="https://evil.example.com").headers["location"] == "/"
+
+
+LOGIN_COOKIE = "assistant_login"
+
+
+def provider_callback(client):
+    """Starts a sign-in in `client`'s browser; the provider's redirect back."""
+    start = client.get("/v1/auth/login", follow_redirects=False)
+    back = requests.get(start.headers["location"], allow_redirects=False, timeout=5)
+    return back.headers["Location"].replace(PUBLIC, "")
+
+
+def test_a_callback_opened_in_another_browser_signs_nobody_in(api):
+    """Sign-in CSRF: the attacker's own callback URL, opened by a victim, must not
+    sign the victim in as the attacker (issue #27 item 3)."""
+    attacker = TestClient(api.app, base_url=PUBLIC, raise_server_exceptions=False)
+    planted = provider_callback(attacker)
+    response = api.get(planted, follow_redirects=False)
+    assert response.status_code == 401 and "browser" in response.text
+    assert COOKIE not in response.headers.get("set-cookie", "")
+    assert api.get("/v1/me").status_code == 401
+    # Nor when the victim has a sign-in of their own under way.
+    provider_callback(api)
+    response = api.get(planted, follow_redirects=False)
+    assert response.status_code == 401 and api.get("/v1/me").status_code == 401
+
+
+def test_the_login_cookie_is_http_only_short_lived_and_spent_by_the_callback(api):
+    start = api.get("/v1/auth/login", follow_redirects=False)
+    cookie = start.headers["set-cookie"]
+    assert cookie.startswith(f"{LOGIN_COOKIE}=") and "HttpOnly" in cookie
+    assert "Secure" in cookie and "Max-Age=600" in cookie and "Path=/v1/auth" in cookie
+    back = requests.get(start.headers["location"], allow_redirects=False, timeout=5)
+    done = api.get(back.headers["Location"].replace(PUBLIC, ""), follow_redirects=False)
+    assert done.status_code == 302
+    assert f'{LOGIN_COOKIE}=""' in done.headers["set-cookie"] or \
+        f"{LOGIN_COOKIE}=;" in done.headers["set-cookie"]
+
+
+def test_an_unverified_email_does_not_make_an_administrator(api, provider):
+    provider.user.update(email="boss@example.com", email_verified=False, roles=[])
+    sign_in(api)
+    assert api.get("/v1/me").json()["roles"] == ["user"]
+    assert api.get("/v1/api-keys").status_code == 403
+
+
+def policy_api(world, provider, **policy):  # noqa: F811
+    services = world[0]
+    store = InMemorySessionStore()
+    oidc = OidcClient(OidcConfig(provider.issuer, "assistant", "s3cret",
+                                 f"{PUBLIC}/v1/auth/callback", **policy), OidcHttp())
+    services.sign_in = SignIn(oidc, Sessions(store), store, PUBLIC)
+    return TestClient(create_app(services), base_url=PUBLIC, raise_server_exceptions=False)
+
+
+@pytest.mark.parametrize("user,admitted", [
+    ({"email": "ann@example.com"}, True),
+    ({"email": "ANN@Example.COM"}, True),
+    ({"email": "mallory@gmail.com"}, False),
+    ({"email": "mallory@example.com.evil.test"}, False),
+    ({"email": "ann@example.com", "email_verified": False}, False),
+    ({"email": None}, False),
+])
+def test_only_people_of_the_allowed_domains_get_in(world, provider, user, admitted):  # noqa: F811
+    provider.user.update(user)
+    api = policy_api(world, provider, allowed_domains=frozenset({"example.com"}))
+    response = sign_in(api)
+    assert (response.status_code == 302) == admitted
+    if not admitted:
+        assert response.status_code == 403 and "example.com" not in response.text
+        assert "not allowed" in response.text and response.headers[
+            "content-type"].startswith("text/html")
+        assert api.get("/v1/me").status_code == 401
+
+
+@pytest.mark.parametrize("groups,admitted", [(["helpdesk", "staff"], True), (["staff"], False),
+                                              ("helpdesk", True), (None, False)])
+def test_only_members_of_the_allowed_groups_get_in(world, provider, groups, admitted):  # noqa: F811
+    provider.user.update(groups=groups)
+    api = policy_api(world, provider, allowed_groups=frozenset({"helpdesk"}))
+    assert (sign_in(api).status_code == 302) == admitted
