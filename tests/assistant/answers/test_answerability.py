@@ -368,3 +368,20 @@ def test_a_model_trained_with_the_verifiers_scores_needs_the_verifier(tmp_path):
     assert not plain.uses_verifier and plain.features == BASE_FEATURES
     plain.save(tmp_path / "m.json")
     assert AnswerabilityModel.load(tmp_path / "m.json").features == BASE_FEATURES
+
+
+def test_the_shipped_model_is_the_calibrated_one_a_clone_decides_with():
+    """models/answerability.json is committed so that a new machine, which has no
+    public sets, answers as the tests and the README say; a model trained on the
+    project's questions alone answered the README's headline examples "not sure"."""
+    from pathlib import Path
+
+    from bilingual_assistant.answers.answerability import AnswerabilityModel
+    from bilingual_assistant.config import KnowledgeSettings
+
+    path = Path(__file__).parents[3] / "models" / "answerability.json"
+    model = AnswerabilityModel.load(path, KnowledgeSettings().embedding_model)
+    report = json.loads(path.read_text(encoding="utf-8"))["report"]
+    assert {"project", "cmrc2018"} <= set(report["corpora"])
+    assert report["command"].startswith("python -m apps.cli.answerability --datasets")
+    assert 0 < model.not_found_threshold < model.answer_threshold < 1
