@@ -550,6 +550,14 @@ class RasaServerSettings:
         "the token Rasa's HTTP API requires (`?token=`); written to `.run/rasa-api-token`",
         secret=True, shown="a random token per `make run`", need="required"
     )
+    rest_channel_secret: Text = setting(
+        "REST_CHANNEL_SECRET", "",
+        "signs the REST channel's senders: set, every message needs `Authorization: "
+        "Bearer <token>` signed with it (the API signs its own) and its conversation "
+        "comes from the token, never the body; unset: the REST channel takes the body's "
+        "`sender` and Rasa refuses to start on an address but loopback. At least 32 "
+        "characters; the same value for Rasa and the API", secret=True, shown="unset",
+        need="production")
     session_secret: Text = setting(
         "SOCKETIO_SESSION_SECRET", "",
         "signs the socket.io channel's session tokens (a client resumes only its own "

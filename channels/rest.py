@@ -7,6 +7,10 @@ Compared with Rasa's `rest` channel:
   what to fix; there is no shared `default` conversation;
 - `metadata` is capped in size and only the keys listed in `credentials.yml` are
   kept; the client cannot pick the `input_channel`;
+- with `REST_CHANNEL_SECRET` set, the conversation comes from a signed token
+  (`Authorization: Bearer`, `bilingual_assistant/access/sender_tokens.py`), never
+  from the body; without it, the body's `sender` is taken, and the channel refuses
+  to start when Rasa listens on an address other than loopback;
 - a message starting with `/` is text, not Rasa's `/intent{"slot": ...}` shortcut
   (`allow_intent_commands: true` brings it back, for trusted clients only);
 - one conversation's messages are handled one after another in arrival order; a
@@ -33,7 +37,10 @@ from sanic.exceptions import InvalidUsage, PayloadTooLarge
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bilingual_assistant.access.sender_tokens import SenderTokens
 from bilingual_assistant.answers.models import ANSWER_KEY
+from bilingual_assistant.config import RasaServerSettings, load
+from bilingual_assistant.errors import AuthenticationError, ConfigurationError
 from bilingual_assistant.turns import ConversationBusyError, ConversationTurns
 from channels.guard import (
     DEFAULT_MAX_MESSAGE_LENGTH,
@@ -51,6 +58,7 @@ from channels.guard import (
 logger = logging.getLogger(__name__)
 
 EXAMPLE = '{"sender": "user-1", "message": "hello"}'
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 
@@ -87,8 +95,11 @@ class ValidatingRestInput(RestInput):
         metadata_keys: Optional[List[Text]] = None,
         allow_intent_commands: bool = False,
         max_wait_seconds: float = DEFAULT_MAX_WAIT_SECONDS,
+        sender_tokens: Optional[SenderTokens] = None,
     ) -> None:
-        """See `from_credentials` for what each option means."""
+        """See `from_credentials` for what each option means; `sender_tokens`: when
+        given, the conversation comes from a signed token only."""
+        self.sender_tokens = sender_tokens
         self.max_message_length = max_message_length
         self.max_metadata_bytes = max_metadata_bytes
         self.metadata_keys = tuple(metadata_keys or ())
@@ -106,9 +117,27 @@ class ValidatingRestInput(RestInput):
 
         `max_message_length` (characters, 20000), `max_metadata_bytes` (2048),
         `metadata_keys` (the metadata keys stored; none by default),
-        `allow_intent_commands` (false), `max_wait_seconds` (60).
+        `allow_intent_commands` (false), `max_wait_seconds` (60). The sender's
+        signature comes from `REST_CHANNEL_SECRET`.
+
+        Raises:
+            ConfigurationError: without `REST_CHANNEL_SECRET` on an address other
+                than loopback, or with one shorter than 32 characters.
         """
-        return cls(**channel_options(credentials, "rest", known=()))
+        server = load(RasaServerSettings)
+        tokens = None
+        if server.rest_channel_secret.strip():
+            tokens = SenderTokens(server.rest_channel_secret)
+        elif server.host not in LOOPBACK:
+            raise ConfigurationError(
+                f"Rasa listens on {server.host}, and the REST channel would take the "
+                f"conversation id from the request body: anyone who reaches it could write "
+                f"into anyone's conversation. Set REST_CHANNEL_SECRET (at least 32 "
+                f"characters, the same for Rasa and the API; `make secrets` makes one), or "
+                f"listen on 127.0.0.1.")
+        else:
+            logger.warning("rest.unsigned_senders_on_loopback", extra={"host": server.host})
+        return cls(**channel_options(credentials, "rest", known=()), sender_tokens=tokens)
 
     # --- reading a request ----------------------------------------------------------
 
@@ -120,8 +149,20 @@ class ValidatingRestInput(RestInput):
         return body
 
     async def _extract_sender(self, req: Request) -> Optional[Text]:
+        """The token's conversation when senders are signed (a body `sender` must
+        then be absent or the same); the body's otherwise."""
+        body = self._body(req)
+        if self.sender_tokens is not None:
+            scheme, _, token = (req.headers.get("authorization") or "").partition(" ")
+            sender = self.sender_tokens.sender(token.strip() if scheme.lower() == "bearer"
+                                               else "")
+            if body.get("sender") not in (None, sender):
+                raise AuthenticationError(
+                    "The body's `sender` is not the conversation the token is for; leave "
+                    "it out.")
+            return sender
         try:
-            return check_sender(self._body(req).get("sender"), EXAMPLE)
+            return check_sender(body.get("sender"), EXAMPLE)
         except RejectedInputError as error:
             raise _http_error(error) from None
 
@@ -160,7 +201,11 @@ class ValidatingRestInput(RestInput):
         async def receive(request: Request) -> HTTPResponse:
             if request.args.get("stream", "").lower() in ("true", "1"):
                 raise InvalidUsage("Streaming is not offered here; use the socket.io channel.")
-            sender = await self._extract_sender(request)
+            try:
+                sender = await self._extract_sender(request)
+            except AuthenticationError as refused:
+                return response.json({"error": str(refused)}, status=401,
+                                     headers={"WWW-Authenticate": "Bearer"})
             assert sender is not None
             text = self._extract_message(request)
             metadata = self.get_metadata(request)

@@ -30,7 +30,11 @@ case "$command" in
       -i "$RASA_HOST" -p "$RASA_PORT" "${cors[@]}" "$@"
     ;;
   shell)
-    exec "$rasa" shell -i "$RASA_HOST" -p "$RASA_PORT" "$@"
+    # A terminal chat is local: Rasa's own command-line channel posts unsigned
+    # senders to the REST channel, which takes them only on loopback.
+    unset REST_CHANNEL_SECRET
+    export RASA_HOST=127.0.0.1
+    exec "$rasa" shell -i 127.0.0.1 -p "$RASA_PORT" "$@"
     ;;
   *)
     echo "usage: $0 RASA run|shell [ARGS...]" >&2

@@ -16,6 +16,7 @@ from apps.api.ui import mount_ui
 from apps.job_queue import CeleryQueue, celery_app
 from bilingual_assistant.access.keys import ApiKeys
 from bilingual_assistant.access.oidc import OidcClient, OidcConfig, lower_names
+from bilingual_assistant.access.sender_tokens import SenderTokens
 from bilingual_assistant.access.sessions import Sessions
 from bilingual_assistant.adapters.milvus_store import MilvusKnowledgeStore
 from bilingual_assistant.adapters.nlu_file import ReviewedExamples
@@ -56,6 +57,13 @@ def check_binding(settings: Settings, host: str) -> None:
             f"The API would listen on {host} in single-user local mode, where requests "
             f"need no credentials. Set API_LOCAL_USER=off (every request then needs an "
             f"API key) or listen on 127.0.0.1.")
+
+
+def sender_tokens(settings: Settings) -> Optional[SenderTokens]:
+    """Signs the conversations the API sends to Rasa, when `REST_CHANNEL_SECRET` is
+    set (Rasa's REST channel then requires it)."""
+    secret = settings.rasa_server.rest_channel_secret
+    return SenderTokens(secret) if secret.strip() else None
 
 
 def build_sign_in(settings: Settings, engine: Engine) -> Optional[SignIn]:
@@ -108,7 +116,8 @@ def build_services(settings: Settings, engine: Optional[Engine] = None,
         keys=ApiKeys(SqlKeyStore(engine)),
         hit_tests=HitTester(Retriever(store, embedder, settings.retrieval),
                             SqlHitTestLog(engine)),
-        chat=chat or RasaChat(settings.api.rasa_url, token=settings.rasa_server.auth_token),
+        chat=chat or RasaChat(settings.api.rasa_url, token=settings.rasa_server.auth_token,
+                              sender_tokens=sender_tokens(settings)),
         documents=store,
         local_user=settings.api.local_user,
         database_ready=database_ready,

@@ -36,6 +36,7 @@ def fresh_values(present: Mapping[Text, Text]) -> Dict[Text, Text]:
     database = f"postgresql://assistant:{postgres}@postgres:5432/assistant"
     return {
         "RASA_AUTH_TOKEN": secrets.token_urlsafe(32),
+        "REST_CHANNEL_SECRET": secrets.token_urlsafe(32),
         "ACTION_SERVER_TOKEN": secrets.token_urlsafe(32),
         "LLM_API_KEY": secrets.token_urlsafe(32),
         "CONVERSATION_KEYS": new_key_entry(),

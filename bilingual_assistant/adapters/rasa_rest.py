@@ -8,6 +8,7 @@ from typing import Any, Dict, List, Optional, Text, TypedDict
 
 import httpx
 
+from bilingual_assistant.access.sender_tokens import SenderTokens
 from bilingual_assistant.answers.models import ANSWER_KEY, AnswerPayload
 from bilingual_assistant.errors import InputError, ServiceError
 
@@ -31,16 +32,19 @@ class RasaChat:
 
     def __init__(self, base_url: Text, timeout_seconds: float = 60.0,
                  transport: Optional[httpx.AsyncBaseTransport] = None,
-                 token: Text = "") -> None:
+                 token: Text = "", sender_tokens: Optional[SenderTokens] = None) -> None:
         """Args:
         base_url: Rasa's server (`http://127.0.0.1:5005`).
         token: Rasa's HTTP API token (`RASA_AUTH_TOKEN`), for `understand`.
+        sender_tokens: signs each message's conversation (`REST_CHANNEL_SECRET`),
+            which the REST channel then requires.
         timeout_seconds: how long a turn may take (an uncached knowledge answer
             takes seconds; Rasa's action timeout is 30 s).
         transport: httpx's transport (tests pass `httpx.MockTransport`).
         """
         self.base_url = base_url.rstrip("/")
         self.token = token
+        self.sender_tokens = sender_tokens
         self._client = httpx.AsyncClient(base_url=self.base_url, timeout=timeout_seconds,
                                          transport=transport)
 
@@ -57,8 +61,10 @@ class RasaChat:
         body: Dict[Text, Any] = {"sender": sender, "message": message}
         if metadata:
             body["metadata"] = metadata
+        headers = ({"Authorization": f"Bearer {self.sender_tokens.sign(sender)}"}
+                   if self.sender_tokens is not None else {})
         try:
-            response = await self._client.post(WEBHOOK, json=body)
+            response = await self._client.post(WEBHOOK, json=body, headers=headers)
         except httpx.TimeoutException:
             raise ServiceError(
                 "The assistant took too long to answer; try again in a moment.") from None
@@ -68,6 +74,11 @@ class RasaChat:
                 f"({error.__class__.__name__}); start it with `make run`.") from None
         if response.status_code in (400, 413):
             raise InputError(_reason(response))
+        if response.status_code == 401:
+            logger.error("rasa.sender_refused", extra={"signed": self.sender_tokens is not None})
+            raise ServiceError(
+                "Rasa refused to take the message from this service: set the same "
+                "REST_CHANNEL_SECRET for Rasa and the API.")
         if response.status_code == 429:
             raise ServiceError(
                 "The assistant is still answering this conversation's previous message; "

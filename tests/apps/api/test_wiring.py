@@ -30,3 +30,11 @@ def test_a_sign_in_open_to_everyone_the_provider_knows_is_said_at_start(tmp_path
     sign_in = build_sign_in(load_settings(ISSUER), connect(f"sqlite:///{tmp_path}/api.db"))
     assert not sign_in.oidc.config.allowed_domains and not sign_in.oidc.config.allowed_groups
     assert [r.getMessage() for r in caplog.records] == ["api.sign_in_open_to_everyone"]
+
+
+def test_the_api_signs_its_senders_when_rasa_requires_it():
+    from apps.api.wiring import sender_tokens
+
+    assert sender_tokens(load_settings({})) is None
+    tokens = sender_tokens(load_settings({"REST_CHANNEL_SECRET": "q" * 43}))
+    assert tokens is not None and tokens.sender(tokens.sign("key:1:x")) == "key:1:x"
