@@ -266,8 +266,9 @@ class Servers:
         self.model, self.credentials = model, credentials
         self.start_rasa()
 
-    def start_rasa(self) -> None:
-        """Starts (or restarts) Rasa as `make run` does (scripts/rasa-run.sh)."""
+    def start_rasa(self, **extra: Text) -> None:
+        """Starts (or restarts) Rasa as `make run` does (scripts/rasa-run.sh), with
+        `extra` settings."""
         model, credentials, work_dir = self.model, self.credentials, self.logs
         rasa = self._start(
             "rasa",
@@ -277,7 +278,7 @@ class Servers:
                        ACTION_SERVER_TOKEN=TOKEN, RASA_AUTH_TOKEN=RASA_TOKEN,
                        METRICS_TOKEN=METRICS_TOKEN,
                        RASA_HOST="127.0.0.1", RASA_PORT=str(self.rasa_port),
-                       RASA_CORS_ORIGINS="", **self.channel_env()),
+                       RASA_CORS_ORIGINS="", **{**self.channel_env(), **extra}),
         )
         wait_until_up(f"{self.rasa_url}/status", rasa, work_dir / "rasa.log", 240,
                       params={"token": RASA_TOKEN})

@@ -1,0 +1,62 @@
+"""The running stack with REST_CHANNEL_SECRET, walked as an outsider and as a
+person with an API key (issue #27 item 1): an outsider writes into no conversation,
+the API's chat still works, each person only in their own conversation."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+import requests
+
+from bilingual_assistant.access.sender_tokens import SenderTokens
+from tests.integration.conftest import PROJECT, RASA_TOKEN, free_port, wait_until_up
+
+pytestmark = pytest.mark.slow
+
+SECRET = "integration-rest-channel-secret-0123456789"
+
+
+def events(servers, sender):
+    response = requests.get(f"{servers.rasa_url}/conversations/{sender}/tracker",
+                            params={"token": RASA_TOKEN}, timeout=30)
+    return [e for e in response.json()["events"] if e["event"] == "user"]
+
+
+def test_with_signed_senders_an_outsider_reaches_no_conversation(servers, api, tmp_path):
+    servers.stop_rasa()
+    servers.start_rasa(REST_CHANNEL_SECRET=SECRET)
+    port = free_port()
+    log = tmp_path / "api-signed.log"
+    env = {**api.env, "REST_CHANNEL_SECRET": SECRET}
+    with log.open("a") as out:
+        signed_api = subprocess.Popen([api.python, "-m", "apps.api", "--port", str(port)],
+                                      cwd=PROJECT, env=env, stdout=out,
+                                      stderr=subprocess.STDOUT)
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/v1/health", signed_api, log, 180)
+        webhook = f"{servers.rasa_url}/webhooks/rest/webhook"
+        victim = "key:victim:web"
+        # The outsider: a body sender, a token of their own making, another's token.
+        for headers in ({}, {"Authorization": "Bearer forged"},
+                        {"Authorization": "Bearer " + SenderTokens("o" * 43).sign(victim)},
+                        {"Authorization": "Bearer " + SenderTokens(SECRET).sign("mallory")}):
+            refused = requests.post(webhook, json={"sender": victim, "message": "hi"},
+                                    headers=headers, timeout=60)
+            assert refused.status_code == 401, refused.text
+        assert events(servers, victim) == []
+        # A front end holding the secret speaks for its own conversation only.
+        own = requests.post(webhook, json={"message": "hi"}, timeout=120, headers={
+            "Authorization": "Bearer " + SenderTokens(SECRET).sign("front-end:ann")})
+        assert own.status_code == 200 and own.json()
+        # The API signs what it sends: its chat works unchanged.
+        chat = requests.post(f"http://127.0.0.1:{port}/v1/chat", timeout=120,
+                             json={"message": "年假有几天?"},
+                             headers={"Authorization": f"Bearer {api.key}"})
+        assert chat.status_code == 200, chat.text
+        assert any(m["sources"] for m in chat.json()["messages"])
+    finally:
+        signed_api.terminate()
+        signed_api.wait(timeout=20)
+        servers.stop_rasa()
+        servers.start_rasa()
