@@ -669,7 +669,7 @@ class SignInSettings:
     scopes: Text = setting("OIDC_SCOPES", "openid email profile", "the scopes asked for")
     roles_claim: Text = setting(
         "OIDC_ROLES_CLAIM", "roles",
-        "the ID token claim holding roles (`user`, `admin`; others ignored)")
+        "the ID token claim holding roles (`user`, `editor`, `admin`; others ignored)")
     admins: Text = setting(
         "OIDC_ADMINS", "", "e-mails (verified by the provider) or subjects made "
         "administrators, comma separated (besides the roles claim)", shown="unset",

@@ -10,11 +10,18 @@ from bilingual_assistant.errors import PermissionDeniedError
 # What a caller may do. A person's role grants scopes (`ROLE_SCOPES`); an API key
 # carries the scopes it was issued with.
 SCOPES = ("admin", "chat", "feedback", "knowledge:read", "knowledge:write")
-ROLES = ("user", "admin")
+ROLES = ("user", "editor", "admin")
 ROLE_SCOPES = {
-    "user": frozenset({"chat", "feedback", "knowledge:read"}),
+    # Chats and rates; sees answers and their sources, not the document list, the
+    # jobs (file names, errors) or other people's hit tests.
+    "user": frozenset({"chat", "feedback"}),
+    # Also uploads and deletes documents, tests what questions find, follows jobs.
+    "editor": frozenset({"chat", "feedback", "knowledge:read", "knowledge:write"}),
+    # Everything: reindexing, retraining, feedback review, API keys.
     "admin": frozenset(SCOPES),
 }
+# The scope a job of each kind needs, to submit it and to retry it.
+JOB_SCOPES = {"ingest": "knowledge:write", "reindex": "admin", "retrain": "admin"}
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 
 from apps.api.deps import PREFIX, Services, needs
 from apps.api.services import off_loop
-from bilingual_assistant.access.principal import Principal
+from bilingual_assistant.access.principal import JOB_SCOPES, Principal
 
 router = APIRouter(prefix=PREFIX)
 
@@ -35,5 +35,8 @@ async def get_job(job_id: str, services: Services,
 async def retry_job(job_id: str, services: Services,
                     principal: Principal = Depends(needs("knowledge:write"))
                     ) -> Dict[Text, Any]:
-    """A new attempt at a failed job."""
+    """A new attempt at a failed job; it needs the rights submitting such a job
+    needs (an administrator's for reindexing and retraining)."""
+    job = await off_loop(services.jobs.get, job_id)
+    principal.require(JOB_SCOPES.get(job.kind, "admin"))
     return (await off_loop(services.jobs.retry, job_id, principal.subject)).to_payload()
