@@ -79,9 +79,11 @@ def caller(request: Request) -> Principal:
     return identify(request.app.state.services, request)
 
 
-def needs(scope: Text) -> Callable[[Principal], Principal]:
-    """A dependency: the caller, if they have `scope` (403 otherwise)."""
+def needs(scope: Text, *alternatives: Text) -> Callable[[Principal], Principal]:
+    """A dependency: the caller, if they have `scope` or one of `alternatives`
+    (403 otherwise, naming `scope`)."""
     def check(principal: Principal = Depends(caller)) -> Principal:
-        principal.require(scope)
+        if not any(principal.allows(s) for s in alternatives):
+            principal.require(scope)
         return principal
     return check

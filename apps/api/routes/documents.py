@@ -112,10 +112,11 @@ async def documents(services: Services,
 
 @router.get("/documents/{source:path}", tags=["knowledge"])
 async def read_document(source: str, services: Services,
-                        principal: Principal = Depends(needs("knowledge:read"))
+                        principal: Principal = Depends(needs("knowledge:read", "chat"))
                         ) -> FileResponse:
-    """One document as it was indexed (a source link's target): text as plain text
-    (HTML too, never rendered), a PDF as a download."""
+    """One document as it was indexed (a source link's target, so anyone who may
+    chat may open it): text as plain text (HTML too, never rendered), a PDF as a
+    download."""
     root = services.knowledge_dir.resolve()
     path = (root / source).resolve()
     if root not in path.parents or not path.is_file() or \

@@ -63,3 +63,10 @@ def test_retrying_a_job_needs_the_rights_submitting_it_needs(world):  # noqa: F8
     refused = api.post(f"/v1/jobs/{failed['id']}/retry", headers=bearer(writer))
     assert refused.status_code == 403
     assert api.post(f"/v1/jobs/{failed['id']}/retry", headers=bearer(boss)).status_code == 202
+
+
+def test_a_user_opens_the_sources_an_answer_cites(world):  # noqa: F811
+    app, token = signed_in(world[0], ["user"])
+    app.cookies.set("assistant_session", token)
+    assert app.get("/v1/documents/vpn.md").status_code == 200
+    assert app.get("/v1/documents").status_code == 403
