@@ -325,7 +325,8 @@ def replica_env(db_url: Text, redis_url: Text, token: Text) -> Dict[Text, Text]:
             "HF_HUB_OFFLINE": "1", "CONVERSATIONS_DB_URL": db_url, "LOCK_STORE_URL": redis_url,
             "REDIS_URL": "", "CONVERSATION_KEYS": new_key_entry("replicas"),
             "RASA_AUTH_TOKEN": token, "RASA_CORS_ORIGINS": "",
-            "ACTION_SERVER_URL": "http://127.0.0.1:9/webhook", "ACTION_SERVER_TOKEN": "unused",
+            "ACTION_SERVER_URL": "http://127.0.0.1:9/webhook",
+            "ACTION_SERVER_TOKEN": "unused-action-server-token",
             "LOCK_WAIT_SECONDS": "300"}
 
 

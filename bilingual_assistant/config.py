@@ -82,6 +82,21 @@ def url(raw: Text) -> Text:
     return raw.rstrip("/")
 
 
+def secret_of(minimum: int) -> Parser:
+    """A secret of at least `minimum` characters (a one-letter token is guessed)."""
+
+    def parse(raw: Text) -> Text:
+        if len(raw.strip()) < minimum:
+            raise ValueError(
+                f"has {len(raw.strip())} characters; a secret needs at least {minimum}. "
+                f"Make one with `python -c \"import secrets; "
+                f"print(secrets.token_urlsafe(32))\"` (`make secrets` for deploy/.env)")
+        return raw.strip()
+
+    parse.__doc__ = f"A secret of at least {minimum} characters."
+    return parse
+
+
 def positive_number(raw: Text) -> float:
     """A number above zero."""
     try:
@@ -406,7 +421,7 @@ class LocalLLMSettings:
     api_key: Text = setting(
         "LOCAL_LLM_API_KEY", "",
         "the key every request must carry (`Authorization: Bearer`); the action server "
-        "sends `LLM_API_KEY`", secret=True,
+        "sends `LLM_API_KEY`", secret_of(16), secret=True,
         shown="a random key per `make run` / `make shell`", need="required"
     )
     threads: int = setting("LOCAL_LLM_THREADS", 2, "CPU threads for generation",
@@ -461,7 +476,7 @@ class ActionServerSettings:
     token: Text = setting(
         "ACTION_SERVER_TOKEN", "",
         "the secret Rasa sends (`endpoints.yml`) and the action server checks; calls "
-        "without it get 401", secret=True,
+        "without it get 401", secret_of(16), secret=True,
         shown="a random secret per `make run` / `make shell`", need="required"
     )
     host: Text = setting("ACTION_SERVER_HOST", "127.0.0.1", "the address it listens on")
@@ -523,7 +538,7 @@ class MetricsSettings:
         "METRICS_TOKEN", "",
         "the bearer token `/metrics` requires (Prometheus' `authorization`); unset: "
         "`/metrics` answers loopback clients only",
-        secret=True, shown="unset: loopback only", need="production"
+        secret_of(16), secret=True, shown="unset: loopback only", need="production"
     )
     worker_host: Text = setting(
         "WORKER_METRICS_HOST", "127.0.0.1",
@@ -548,7 +563,7 @@ class RasaServerSettings:
     auth_token: Text = setting(
         "RASA_AUTH_TOKEN", "",
         "the token Rasa's HTTP API requires (`?token=`); written to `.run/rasa-api-token`",
-        secret=True, shown="a random token per `make run`", need="required"
+        secret_of(16), secret=True, shown="a random token per `make run`", need="required"
     )
     rest_channel_secret: Text = setting(
         "REST_CHANNEL_SECRET", "",
@@ -556,13 +571,14 @@ class RasaServerSettings:
         "Bearer <token>` signed with it (the API signs its own) and its conversation "
         "comes from the token, never the body; unset: the REST channel takes the body's "
         "`sender` and Rasa refuses to start on an address but loopback. At least 32 "
-        "characters; the same value for Rasa and the API", secret=True, shown="unset",
+        "characters; the same value for Rasa and the API", secret_of(32), secret=True,
+        shown="unset",
         need="production")
     session_secret: Text = setting(
         "SOCKETIO_SESSION_SECRET", "",
         "signs the socket.io channel's session tokens (a client resumes only its own "
         "session); unset: a random one per start, so sessions end with Rasa",
-        secret=True, shown="unset",
+        secret_of(16), secret=True, shown="unset",
     )
     max_request_bytes: int = setting(
         "RASA_MAX_REQUEST_BYTES", 1024 * 1024,

@@ -187,3 +187,12 @@ def test_a_renamed_setting_still_reads_its_old_name_and_says_so(
     assert getattr(load(section, {old: url, new: "sqlite:///new.db"}),
                    field_name) == "sqlite:///new.db"
     assert caplog.records == []
+
+
+@pytest.mark.parametrize("name,minimum", [
+    ("ACTION_SERVER_TOKEN", 16), ("LOCAL_LLM_API_KEY", 16), ("METRICS_TOKEN", 16),
+    ("RASA_AUTH_TOKEN", 16), ("SOCKETIO_SESSION_SECRET", 16), ("REST_CHANNEL_SECRET", 32)])
+def test_a_secret_too_short_to_resist_guessing_is_refused(name, minimum):
+    with pytest.raises(ConfigurationError, match=f"{name} has 1 characters.*at least {minimum}"):
+        load_settings({name: "x"})
+    load_settings({name: "y" * minimum})

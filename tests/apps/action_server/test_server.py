@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
-TOKEN = "s3cret-token"
-METRICS_TOKEN = "m3trics-token"
+TOKEN = "s3cret-token-for-tests"
+METRICS_TOKEN = "m3trics-token-for-tests"
 
 CALL = {
     "next_action": "action_answer_question",
