@@ -341,7 +341,8 @@ def main(argv: Sequence[Text] = ()) -> int:
         work = Path(tmp)
         port = free_port()
         base = {**environment(), "PYTHONPATH": str(ROOT), "REDIS_URL": "",
-                "LLM_BASE_URL": f"http://127.0.0.1:{port}/v1", "LLM_API_KEY": "accuracy-benchmark-key",
+                "LLM_BASE_URL": f"http://127.0.0.1:{port}/v1",
+                "LLM_API_KEY": "accuracy-benchmark-key",
                 "LOCAL_LLM_API_KEY": "accuracy-benchmark-key", "LLM_TIMEOUT_SECONDS": "60",
                 **hosted}
         chosen = indexes(args, work)
