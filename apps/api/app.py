@@ -66,11 +66,13 @@ def create_app(services: ApiServices) -> FastAPI:
 
 
 def body_limits(max_upload_bytes: int) -> Callable[[Text], int]:
-    """The largest body each path takes: a whole upload's for uploads, 1 MB else."""
+    """The largest body each path takes: a whole upload's for the API's and the
+    admin page's uploads, 1 MB else (the chat page takes no files, and Gradio's
+    upload route, on every page, would otherwise spool any size to disk)."""
     largest_upload = max_upload_bytes * documents.MAX_FILES + 1024 * 1024
 
     def body_limit(path: Text) -> int:
-        uploads = path == "/v1/documents" or path.endswith("/gradio_api/upload")
+        uploads = path in ("/v1/documents", "/admin/gradio_api/upload")
         return largest_upload if uploads else MAX_JSON_BYTES
 
     return body_limit

@@ -12,13 +12,13 @@ import unicodedata
 from pathlib import Path, PurePosixPath
 from typing import Any, Awaitable, Callable, Dict, List, Text, Tuple
 
-from fastapi import APIRouter, Depends, File, UploadFile
+from fastapi import APIRouter, Depends, File, Query, UploadFile
 from fastapi.responses import FileResponse
 
 from apps.api.deps import PREFIX, Services, needs
 from apps.api.services import ApiServices, off_loop
 from bilingual_assistant.access.principal import Principal
-from bilingual_assistant.errors import InputError, NotFoundError
+from bilingual_assistant.errors import InputError, NotFoundError, PermissionDeniedError
 from bilingual_assistant.jobs.models import Job
 from bilingual_assistant.knowledge.documents import SUPPORTED_SUFFIXES
 
@@ -144,14 +144,25 @@ async def upload(services: Services,
 
 @router.delete("/documents/{source:path}", tags=["knowledge"], status_code=202)
 async def delete_document(source: str, services: Services,
-                          principal: Principal = Depends(needs("knowledge:write"))
+                          principal: Principal = Depends(needs("knowledge:write")),
+                          folder: bool = Query(False, description=(
+                              "also a document of the folder itself, not an upload "
+                              "(administrators only)"))
                           ) -> Dict[Text, Any]:
-    """Removes an uploaded document from the folder and the index (a job)."""
+    """Removes an uploaded document (`uploads/…`) from the folder and the index (a
+    job); a document of the folder itself only with `folder=true`, by an
+    administrator."""
     indexed = await off_loop(services.documents.indexed_documents)
     root = services.knowledge_dir.resolve()
     path = (root / source).resolve()
     if root not in path.parents:
         raise InputError("Give a document's source path as listed by GET /v1/documents.")
+    if (root / UPLOADS).resolve() not in path.parents:
+        if not folder:
+            raise PermissionDeniedError(
+                f"{source!r} is not an upload: only documents under {UPLOADS}/ are deleted "
+                f"here. An administrator can add folder=true, or run `make unindex`.")
+        principal.require("admin")
     if source not in indexed and not path.is_file():
         raise NotFoundError(f"No document {source!r}; see GET /v1/documents.")
     if path.is_file():

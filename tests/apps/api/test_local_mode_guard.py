@@ -105,3 +105,14 @@ def test_a_page_of_another_site_cannot_reach_the_chat_page_by_another_name(world
                                       ("evil.example:80", "evil.example")])
 def test_host_name_drops_the_port(raw, name):
     assert host_name(raw) == name
+
+
+def test_only_the_admin_page_takes_large_uploads(world):  # noqa: F811
+    services = world[0]
+    services.local_user = True
+    services.max_upload_bytes = 4 * 1024 * 1024
+    api = TestClient(mount_ui(create_app(services)), base_url=LOCAL,
+                     raise_server_exceptions=False)
+    big = {"files": ("big.md", b"x" * (2 * 1024 * 1024), "text/markdown")}
+    assert api.post("/chat/gradio_api/upload", files=big).status_code == 413
+    assert api.post("/admin/gradio_api/upload", files=big).status_code != 413

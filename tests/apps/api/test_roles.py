@@ -70,3 +70,21 @@ def test_a_user_opens_the_sources_an_answer_cites(world):  # noqa: F811
     app.cookies.set("assistant_session", token)
     assert app.get("/v1/documents/vpn.md").status_code == 200
     assert app.get("/v1/documents").status_code == 403
+
+
+def test_deleting_is_for_uploads_unless_an_administrator_says_folder(world, tmp_path):  # noqa: F811
+    services = world[0]
+    (tmp_path / "uploads").mkdir()
+    (tmp_path / "uploads" / "mine.md").write_text("# mine", encoding="utf-8")
+    writer, _ = services.keys.issue("writer", ["knowledge:write", "knowledge:read"])
+    boss, _ = services.keys.issue("boss", ["admin"])
+    api = client(services)
+    refused = api.delete("/v1/documents/vpn.md", headers=bearer(writer))
+    assert refused.status_code == 403 and "uploads/" in refused.json()["error"]["message"]
+    assert api.delete("/v1/documents/vpn.md?folder=true",
+                      headers=bearer(writer)).status_code == 403
+    assert api.delete("/v1/documents/vpn.md", headers=bearer(boss)).status_code == 403
+    assert (tmp_path / "vpn.md").is_file()
+    assert api.delete("/v1/documents/uploads/mine.md", headers=bearer(writer)).status_code == 202
+    assert api.delete("/v1/documents/vpn.md?folder=true", headers=bearer(boss)).status_code == 202
+    assert not (tmp_path / "vpn.md").exists()
