@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from apps.api import errors
-from apps.api.deps import COOKIE, PREFIX, Services
+from apps.api.deps import COOKIE, PREFIX, Services, check_origin
 from apps.api.services import off_loop
 from bilingual_assistant.access.oidc import LOGIN_SECONDS
 from bilingual_assistant.errors import (
@@ -91,8 +91,11 @@ async def callback(request: Request, services: Services,
 
 @router.post("/auth/logout", tags=["access"])
 async def logout(request: Request, services: Services) -> JSONResponse:
-    """Ends the browser's session."""
+    """Ends the browser's session; only the assistant's own pages may ask (another
+    site's page cannot sign a person out)."""
     cookie = request.cookies.get(COOKIE)
+    if services.sign_in is not None:
+        check_origin(request, services.sign_in)
     if services.sign_in is not None and cookie:
         await off_loop(services.sign_in.sessions.end, cookie)
     response = JSONResponse({"status": "signed out"})

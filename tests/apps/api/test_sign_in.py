@@ -102,8 +102,15 @@ def test_a_callback_without_its_sign_in_or_replayed_is_401(api):
 
 def test_sign_out_ends_the_session(api):
     sign_in(api)
-    assert api.post("/v1/auth/logout").status_code == 200
+    assert api.post("/v1/auth/logout", headers={"Origin": PUBLIC}).status_code == 200
     assert api.get("/v1/me").status_code == 401
+
+
+@pytest.mark.parametrize("headers", [{"Origin": "https://evil.example.com"}, {}])
+def test_another_sites_page_cannot_sign_a_person_out(api, headers):
+    sign_in(api)
+    assert api.post("/v1/auth/logout", headers=headers).status_code == 403
+    assert api.get("/v1/me").status_code == 200
 
 
 def test_next_cannot_send_the_browser_to_another_site(api):
