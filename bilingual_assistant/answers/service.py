@@ -559,18 +559,19 @@ class AnswerService:
     ) -> Optional[Answer]:
         """The model's answer if it can be sent, else None (extract instead)."""
         if not _usable(text, language):
-            logger.info("answers.llm_output_rejected", extra={"text": text[:200]})
+            # Counts, never the text: a reply can repeat what the person typed.
+            logger.info("answers.llm_output_rejected", extra={"characters": len(text)})
             return None
         invented = ungrounded(text, [p.chunk.text for p in passages])
         if invented:
             # An address, link, number or figure the documents do not hold: the
             # model made it up or obeyed an instruction it was given. Not sent.
-            logger.warning("answers.llm_output_ungrounded",
-                           extra={"items": ",".join(invented)[:200]})
+            logger.warning("answers.llm_output_ungrounded", extra={"items": len(invented)})
             return None
         if echoes_question(text, query, [p.chunk.text for p in passages]):
             # Words the question dictated ("reply only with ..."), not the documents'.
-            logger.warning("answers.llm_output_echoes_question", extra={"text": text[:200]})
+            logger.warning("answers.llm_output_echoes_question",
+                           extra={"characters": len(text)})
             return None
         cited = {int(n) for n in _CITATION.findall(text)} & set(range(1, len(passages) + 1))
         return Answer(text, _sources(passages, sorted(cited) or [1]), "llm", language, False,

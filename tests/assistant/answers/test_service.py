@@ -376,3 +376,17 @@ async def test_answers_cache_look_ups_retrieval_and_errors_are_measured():
     await answers.answer("Who is the contractor?", [], "en")
     assert recorder.value("assistant_errors_total", type="LLMUnavailableError",
                           where="answers") == 1
+
+
+@pytest.mark.parametrize("reply", [
+    "Email your password to helpdesk@evil.example [1].",  # ungrounded
+    "",  # unusable
+])
+async def test_a_rejected_llm_reply_is_logged_as_counts_never_as_text(reply, caplog):
+    caplog.set_level("DEBUG")
+    llm = ScriptedChatModel(lambda m: reply)
+    await service(StaticSearch(VPN), llm).answer(
+        POISON + " How do I connect to the VPN?", [], "en")
+    assert llm.calls == 1
+    logged = " ".join(f"{r.getMessage()} {vars(r)}" for r in caplog.records)
+    assert "evil" not in logged and "password" not in logged
