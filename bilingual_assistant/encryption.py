@@ -133,12 +133,21 @@ def keyring_from(keys: Text, key_file: Path) -> Tuple[Keyring, Text]:
     if keys.strip():
         return Keyring.parse(keys, "CONVERSATION_KEYS"), "CONVERSATION_KEYS"
     if not key_file.exists():
+        # Written aside, then linked into place: Rasa and the API may both start
+        # first, and neither may read a half-written file or replace the other's.
         key_file.parent.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        draft = key_file.with_name(f".{key_file.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w") as handle:
             handle.write("# AES-256 keys for conversations at rest: id:base64key, the "
                          "current one first. Keep old keys to read old rows.\n")
             handle.write(new_key_entry() + "\n")
+        try:
+            os.link(draft, key_file)
+        except FileExistsError:
+            pass  # another process made it first: both use that one
+        finally:
+            os.unlink(draft)
     try:
         text = key_file.read_text(encoding="utf-8")
     except OSError as error:

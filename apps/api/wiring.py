@@ -34,6 +34,7 @@ from bilingual_assistant.adapters.sql_service_store import (
 )
 from bilingual_assistant.config import Settings
 from bilingual_assistant.conversations.history import ChatHistory
+from bilingual_assistant.encryption import keyring_from
 from bilingual_assistant.errors import ConfigurationError
 from bilingual_assistant.feedback.service import FeedbackService
 from bilingual_assistant.jobs.service import Jobs
@@ -107,6 +108,12 @@ def build_services(settings: Settings, engine: Optional[Engine] = None,
     embedder = make_embedder(settings.knowledge.embedding_model, settings.paths.encoders_dir)
     store = MilvusKnowledgeStore(settings.knowledge, embedder.dim)
 
+    # What people typed, kept in the services' tables, is sealed with the
+    # conversations' keys (the same CONVERSATION_KEYS or key file as Rasa's).
+    keyring, keys_from = keyring_from(settings.conversations.keys,
+                                      Path(settings.conversations.key_file))
+    logger.info("api.sealing", extra={"keys": keys_from, "current": keyring.current})
+
     def database_ready() -> bool:
         with engine.connect() as connection:
             connection.execute(sql("SELECT 1"))
@@ -115,7 +122,7 @@ def build_services(settings: Settings, engine: Optional[Engine] = None,
     return ApiServices(
         keys=ApiKeys(SqlKeyStore(engine)),
         hit_tests=HitTester(Retriever(store, embedder, settings.retrieval),
-                            SqlHitTestLog(engine)),
+                            SqlHitTestLog(engine, keyring=keyring)),
         chat=chat or RasaChat(settings.api.rasa_url, token=settings.rasa_server.auth_token,
                               sender_tokens=sender_tokens(settings)),
         documents=store,
@@ -126,9 +133,9 @@ def build_services(settings: Settings, engine: Optional[Engine] = None,
         knowledge_dir=Path(settings.knowledge.documents_dir),
         max_upload_bytes=int(settings.jobs.max_upload_mb * 1024 * 1024),
         sign_in=build_sign_in(settings, engine),
-        feedback=FeedbackService(SqlFeedbackStore(engine), ReviewedExamples(
+        feedback=FeedbackService(SqlFeedbackStore(engine, keyring), ReviewedExamples(
             Path("data/nlu/reviewed.yml"), Path("domain.yml"))),
-        history=ChatHistory(SqlTurnStore(engine)),
+        history=ChatHistory(SqlTurnStore(engine, keyring)),
         metrics=recorder,
         metrics_token=settings.metrics.token,
     )

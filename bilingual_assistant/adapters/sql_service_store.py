@@ -36,6 +36,7 @@ from bilingual_assistant.access.keys import KeyRecord
 from bilingual_assistant.access.oidc import LoginRequest
 from bilingual_assistant.access.sessions import SessionRecord
 from bilingual_assistant.conversations.history import ConversationSummary, Turn
+from bilingual_assistant.encryption import Keyring
 from bilingual_assistant.errors import ConfigurationError, ServiceError
 from bilingual_assistant.feedback.models import CuratedAnswer, Feedback
 from bilingual_assistant.jobs.models import Job
@@ -198,10 +199,42 @@ def _failed(error: SQLAlchemyError) -> ServiceError:
 
 class _Tables:
     """What every store here shares: one place that opens connections and turns the
-    database's errors into `ServiceError`."""
+    database's errors into `ServiceError`; and, given a keyring, the text people
+    typed sealed at rest (AES-256-GCM, the conversations' keys)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, keyring: Optional[Keyring] = None) -> None:
+        """Args:
+        engine: the database.
+        keyring: seals what people wrote (messages, replies, reasons, hit-test
+            questions), each value bound to its table and row; None keeps text.
+        """
         self.engine = engine
+        self.keyring = keyring
+
+    def _seal(self, value: Text, place: Text) -> Text:
+        """`value` sealed for the row `place` (`table:id`), or as it is."""
+        if self.keyring is None:
+            return value
+        return self.keyring.seal(value.encode("utf-8"), place.encode("utf-8"))
+
+    def _open(self, value: Optional[Text], place: Text) -> Optional[Text]:
+        """A stored value in clear: sealed ones opened, older plain ones as they are.
+
+        Raises:
+            ConfigurationError: sealed with a key that is not configured, or without
+                a keyring at all.
+        """
+        if value is None or not Keyring.is_sealed(value):
+            return value
+        if self.keyring is None:
+            raise ConfigurationError(
+                "The services' tables hold sealed text but no keys are configured: "
+                "set CONVERSATION_KEYS (or CONVERSATION_KEY_FILE) as for Rasa.")
+        try:
+            return self.keyring.open(value, place.encode("utf-8")).decode("utf-8")
+        except ValueError:
+            raise ServiceError(f"A stored value of {place} cannot be opened: it was "
+                               f"changed or moved.") from None
 
     @contextmanager
     def _transaction(self) -> Iterator[Connection]:
@@ -268,27 +301,34 @@ class SqlKeyStore(_Tables):
 class SqlHitTestLog(_Tables):
     """`HitTestLog` on the `hit_test_runs` table; keeps the newest `keep` runs."""
 
-    def __init__(self, engine: Engine, keep: int = 500) -> None:
-        super().__init__(engine)
+    def __init__(self, engine: Engine, keep: int = 500,
+                 keyring: Optional[Keyring] = None) -> None:
+        super().__init__(engine, keyring)
         self.keep = keep
 
     def add(self, run: HitTestRun) -> None:
         with self._transaction() as connection:
             connection.execute(insert(hit_test_runs).values(
                 id=run.id, created_at=run.created_at, subject=run.subject,
-                body=json.dumps(run.to_payload(), ensure_ascii=False)))
+                body=self._seal(json.dumps(run.to_payload(), ensure_ascii=False),
+                                f"hit_test_runs:{run.id}")))
             old = select(hit_test_runs.c.id).order_by(
                 hit_test_runs.c.created_at.desc()).offset(self.keep)
             connection.execute(delete(hit_test_runs).where(hit_test_runs.c.id.in_(old)))
 
     def recent(self, limit: int) -> List[HitTestRun]:
-        rows = self._read(select(hit_test_runs.c.body)
+        rows = self._read(select(hit_test_runs.c.id, hit_test_runs.c.body)
                           .order_by(hit_test_runs.c.created_at.desc()).limit(limit))
-        return [HitTestRun.from_payload(json.loads(row.body)) for row in rows]
+        return [self._run(row) for row in rows]
 
     def get(self, run_id: Text) -> Optional[HitTestRun]:
-        rows = self._read(select(hit_test_runs.c.body).where(hit_test_runs.c.id == run_id))
-        return HitTestRun.from_payload(json.loads(rows[0].body)) if rows else None
+        rows = self._read(select(hit_test_runs.c.id, hit_test_runs.c.body)
+                          .where(hit_test_runs.c.id == run_id))
+        return self._run(rows[0]) if rows else None
+
+    def _run(self, row: Any) -> HitTestRun:
+        return HitTestRun.from_payload(json.loads(
+            self._open(row.body, f"hit_test_runs:{row.id}") or "{}"))
 
 
 class SqlJobStore(_Tables):
@@ -426,15 +466,20 @@ class SqlFeedbackStore(_Tables):
     """`FeedbackStore` on the `feedback` and `curated_answers` tables. Every text is
     a bound parameter: SQL in a message or a reason is stored as text."""
 
-    @staticmethod
-    def _feedback(row: Any) -> Feedback:
+    SEALED = ("reason", "message", "reply", "sources")  # what the person wrote and saw
+
+    def _feedback(self, row: Any) -> Feedback:
         values = dict(row._mapping)
+        for column in self.SEALED:
+            values[column] = self._open(values[column], f"feedback:{values['id']}:{column}")
         values["sources"] = json.loads(values["sources"])
         return Feedback(**values)
 
     def add(self, item: Feedback) -> None:
         values = item.to_payload()
         values["sources"] = json.dumps(item.sources, ensure_ascii=False)
+        for column in self.SEALED:
+            values[column] = self._seal(values[column], f"feedback:{item.id}:{column}")
         self._write(insert(feedback).values(**values))
 
     def get(self, feedback_id: Text) -> Optional[Feedback]:
@@ -472,7 +517,9 @@ class SqlTurnStore(_Tables):
 
     def add(self, turn: Turn) -> None:
         values = turn.to_payload()
-        values["replies"] = json.dumps(turn.replies, ensure_ascii=False)
+        values["replies"] = self._seal(json.dumps(turn.replies, ensure_ascii=False),
+                                       f"chat_turns:{turn.id}:replies")
+        values["message"] = self._seal(turn.message, f"chat_turns:{turn.id}:message")
         self._write(insert(chat_turns).values(**values))
 
     def turns(self, subject: Text, conversation: Text, limit: int) -> List[Turn]:
@@ -482,7 +529,9 @@ class SqlTurnStore(_Tables):
         turns = []
         for row in reversed(rows):
             values = dict(row._mapping)
-            values["replies"] = json.loads(values["replies"])
+            values["message"] = self._open(values["message"], f"chat_turns:{row.id}:message")
+            values["replies"] = json.loads(
+                self._open(values["replies"], f"chat_turns:{row.id}:replies") or "[]")
             turns.append(Turn(**values))
         return turns
 
@@ -495,10 +544,11 @@ class SqlTurnStore(_Tables):
                    .order_by(func.max(c.created_at).desc()).limit(limit))
         summaries = []
         for row in self._read(grouped):
-            first = self._read(select(c.message).where(
+            first = self._read(select(c.id, c.message).where(
                 c.subject == subject, c.conversation == row.conversation,
                 c.created_at == row.first_at).limit(1))
             summaries.append(ConversationSummary(
                 row.conversation, int(row.turns), float(row.first_at), float(row.last_at),
-                first[0].message if first else ""))
+                (self._open(first[0].message, f"chat_turns:{first[0].id}:message") or "")
+                if first else ""))
         return summaries

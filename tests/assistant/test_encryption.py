@@ -66,3 +66,18 @@ def test_keys_come_from_the_setting_or_a_key_file_made_once(tmp_path):
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     again, _ = keyring_from("", path)
     assert again.open(first.seal(b"x")) == b"x"  # the same key, not a new one
+
+
+def test_processes_starting_together_agree_on_one_key_file(tmp_path):
+    """Rasa and the API may both create the key file on a first `make run`."""
+    import concurrent.futures
+
+    from bilingual_assistant.encryption import keyring_from
+
+    key_file = tmp_path / "keys" / "conversation.keys"
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        rings = list(pool.map(lambda _: keyring_from("", key_file)[0], range(16)))
+    assert len({ring.current for ring in rings}) == 1
+    sealed = rings[0].seal(b"x")
+    assert all(ring.open(sealed) == b"x" for ring in rings)
+    assert sorted(p.name for p in key_file.parent.iterdir()) == ["conversation.keys"]

@@ -223,3 +223,65 @@ def test_the_chat_log_keeps_each_persons_conversations_apart(engine):
     assert turns[0].replies == reply
     assert [t.message for t in history.turns("ann", "c-1", limit=1)] == ["那解锁呢?"]
     assert history.turns("carol", "c-1") == []
+
+
+CANARY = "canary-7f3a 我的工号是 4711"
+
+
+def every_stored_text(engine) -> str:
+    with engine.connect() as connection:
+        return " ".join(str(value) for table in ("chat_turns", "feedback", "hit_test_runs")
+                        for row in connection.execute(sa.text(f"SELECT * FROM {table}"))
+                        for value in row)
+
+
+def test_what_people_wrote_is_sealed_at_rest_and_reads_back(engine):
+    """Issue #27 item 5: the API's copies of chats, feedback and hit tests are
+    encrypted with the conversations' keys; older plain rows still read."""
+    from bilingual_assistant.adapters.sql_service_store import SqlFeedbackStore, SqlTurnStore
+    from bilingual_assistant.conversations.history import ChatHistory
+    from bilingual_assistant.encryption import Keyring, new_key_entry
+    from bilingual_assistant.feedback.service import FeedbackService
+    from tests.fakes.in_memory import ListedExamples
+
+    legacy = ChatHistory(SqlTurnStore(engine))  # written before keys were configured
+    legacy.record("ann", "c-0", "an old question", [{"text": "an old reply"}])
+    keyring = Keyring.parse(new_key_entry("k1"))
+    history = ChatHistory(SqlTurnStore(engine, keyring))
+    history.record("ann", "c-1", CANARY, [{"text": f"reply to {CANARY}"}])
+    reviews = FeedbackService(SqlFeedbackStore(engine, keyring), ListedExamples("affirm"))
+    item = reviews.submit("ann", "c-1", -1, CANARY, CANARY, f"reply {CANARY}",
+                          [{"number": 1, "title": CANARY, "source": "zh/a.md"}], None, None)
+    SqlHitTestLog(engine, keyring=keyring).add(run("r-1", 5.0, question=CANARY))
+    stored = every_stored_text(engine)
+    assert "canary" not in stored and "4711" not in stored and "aesgcm1:k1:" in stored
+    assert "an old question" in stored  # legacy rows stay as they were
+    assert [t.message for t in history.turns("ann", "c-1")] == [CANARY]
+    assert history.turns("ann", "c-1")[0].replies == [{"text": f"reply to {CANARY}"}]
+    assert history.turns("ann", "c-0")[0].message == "an old question"
+    assert {c.first_message for c in history.conversations("ann")} == {
+        CANARY, "an old question"}
+    assert reviews.store.get(item.id) == item
+    assert SqlHitTestLog(engine, keyring=keyring).get("r-1").results[0].question == CANARY
+    # Without the keys, sealed rows do not open, and say what to set.
+    with pytest.raises(ConfigurationError, match="CONVERSATION_KEYS"):
+        ChatHistory(SqlTurnStore(engine)).turns("ann", "c-1")
+
+
+def test_a_sealed_value_moved_to_another_row_does_not_open(engine):
+    from bilingual_assistant.adapters.sql_service_store import SqlTurnStore
+    from bilingual_assistant.conversations.history import ChatHistory
+    from bilingual_assistant.encryption import Keyring, new_key_entry
+
+    keyring = Keyring.parse(new_key_entry("k1"))
+    clock = iter(float(n) for n in range(10, 20))
+    history = ChatHistory(SqlTurnStore(engine, keyring), clock=lambda: next(clock))
+    history.record("ann", "c-1", "ann's secret", [])
+    history.record("bob", "c-1", "bob's question", [])
+    with engine.begin() as connection:
+        ann = connection.execute(sa.text(
+            "SELECT message FROM chat_turns WHERE subject = 'ann'")).scalar_one()
+        connection.execute(sa.text("UPDATE chat_turns SET message = :m WHERE subject = 'bob'"),
+                           {"m": ann})
+    with pytest.raises(ServiceError, match="changed or moved"):
+        history.turns("bob", "c-1")
