@@ -8,8 +8,10 @@
 set -euo pipefail
 
 rasa="$1"; command="$2"; shift 2
-eval "$("$(dirname "$rasa")/python" -m apps.cli.settings get RASA_HOST RASA_PORT \
-  RASA_CORS_ORIGINS RASA_MAX_REQUEST_BYTES RASA_AUTH_TOKEN)"
+# A setting that is not valid stops here, with the settings' own message.
+values="$("$(dirname "$rasa")/python" -m apps.cli.settings get RASA_HOST RASA_PORT \
+  RASA_CORS_ORIGINS RASA_MAX_REQUEST_BYTES RASA_AUTH_TOKEN)" || exit 2
+eval "$values"
 # Sanic reads its settings from SANIC_* variables.
 export SANIC_REQUEST_MAX_SIZE="$RASA_MAX_REQUEST_BYTES"
 case "$command" in

@@ -2,13 +2,18 @@
 
 `Engine` is the seam the HTTP app talks to; `LlamaEngine` is llama.cpp's server
 loop (xllamacpp's prebuilt wheel: nothing compiled here). Its own HTTP listener,
-which xllamacpp always opens, is bound to loopback on a random port and needs a
-random key that is never shared: requests arrive through `apps.llm_server.app`.
+which xllamacpp always opens, is a Unix socket in a private folder (mode 0700),
+behind a random key that is never shared: no TCP port at all (a random loopback
+port could take one another service was about to bind), and requests arrive
+through `apps.llm_server.app`.
 """
 
 from __future__ import annotations
 
+import atexit
 import secrets
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any, Callable, Dict, Optional, Protocol, Text
 
@@ -73,7 +78,9 @@ class LlamaEngine:
             params.cpuparams_batch.n_threads = threads
             params.cache_ram_mib = PROMPT_CACHE_MIB
             params.verbosity = LOG_VERBOSITY
-            params.hostnames = ["127.0.0.1"]
+            private = tempfile.mkdtemp(prefix="llm-")  # 0700: this user only
+            atexit.register(shutil.rmtree, private, True)
+            params.hostnames = [str(Path(private) / "llama.sock")]
             params.port = 0
             params.api_keys = [secrets.token_urlsafe(32)]
             params.ui = False

@@ -13,7 +13,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("token", ["plain-token_123", "-starts-with-a-dash", "--two-dashes"])
+@pytest.mark.parametrize("token", ["plain-token_123456", "-starts-with-a-dash",
+                                   "--two-dashes-and-more"])
 def test_the_token_reaches_rasa_whatever_it_starts_with(tmp_path, token):
     # secrets.token_urlsafe starts with "-" one time in 64: a Rasa container failed
     # to start with "argument -t/--auth-token: expected one argument".
@@ -38,3 +39,12 @@ def test_the_token_reaches_rasa_whatever_it_starts_with(tmp_path, token):
     assert parsed.enable_api and parsed.interface == "127.0.0.1" and parsed.port == 5005
     assert parsed.cors == ["https://chat.example.com"]
     assert parsed.model == "models/current.tar.gz"
+
+
+def test_a_setting_that_is_not_valid_stops_the_script_with_its_message(tmp_path):
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "RASA_AUTH_TOKEN": "short"}
+    done = subprocess.run([str(ROOT / "scripts" / "rasa-run.sh"), sys.executable.replace(
+        "python", "rasa"), "run"], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=120)
+    assert done.returncode == 2 and "RASA_AUTH_TOKEN has 5 characters" in done.stderr
+    assert "unbound variable" not in done.stderr

@@ -6,6 +6,7 @@ loopback-only internal listener."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from typing import Iterator, Tuple
 
@@ -91,16 +92,19 @@ def test_llama_cpps_refusals_are_client_errors(llm):
     assert post(url, "/v1/completions", {"prompt": "hi", "max_tokens": 2}).status_code == 200
 
 
-def test_the_internal_listener_is_on_loopback_and_needs_a_key_nobody_has(llm):
+def test_the_only_port_is_ours_and_llama_cpps_socket_is_private_and_keyed(llm):
     url, process = llm
     listening = subprocess.run(["ss", "-ltnpH"], capture_output=True, text=True).stdout
     ours = [line.split()[3] for line in listening.splitlines() if f"pid={process.pid}," in line]
-    public = url.removeprefix("http://")
-    internal = [address for address in ours if address != public]
-    assert len(ours) == 2 and len(internal) == 1, listening
-    assert internal[0].startswith("127.0.0.1:")
+    assert ours == [url.removeprefix("http://")], listening
+    sockets = subprocess.run(["ss", "-lxpH"], capture_output=True, text=True).stdout
+    [path] = [word for line in sockets.splitlines() if f"pid={process.pid}," in line
+              for word in line.split() if word.endswith("llama.sock")]
+    assert oct(os.stat(os.path.dirname(path)).st_mode & 0o777) == "0o700"
     for key in ("", KEY):
-        refused = requests.post(f"http://{internal[0]}/v1/completions", timeout=30,
-                                json={"prompt": "hi", "max_tokens": 1},
-                                headers={"Authorization": f"Bearer {key}"})
-        assert refused.status_code == 401
+        refused = subprocess.run(
+            ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--unix-socket", path,
+             "-H", f"Authorization: Bearer {key}", "-H", "Content-Type: application/json",
+             "-d", '{"prompt": "hi", "max_tokens": 1}', "http://llm/v1/completions"],
+            capture_output=True, text=True, timeout=30).stdout
+        assert refused == "401"
