@@ -59,7 +59,7 @@ PTH = $$($(1) -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/as
 
 MODEL_INPUTS := config.yml domain.yml $(shell find data -type f 2>/dev/null)
 
-.PHONY: FORCE docs secrets unindex help answerability verifier browser prometheus images test-images setup index llm actions-env-path llm-env-path benchmark-retrieval benchmark-answers benchmark-accuracy benchmark-api benchmark-load benchmark-oos benchmark-routing benchmark-replicas benchmark-capacity probe-security train shell run api worker actions settings test test-fast test-components test-dirs lint readme typecheck validate benchmark env-path clean delete-data
+.PHONY: FORCE docs secrets forget unindex help answerability verifier browser prometheus images test-images setup index llm actions-env-path llm-env-path benchmark-retrieval benchmark-answers benchmark-accuracy benchmark-api benchmark-load benchmark-oos benchmark-routing benchmark-replicas benchmark-capacity probe-security train shell run api worker actions settings test test-fast test-components test-dirs lint readme typecheck validate benchmark env-path clean delete-data
 
 ##@ Run
 
@@ -192,6 +192,11 @@ setup: $(STAMP) $(RASA_ENV)/.defaults $(ACTIONS_STAMP) $(SETUP_LLM) $(KNOWLEDGE_
 
 index: $(ACTIONS_STAMP) ## Index the documents in KNOWLEDGE_DIR (default knowledge/): make index [PRUNE=1] [REBUILD=1]
 	@$(DOTENV) $(ACTIONS_PY) -m apps.cli.ingest $(DOCUMENTS) $(if $(PRUNE),--prune) $(if $(REBUILD),--rebuild)
+
+forget: $(STAMP) $(ACTIONS_STAMP) ## Forget a person everywhere: their conversations in Rasa's store, chat turns, feedback, hit tests and sessions: make forget WHO=oidc:<sub>
+	@test -n "$(WHO)" || { echo "Name the person: make forget WHO=oidc:<sub> (or key:<id>)"; exit 2; }
+	@$(DOTENV) $(RASA_PY) -m apps.cli.conversations forget-person "$(WHO)"
+	@$(DOTENV) $(ACTIONS_PY) -m apps.cli.people forget "$(WHO)"
 
 unindex: $(ACTIONS_STAMP) ## Delete from the knowledge base every document indexed from FOLDER (the sample documents: make unindex FOLDER=knowledge)
 	@test -n "$(FOLDER)" || { echo "Name the folder: make unindex FOLDER=knowledge"; exit 2; }

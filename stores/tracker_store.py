@@ -29,7 +29,7 @@ import threading
 import time
 import weakref
 from pathlib import Path
-from typing import Any, Dict, Optional, Text
+from typing import Any, Dict, Optional, Text, Tuple
 
 import sqlalchemy as sa
 import sqlalchemy.orm
@@ -252,6 +252,23 @@ class EncryptedSQLTrackerStore(SQLTrackerStore):
             session.commit()
         logger.info(f"Deleted conversation '{sender_id}' ({deleted} events).")
         return int(deleted)
+
+    def forget_person(self, subject: Text) -> Tuple[int, int]:
+        """Deletes every conversation of the person `subject` (`oidc:…`, `key:…`):
+        the one named by the subject itself and each `<subject>:<conversation>`
+        the API opened for them. Returns (conversations, events) deleted."""
+        with self.session_scope() as session:
+            theirs = sa.or_(
+                self.SQLEvent.sender_id == subject,
+                self.SQLEvent.sender_id.startswith(f"{subject}:", autoescape=True))
+            conversations = session.query(
+                sa.func.count(sa.distinct(self.SQLEvent.sender_id))).filter(theirs).scalar() or 0
+            deleted = session.query(self.SQLEvent).filter(theirs).delete(
+                synchronize_session=False)
+            session.commit()
+        logger.info("conversations.person_forgotten",
+                    extra={"conversations": conversations, "events": deleted})
+        return int(conversations), int(deleted)
 
     def reseal(self) -> int:
         """Seals every event with the current key (after a rotation, before an old key

@@ -1,6 +1,9 @@
 """Conversations at rest (Rasa's environment: it uses Rasa's tracker store).
 
     python -m apps.cli.conversations forget SENDER_ID   delete one conversation
+    python -m apps.cli.conversations forget-person SUBJECT
+                                                        delete every conversation of
+                                                        one person (`oidc:…`, `key:…`)
     python -m apps.cli.conversations new-key [ID]       print a fresh key entry
     python -m apps.cli.conversations reseal             re-encrypt every event with
                                                         the current key (rotation)
@@ -30,6 +33,12 @@ def main(argv: Optional[List[Text]] = None) -> int:
         deleted = EncryptedSQLTrackerStore().forget(args[1])
         print(f"Deleted conversation {args[1]!r}: {deleted} events.")
         return 0 if deleted else 1
+    if args[:1] == ["forget-person"] and len(args) == 2:
+        from stores.tracker_store import EncryptedSQLTrackerStore
+
+        conversations, events = EncryptedSQLTrackerStore().forget_person(args[1])
+        print(f"Deleted {conversations} conversation(s) of {args[1]!r}: {events} events.")
+        return 0
     if args == ["reseal"]:
         from stores.tracker_store import EncryptedSQLTrackerStore
 

@@ -552,3 +552,23 @@ class SqlTurnStore(_Tables):
                 (self._open(first[0].message, f"chat_turns:{first[0].id}:message") or "")
                 if first else ""))
         return summaries
+
+
+class SqlPeople(_Tables):
+    """What the services' tables keep about one person, for forgetting them."""
+
+    # Every table with a row per person's doing, by the column naming them.
+    THEIRS = ((chat_turns, chat_turns.c.subject), (feedback, feedback.c.subject),
+              (hit_test_runs, hit_test_runs.c.subject), (sessions, sessions.c.subject))
+
+    def forget(self, subject: Text) -> Dict[Text, int]:
+        """Deletes the person's chat turns, feedback, hit tests and sessions (they are
+        signed out) in one transaction; returns the rows deleted per table. Curated
+        answers an administrator wrote from their feedback stay: they are the
+        administrator's words."""
+        deleted: Dict[Text, int] = {}
+        with self._transaction() as connection:
+            for table, column in self.THEIRS:
+                deleted[table.name] = int(
+                    connection.execute(delete(table).where(column == subject)).rowcount or 0)
+        return deleted

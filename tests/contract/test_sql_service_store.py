@@ -285,3 +285,39 @@ def test_a_sealed_value_moved_to_another_row_does_not_open(engine):
                            {"m": ann})
     with pytest.raises(ServiceError, match="changed or moved"):
         history.turns("bob", "c-1")
+
+
+def test_forgetting_a_person_removes_their_rows_and_only_theirs(engine):
+    """Issue #27 item 5: one person's chat turns, feedback, hit tests and sessions
+    go; another person's stay."""
+    from bilingual_assistant.access.principal import Principal
+    from bilingual_assistant.access.sessions import Sessions
+    from bilingual_assistant.adapters.sql_service_store import (
+        SqlFeedbackStore,
+        SqlPeople,
+        SqlSessionStore,
+        SqlTurnStore,
+    )
+    from bilingual_assistant.conversations.history import ChatHistory
+    from bilingual_assistant.encryption import Keyring, new_key_entry
+    from bilingual_assistant.feedback.service import FeedbackService
+    from tests.fakes.in_memory import ListedExamples
+
+    keyring = Keyring.parse(new_key_entry("k1"))
+    history = ChatHistory(SqlTurnStore(engine, keyring))
+    reviews = FeedbackService(SqlFeedbackStore(engine, keyring), ListedExamples("affirm"))
+    sessions = Sessions(SqlSessionStore(engine))
+    log = SqlHitTestLog(engine, keyring=keyring)
+    for person in ("oidc:ann", "oidc:bob"):
+        history.record(person, "c-1", f"{CANARY} {person}", [])
+        reviews.submit(person, "c-1", -1, "wrong", CANARY, "reply", [], None, None)
+        sessions.create(Principal(person, person, frozenset({"user"}), frozenset(),
+                                  "session"))
+    log.add(HitTestRun("r-ann", 1.0, "oidc:ann", "hybrid", 5, []))
+    deleted = SqlPeople(engine).forget("oidc:ann")
+    assert deleted == {"chat_turns": 1, "feedback": 1, "hit_test_runs": 1, "sessions": 1}
+    assert history.turns("oidc:ann", "c-1") == [] and log.get("r-ann") is None
+    assert [f.subject for f in reviews.queue()] == ["oidc:bob"]
+    assert len(history.turns("oidc:bob", "c-1")) == 1
+    assert SqlPeople(engine).forget("oidc:ann") == {
+        "chat_turns": 0, "feedback": 0, "hit_test_runs": 0, "sessions": 0}

@@ -131,6 +131,12 @@ def test_the_command_line_forgets_a_conversation(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "Deleted conversation 'alice': 4 events." in result.stdout
     assert asyncio.run(store.retrieve("alice")) is None
+    asyncio.run(store.save(conversation("oidc:ann:web")))
+    result = subprocess.run([sys.executable, "-m", "apps.cli.conversations", "forget-person",
+                             "oidc:ann"], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert "Deleted 1 conversation(s) of 'oidc:ann': 4 events." in result.stdout
+    assert asyncio.run(store.retrieve("oidc:ann:web")) is None
 
 
 def allow_connections(url: str, allowed: bool) -> None:
@@ -183,3 +189,16 @@ async def test_a_database_out_of_reach_refuses_messages_and_loses_no_turn(postgr
     assert texts == ["first", "second"]
     store.engine.dispose()
     again.engine.dispose()
+
+
+async def test_a_person_is_forgotten_in_every_conversation_and_only_they(tmp_path):
+    store = sqlite_store(tmp_path)
+    for sender in ("oidc:ann", "oidc:ann:web", "oidc:ann:c-2", "oidc:anna:web",
+                   "oidc:bob:web", "oidc:ann_x:web"):
+        await store.save(conversation(sender, f"{CANARY} {sender}"))
+    assert store.forget_person("oidc:ann") == (3, 12)
+    assert set(await store.keys()) == {"oidc:anna:web", "oidc:bob:web", "oidc:ann_x:web"}
+    # LIKE's wildcards in a subject are letters, not patterns.
+    assert store.forget_person("oidc:ann%") == (0, 0)
+    assert store.forget_person("oidc:ann_") == (0, 0)
+    assert set(await store.keys()) == {"oidc:anna:web", "oidc:bob:web", "oidc:ann_x:web"}
