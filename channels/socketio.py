@@ -9,6 +9,10 @@ Compared with Rasa 3.6.21's `socketio` channel:
   `session_token` (an HMAC of the session id), and a `session_request` resumes a
   session only with its token; messages always go to the sending client's own
   session, whatever `session_id` they claim;
+- with `REST_CHANNEL_SECRET` set, a client connects only with a token the API
+  issued (`auth: {token}`, `POST /v1/chat/token`), and its session is the token's
+  conversation; without it, sessions are anonymous and the channel refuses to start
+  on an address other than loopback, as the REST channel does;
 - browsers may connect only from the origins listed in `cors_allowed_origins`
   (none but the server's own by default; Rasa's channel accepted any);
 - the REST channel's checks (`channels/guard.py`): message length, `/intent` as
@@ -36,9 +40,12 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
+from socketio.exceptions import ConnectionRefusedError as RefusedConnection
 
+from bilingual_assistant.access.sender_tokens import SenderTokens
 from bilingual_assistant.answers.models import ANSWER_KEY
 from bilingual_assistant.config import RasaServerSettings, load
+from bilingual_assistant.errors import AuthenticationError, ConfigurationError
 from bilingual_assistant.turns import ConversationBusyError, ConversationTurns
 from channels.guard import (
     RejectedInputError,
@@ -109,6 +116,7 @@ class SecureSocketIOInput(SocketIOInput):
         session_secret: Text = "",
         web_chat: bool = True,
         guard: Optional[Dict[Text, Any]] = None,
+        sender_tokens: Optional[SenderTokens] = None,
         **kwargs: Any,
     ) -> None:
         """Rasa's options, plus the allowed origins, the secret that signs session
@@ -125,6 +133,8 @@ class SecureSocketIOInput(SocketIOInput):
         self.allow_intent_commands = options["allow_intent_commands"]
         self.turns = ConversationTurns(max_wait_seconds=options["max_wait_seconds"])
         self._sessions: Dict[Text, Text] = {}  # socket id -> its session id
+        self.sender_tokens = sender_tokens
+        self._signed: Dict[Text, Text] = {}  # socket id -> its token's conversation
 
     @classmethod
     def name(cls) -> Text:
@@ -139,6 +149,16 @@ class SecureSocketIOInput(SocketIOInput):
         origins = credentials.get("cors_allowed_origins") or []
         if not isinstance(origins, list) or not all(isinstance(o, str) for o in origins):
             raise ValueError("socketio: 'cors_allowed_origins' must be a list of origins.")
+        server = load(RasaServerSettings)
+        tokens = None
+        if server.rest_channel_secret.strip():
+            tokens = SenderTokens(server.rest_channel_secret)
+        elif server.host not in ("127.0.0.1", "localhost", "::1"):
+            raise ConfigurationError(
+                f"Rasa listens on {server.host}, and the socket.io channel would open "
+                f"anonymous sessions for anyone who reaches it. Set REST_CHANNEL_SECRET "
+                f"(clients then connect with a token from the API's POST /v1/chat/token), "
+                f"or listen on 127.0.0.1.")
         return cls(
             credentials.get("user_message_evt", "user_uttered"),
             credentials.get("bot_message_evt", "bot_uttered"),
@@ -152,6 +172,7 @@ class SecureSocketIOInput(SocketIOInput):
             session_secret=load(RasaServerSettings).session_secret,
             web_chat=bool(credentials.get("web_chat", True)),
             guard=guard,
+            sender_tokens=tokens,
         )
 
     def session_token(self, session_id: Text) -> Text:
@@ -200,6 +221,15 @@ class SecureSocketIOInput(SocketIOInput):
 
         @sio.on("connect", namespace=self.namespace)
         async def connect(sid: Text, environ: Dict, auth: Optional[Dict]) -> bool:
+            if self.sender_tokens is not None:
+                token = (auth if isinstance(auth, dict) else {}).get("token")
+                try:
+                    self._signed[sid] = self.sender_tokens.sender(
+                        token if isinstance(token, str) else "")
+                except AuthenticationError as refused:
+                    logger.info("socketio.unsigned_refused", extra={"sid": sid})
+                    raise RefusedConnection(str(refused)) from None
+                return True
             if not self.jwt_key:
                 return True
             import rasa.core.channels.channel
@@ -211,12 +241,15 @@ class SecureSocketIOInput(SocketIOInput):
         @sio.on("disconnect", namespace=self.namespace)
         async def disconnect(sid: Text) -> None:
             self._sessions.pop(sid, None)
+            self._signed.pop(sid, None)
 
         @sio.on("session_request", namespace=self.namespace)
         async def session_request(sid: Text, data: Optional[Dict]) -> None:
             data = data if isinstance(data, dict) else {}
             claimed = data.get("session_id")
-            if self.owns(claimed, data.get("session_token")):
+            if sid in self._signed:  # the token's conversation, whatever is claimed
+                session_id = self._signed[sid]
+            elif self.owns(claimed, data.get("session_token")):
                 session_id = str(claimed)
             else:
                 if claimed:
@@ -239,7 +272,10 @@ class SecureSocketIOInput(SocketIOInput):
         @sio.on(self.user_message_evt, namespace=self.namespace)
         async def handle_message(sid: Text, data: Any) -> None:
             data = data if isinstance(data, dict) else {}
-            if self.session_persistence:
+            sender: Optional[Text] = self._signed.get(sid)
+            if sender is not None:
+                pass  # the token's conversation, whatever the message claims
+            elif self.session_persistence:
                 sender = self._sessions.get(sid)
                 if sender is None:
                     await refuse(sid, "Send session_request first; its session_confirm "

@@ -11,6 +11,7 @@ from typing import Any, Callable, Dict, List, Optional, Protocol, Text
 
 from bilingual_assistant.access.keys import ApiKeys
 from bilingual_assistant.access.oidc import OidcClient
+from bilingual_assistant.access.sender_tokens import SenderTokens
 from bilingual_assistant.access.sessions import Sessions, SessionStore
 from bilingual_assistant.adapters.prometheus import PrometheusRecorder
 from bilingual_assistant.adapters.rasa_rest import Reply
@@ -83,6 +84,8 @@ class ApiServices:
     sign_in: Optional[SignIn] = None  # None: API keys (and local mode) only
     metrics: Optional[PrometheusRecorder] = None  # None: a registry of the app's own
     metrics_token: Text = ""  # what `/metrics` requires; empty: loopback clients only
+    # Signs conversations for Rasa's channels (REST_CHANNEL_SECRET); None: unsigned.
+    sender_tokens: Optional[SenderTokens] = None
 
 
 async def off_loop(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

@@ -110,6 +110,7 @@ def build_services(settings: Settings, engine: Optional[Engine] = None,
 
     # What people typed, kept in the services' tables, is sealed with the
     # conversations' keys (the same CONVERSATION_KEYS or key file as Rasa's).
+    signer = sender_tokens(settings)
     keyring, keys_from = keyring_from(settings.conversations.keys,
                                       Path(settings.conversations.key_file))
     logger.info("api.sealing", extra={"keys": keys_from, "current": keyring.current})
@@ -124,7 +125,8 @@ def build_services(settings: Settings, engine: Optional[Engine] = None,
         hit_tests=HitTester(Retriever(store, embedder, settings.retrieval),
                             SqlHitTestLog(engine, keyring=keyring)),
         chat=chat or RasaChat(settings.api.rasa_url, token=settings.rasa_server.auth_token,
-                              sender_tokens=sender_tokens(settings)),
+                              sender_tokens=signer),
+        sender_tokens=signer,
         documents=store,
         local_user=settings.api.local_user,
         database_ready=database_ready,

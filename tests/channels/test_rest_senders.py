@@ -74,3 +74,18 @@ def test_a_short_secret_stops_the_channel_at_start(monkeypatch):
     monkeypatch.setenv("REST_CHANNEL_SECRET", "too-short")
     with pytest.raises(ConfigurationError, match="at least 32"):
         ValidatingRestInput.from_credentials(None)
+
+
+def test_the_socketio_channel_follows_the_same_rule(monkeypatch):
+    from channels.socketio import SecureSocketIOInput
+
+    monkeypatch.delenv("REST_CHANNEL_SECRET", raising=False)
+    monkeypatch.setenv("RASA_HOST", "0.0.0.0")
+    with pytest.raises(ConfigurationError, match="anonymous sessions"):
+        SecureSocketIOInput.from_credentials({"session_persistence": True})
+    monkeypatch.setenv("REST_CHANNEL_SECRET", SECRET)
+    channel = SecureSocketIOInput.from_credentials({"session_persistence": True})
+    assert channel.sender_tokens is not None
+    monkeypatch.delenv("REST_CHANNEL_SECRET")
+    monkeypatch.setenv("RASA_HOST", "127.0.0.1")
+    assert SecureSocketIOInput.from_credentials({}).sender_tokens is None

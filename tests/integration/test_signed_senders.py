@@ -8,9 +8,11 @@ import subprocess
 
 import pytest
 import requests
+import socketio
 
 from bilingual_assistant.access.sender_tokens import SenderTokens
 from tests.integration.conftest import PROJECT, RASA_TOKEN, free_port, wait_until_up
+from tests.integration.test_socketio import Client
 
 pytestmark = pytest.mark.slow
 
@@ -55,6 +57,27 @@ def test_with_signed_senders_an_outsider_reaches_no_conversation(servers, api, t
                              headers={"Authorization": f"Bearer {api.key}"})
         assert chat.status_code == 200, chat.text
         assert any(m["sources"] for m in chat.json()["messages"])
+        # socket.io: no token, no connection; with the API's token, the session is
+        # the token's conversation whatever the client claims.
+        outsider = Client()
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            outsider.connect(servers.rasa_url)
+        issued = requests.post(f"http://127.0.0.1:{port}/v1/chat/token", timeout=30,
+                               json={"conversation": "socket"},
+                               headers={"Authorization": f"Bearer {api.key}"}).json()
+        person = Client()
+        person.sio.connect(servers.rasa_url, socketio_path="/socket.io",
+                           transports=["polling"], auth={"token": issued["token"]},
+                           wait_timeout=30)
+        try:
+            session = person.session(session_id=victim)
+            assert session["session_id"] == issued["sender"]
+            person.say("你好", victim)
+            person.wait_for("bot_uttered")
+            assert events(servers, victim) == []
+            assert [e["text"] for e in events(servers, issued["sender"])] == ["你好"]
+        finally:
+            person.close()
     finally:
         signed_api.terminate()
         signed_api.wait(timeout=20)

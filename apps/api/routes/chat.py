@@ -12,9 +12,10 @@ from pydantic import BaseModel, Field, field_validator
 from apps.api.deps import PREFIX, Services, needs
 from apps.api.services import ApiServices, off_loop
 from bilingual_assistant.access.principal import Principal
+from bilingual_assistant.access.sender_tokens import TOKEN_SECONDS
 from bilingual_assistant.adapters.rasa_rest import Reply
 from bilingual_assistant.answers.models import ANSWER_KEY
-from bilingual_assistant.errors import ServiceError
+from bilingual_assistant.errors import NotFoundError, ServiceError
 
 logger = logging.getLogger("apps.api")
 
@@ -94,3 +95,30 @@ async def chat(request: ChatRequest, services: Services,
     several)."""
     return await converse(services, principal, request.conversation,
                           request.message.strip())
+
+
+class TokenRequest(BaseModel):
+    conversation: str = Field("default", pattern=CONVERSATION,
+                              description="one of the caller's conversations")
+
+
+class TokenResponse(BaseModel):
+    token: str = Field(description="`Authorization: Bearer` on Rasa's REST channel, "
+                                   "`auth: {token}` on its socket.io channel")
+    sender: str = Field(description="the conversation, as Rasa names it")
+    expires_in: int = Field(description="seconds")
+
+
+@router.post("/chat/token", response_model=TokenResponse, tags=["chat"])
+async def chat_token(request: TokenRequest, services: Services,
+                     principal: Principal = Depends(needs("chat"))) -> TokenResponse:
+    """A short-lived token for talking to Rasa's REST or socket.io channel directly,
+    as the caller, in one of their conversations (only when Rasa requires signed
+    senders: `REST_CHANNEL_SECRET`)."""
+    if services.sender_tokens is None:
+        raise NotFoundError(
+            "Rasa's channels take unsigned senders here (REST_CHANNEL_SECRET is not set), "
+            "which they do on 127.0.0.1 only: no token is needed.")
+    sender = f"{principal.subject}:{request.conversation}"
+    return TokenResponse(token=services.sender_tokens.sign(sender), sender=sender,
+                         expires_in=TOKEN_SECONDS)

@@ -88,3 +88,22 @@ def test_deleting_is_for_uploads_unless_an_administrator_says_folder(world, tmp_
     assert api.delete("/v1/documents/uploads/mine.md", headers=bearer(writer)).status_code == 202
     assert api.delete("/v1/documents/vpn.md?folder=true", headers=bearer(boss)).status_code == 202
     assert not (tmp_path / "vpn.md").exists()
+
+
+def test_a_chat_token_names_the_callers_own_conversation(world):  # noqa: F811
+    from bilingual_assistant.access.sender_tokens import SenderTokens
+
+    services = world[0]
+    user, record = services.keys.issue("script", ["chat"])
+    reader, _ = services.keys.issue("reader", ["knowledge:read"])
+    api = client(services)
+    assert api.post("/v1/chat/token", headers=bearer(user), json={}).status_code == 404
+    services.sender_tokens = SenderTokens("t" * 43)
+    issued = api.post("/v1/chat/token", headers=bearer(user), json={"conversation": "c-2"})
+    assert issued.status_code == 200, issued.text
+    body = issued.json()
+    assert body["sender"] == f"key:{record.id}:c-2" and body["expires_in"] == 300
+    assert services.sender_tokens.sender(body["token"]) == f"key:{record.id}:c-2"
+    assert api.post("/v1/chat/token", headers=bearer(reader), json={}).status_code == 403
+    assert api.post("/v1/chat/token", headers=bearer(user),
+                    json={"conversation": "../x"}).status_code == 422
