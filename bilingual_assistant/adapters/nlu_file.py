@@ -6,6 +6,7 @@ from __future__ import annotations
 import fcntl
 import os
 import tempfile
+import unicodedata
 from pathlib import Path
 from typing import Dict, List, Text
 
@@ -15,6 +16,16 @@ from bilingual_assistant.errors import ConfigurationError, InputError
 
 HEADER = ("# Training examples corrected by administrators in the review queue\n"
           "# (POST /v1/feedback/{id}/intent). Kept in version control like the rest.\n")
+
+
+def training_text(text: Text) -> Text:
+    """A person's message as a training example that says only what they typed: no
+    control or format characters (escape sequences, NUL, bidi overrides, zero-width
+    marks), one line, and square brackets made round, since `[Berlin](city)` in
+    Rasa's training data is an entity label, not text."""
+    kept = "".join(c for c in text if unicodedata.category(c) not in ("Cc", "Cf")
+                   or c in "\t\n")
+    return " ".join(kept.replace("[", "(").replace("]", ")").split())
 
 
 def _domain_intents(domain: Path) -> List[Text]:
@@ -48,7 +59,7 @@ class ReviewedExamples:
         return examples
 
     def add(self, text: Text, intent: Text) -> bool:
-        example = " ".join(text.split())
+        example = training_text(text)
         if not example or len(example) > 500:
             raise InputError("A training example is 1 to 500 characters on one line.")
         self.path.parent.mkdir(parents=True, exist_ok=True)
