@@ -15,6 +15,7 @@ message API with a cached access token.
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
 import time
 import xml.etree.ElementTree as ElementTree
@@ -143,8 +144,11 @@ class WeComOutput(PlatformOutput):
             lines.append(f"{sources_label(answer.get('language', 'en'))}:")
             for source in answer["sources"]:
                 url = source_url(source, self.source_base_url)
-                shown = (f'<a href="{url}">{source["title"]}</a>' if url
-                         else f"{source['title']} ({source['source']})")
+                # WeCom renders <a> in text messages: the title and the address are
+                # escaped, so a document's title cannot add markup or another link.
+                title = html.escape(source["title"], quote=False)
+                shown = (f'<a href="{html.escape(url, quote=True)}">{title}</a>' if url
+                         else f"{title} ({html.escape(source['source'], quote=False)})")
                 lines.append(f"[{source['number']}] {shown}")
         return "\n".join(lines)
 
@@ -215,7 +219,8 @@ class WeComChannel(PlatformChannel):
                 raise CallbackError("no Encrypt element")
             plain = self.crypto.open(request.args.get("msg_signature", ""),
                                      request.args.get("timestamp", ""),
-                                     request.args.get("nonce", ""), encrypted)
+                                     request.args.get("nonce", ""), encrypted,
+                                     now=time.time())
             message = parse_xml(plain.encode("utf-8"))
         except CallbackError as error:
             logger.warning("wecom.rejected", extra={"reason": str(error)})

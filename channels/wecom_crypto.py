@@ -16,7 +16,7 @@ import binascii
 import hashlib
 import hmac
 import struct
-from typing import Text
+from typing import Optional, Text
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
@@ -28,6 +28,11 @@ BLOCK = 32  # WeCom pads to 32 bytes, not AES's 16
 class CallbackError(InputError):
     """A callback that is not WeCom's: wrong signature, or a ciphertext that does not
     decrypt to a message for this company."""
+
+
+# How far a callback's signed timestamp may be from now (WeCom resends within
+# seconds; Slack allows five minutes for the same reason).
+MAX_AGE_SECONDS = 300
 
 
 def signature(token: Text, timestamp: Text, nonce: Text, encrypted: Text) -> Text:
@@ -89,7 +94,17 @@ class WeComCrypto:
         except UnicodeDecodeError:
             raise CallbackError("the message is not UTF-8") from None
 
-    def open(self, msg_signature: Text, timestamp: Text, nonce: Text, encrypted: Text) -> Text:
-        """Checks the signature, then decrypts."""
+    def open(self, msg_signature: Text, timestamp: Text, nonce: Text, encrypted: Text,
+             now: Optional[float] = None) -> Text:
+        """Checks the signature and, given `now`, that the callback was signed within
+        `MAX_AGE_SECONDS` (a recorded callback replayed later is refused), then
+        decrypts."""
         self.check(msg_signature, timestamp, nonce, encrypted)
+        if now is not None:
+            try:
+                signed_at = int(timestamp)
+            except ValueError:
+                raise CallbackError("the timestamp is not a number") from None
+            if abs(now - signed_at) > MAX_AGE_SECONDS:
+                raise CallbackError("the signature's timestamp is too old or in the future")
         return self.decrypt(encrypted)

@@ -172,3 +172,26 @@ async def test_pictures_events_and_bad_callbacks_get_no_answer_and_no_crash(weco
         await asyncio.sleep(0.3)
     assert agent.messages == []
     assert [n["text"]["content"] for n in notes] == [TEXT_ONLY_NOTE]
+
+
+async def test_a_recorded_callback_replayed_later_is_refused(wecom):
+    agent = Agent()
+    async with serve(channel_for(wecom), agent) as url:
+        status, _ = await deliver(url, wecom.callback("VPN?", age_seconds=600))
+        assert status == 403
+        assert await deliver(url, wecom.callback("VPN?", age_seconds=60)) == (200, "")
+        await agent.wait_for(1)
+    assert agent.texts == ["VPN?"]
+
+
+def test_a_documents_title_cannot_add_markup_or_another_link(wecom):
+    from channels.wecom import WeComOutput
+
+    output = WeComOutput(None, "lisi", 'https://docs.example.com/kb')
+    rendered = output.render_answer({
+        "text": "答案 [1]", "language": "zh", "sources": [{
+            "number": 1, "source": 'zh/a".md',
+            "title": '<a href="https://evil.example">点这里</a>'}]})
+    assert rendered.splitlines()[-1] == (
+        '[1] <a href="https://docs.example.com/kb/zh/a&quot;.md">'
+        '&lt;a href="https://evil.example"&gt;点这里&lt;/a&gt;</a>')

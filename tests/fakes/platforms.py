@@ -314,12 +314,14 @@ class FakeWeCom(FakeApi):
 
     def callback(self, content: Optional[Text] = None, user: Text = "zhangsan",
                  msg_type: Text = "text", msg_id: Optional[int] = None,
-                 inner_xml: Optional[Text] = None) -> Tuple[Text, bytes, int]:
-        """`(query, body, msg_id)` of a callback as WeCom posts it for a user's message."""
+                 inner_xml: Optional[Text] = None,
+                 age_seconds: int = 0) -> Tuple[Text, bytes, int]:
+        """`(query, body, msg_id)` of a callback as WeCom posts it for a user's message
+        (`age_seconds` ago: a replayed one)."""
         if msg_id is None:
             self._msg_id += 1
             msg_id = self._msg_id
-        now = int(time.time())
+        now = int(time.time()) - age_seconds
         if inner_xml is None:
             fields = (f"<Content><![CDATA[{content}]]></Content>" if msg_type == "text" else
                       "<PicUrl><![CDATA[https://example.com/p.jpg]]></PicUrl>"
