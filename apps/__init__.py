@@ -4,6 +4,8 @@
 - `llm_server`: the embedded LLM behind an OpenAI-compatible API (its own environment);
 - `api`: the HTTP API, sign-in and the web pages (the services' environment);
 - `worker`: the job worker: indexing, re-indexing, retraining;
+- `rasa_server`: starts Rasa's own command line with the HTTP API's token from the
+  environment (scripts/rasa-run.sh), never on a command line;
 - `cli`: command-line tools (indexing, settings, secrets, API keys, the first start,
   Rasa's credentials file, the answerability model).
 

@@ -26,9 +26,10 @@ case "$command" in
       IFS=',' read -ra origins <<< "$RASA_CORS_ORIGINS"
       cors=(--cors "${origins[@]}")
     fi
-    # --auth-token=VALUE: a token may start with "-" (token_urlsafe does, one time in
-    # 64), which argparse takes for an option when it is a separate argument.
-    exec "$rasa" run --enable-api --auth-token="$RASA_AUTH_TOKEN" \
+    # The token goes through the environment: apps.rasa_server adds it to Rasa's
+    # arguments inside the process, so `ps` never shows it.
+    export RASA_AUTH_TOKEN
+    exec "$(dirname "$rasa")/python" -m apps.rasa_server "$rasa" run --enable-api \
       -i "$RASA_HOST" -p "$RASA_PORT" "${cors[@]}" "$@"
     ;;
   shell)

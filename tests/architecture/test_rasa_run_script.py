@@ -22,8 +22,9 @@ def test_the_token_reaches_rasa_whatever_it_starts_with(tmp_path, token):
     bin_dir.mkdir()
     python = bin_dir / "python"  # the script reads the settings with the env's python
     python.write_text(f'#!/bin/sh\nexec {sys.executable} "$@"\n')
-    rasa = bin_dir / "rasa"  # prints the arguments it was given
-    rasa.write_text(f"#!{sys.executable}\nimport json, sys\nprint(json.dumps(sys.argv[1:]))\n")
+    rasa = bin_dir / "rasa"  # prints the arguments it was given, and the command line
+    rasa.write_text(f"#!{sys.executable}\nimport json, sys\nprint(json.dumps(sys.argv[1:]))\n"
+                    "print(open('/proc/self/cmdline').read().replace(chr(0), ' '))\n")
     for path in (python, rasa):
         path.chmod(0o755)
     env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "RASA_AUTH_TOKEN": token,
@@ -34,8 +35,10 @@ def test_the_token_reaches_rasa_whatever_it_starts_with(tmp_path, token):
     assert result.returncode == 0, result.stderr
     from rasa.__main__ import create_argument_parser
 
-    parsed = create_argument_parser().parse_args(json.loads(result.stdout))
+    arguments, command_line = result.stdout.splitlines()[:2]
+    parsed = create_argument_parser().parse_args(json.loads(arguments))
     assert parsed.auth_token == token
+    assert token not in command_line and "apps.rasa_server" in command_line
     assert parsed.enable_api and parsed.interface == "127.0.0.1" and parsed.port == 5005
     assert parsed.cors == ["https://chat.example.com"]
     assert parsed.model == "models/current.tar.gz"

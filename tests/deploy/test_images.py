@@ -245,3 +245,19 @@ def test_no_file_in_deploy_holds_a_password_or_a_key():
             text = path.read_text(encoding="utf-8")
             assert not URL_WITH_PASSWORD.search(text), path
             assert not key_material.search(text), path
+
+
+def test_no_password_is_an_argument_that_ps_would_show():
+    """Issue #27 item 7: Redis's password reaches it as configuration on its
+    standard input, in compose and in the single-node overlay."""
+    compose = yaml.safe_load((ROOT / "deploy" / "compose.yaml").read_text(encoding="utf-8"))
+    manifests = [d for d in yaml.safe_load_all(
+        (ROOT / "deploy/k8s/overlays/single-node/redis.yaml").read_text(encoding="utf-8"))
+        if d and d.get("kind") == "StatefulSet"]
+    commands = [compose["services"]["redis"]["command"],
+                manifests[0]["spec"]["template"]["spec"]["containers"][0]["command"]]
+    for command in commands:
+        script = command[-1]
+        assert "--requirepass" not in " ".join(command)
+        assert "requirepass" in script and script.endswith("| exec redis-server -")
+    assert "args" not in manifests[0]["spec"]["template"]["spec"]["containers"][0]
