@@ -5,17 +5,19 @@ sign-in. The routes reach them through `apps/api/deps.py`."""
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Protocol, Text
 
 from bilingual_assistant.access.keys import ApiKeys
 from bilingual_assistant.access.oidc import OidcClient
 from bilingual_assistant.access.sender_tokens import SenderTokens
-from bilingual_assistant.access.sessions import Sessions, SessionStore
+from bilingual_assistant.access.sessions import Sessions
 from bilingual_assistant.adapters.prometheus import PrometheusRecorder
 from bilingual_assistant.adapters.rasa_rest import Reply
 from bilingual_assistant.conversations.history import ChatHistory
+from bilingual_assistant.encryption import Keyring
 from bilingual_assistant.feedback.service import FeedbackService
 from bilingual_assistant.jobs.service import Jobs
 from bilingual_assistant.knowledge.hit_testing import HitTester
@@ -51,8 +53,11 @@ class SignIn:
 
     oidc: OidcClient
     sessions: Sessions
-    logins: SessionStore  # pending sign-ins (state, nonce, PKCE verifier)
     public_url: Text  # the API as browsers reach it
+    # Seals a pending sign-in (state, nonce, PKCE verifier) into the browser's
+    # login cookie, so that starting a sign-in writes nothing on the server: the
+    # conversations' keys (every replica has them); a key of this process otherwise.
+    keyring: Keyring = field(default_factory=lambda: Keyring([("login", os.urandom(32))]))
 
     @property
     def secure(self) -> bool:

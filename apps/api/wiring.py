@@ -34,7 +34,7 @@ from bilingual_assistant.adapters.sql_service_store import (
 )
 from bilingual_assistant.config import Settings
 from bilingual_assistant.conversations.history import ChatHistory
-from bilingual_assistant.encryption import keyring_from
+from bilingual_assistant.encryption import Keyring, keyring_from
 from bilingual_assistant.errors import ConfigurationError
 from bilingual_assistant.feedback.service import FeedbackService
 from bilingual_assistant.jobs.service import Jobs
@@ -67,7 +67,8 @@ def sender_tokens(settings: Settings) -> Optional[SenderTokens]:
     return SenderTokens(secret) if secret.strip() else None
 
 
-def build_sign_in(settings: Settings, engine: Engine) -> Optional[SignIn]:
+def build_sign_in(settings: Settings, engine: Engine,
+                  keyring: Optional[Keyring] = None) -> Optional[SignIn]:
     """Sign-in with the identity provider `OIDC_ISSUER` names, if any.
 
     Raises:
@@ -93,7 +94,10 @@ def build_sign_in(settings: Settings, engine: Engine) -> Optional[SignIn]:
     if not config.allowed_domains.strip() and not config.allowed_groups.strip():
         logger.warning("api.sign_in_open_to_everyone", extra={
             "issuer": config.issuer, "fix": "OIDC_ALLOWED_DOMAINS or OIDC_ALLOWED_GROUPS"})
-    return SignIn(oidc, Sessions(store, hours=config.session_hours), store, config.public_url)
+    sign_in = SignIn(oidc, Sessions(store, hours=config.session_hours), config.public_url)
+    if keyring is not None:
+        sign_in.keyring = keyring
+    return sign_in
 
 
 def build_services(settings: Settings, engine: Optional[Engine] = None,
@@ -134,7 +138,7 @@ def build_services(settings: Settings, engine: Optional[Engine] = None,
                   stale_seconds=settings.jobs.stale_seconds),
         knowledge_dir=Path(settings.knowledge.documents_dir),
         max_upload_bytes=int(settings.jobs.max_upload_mb * 1024 * 1024),
-        sign_in=build_sign_in(settings, engine),
+        sign_in=build_sign_in(settings, engine, keyring),
         feedback=FeedbackService(SqlFeedbackStore(engine, keyring), ReviewedExamples(
             Path("data/nlu/reviewed.yml"), Path("domain.yml"))),
         history=ChatHistory(SqlTurnStore(engine, keyring)),

@@ -3,18 +3,22 @@ session cookie it opens, and sign-out."""
 
 from __future__ import annotations
 
+import dataclasses
 import html
+import json
 import logging
 import secrets
+from typing import Optional
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from apps.api import errors
 from apps.api.deps import COOKIE, PREFIX, Services, check_origin
-from apps.api.services import off_loop
-from bilingual_assistant.access.oidc import LOGIN_SECONDS
+from apps.api.services import SignIn, off_loop
+from bilingual_assistant.access.oidc import LOGIN_SECONDS, LoginRequest
 from bilingual_assistant.errors import (
+    AssistantError,
     AuthenticationError,
     NotFoundError,
     PermissionDeniedError,
@@ -41,11 +45,23 @@ async def login(services: Services,
     if sign_in is None:
         raise NotFoundError("Sign-in is not configured (OIDC_ISSUER).")
     url, pending = await off_loop(sign_in.oidc.start, next_path)
-    await off_loop(sign_in.logins.add_login, pending)
+    # The pending sign-in lives in the browser's cookie, sealed: starting a sign-in
+    # writes nothing on the server, however often it is asked for.
+    sealed = sign_in.keyring.seal(json.dumps(dataclasses.asdict(pending)).encode(),
+                                  LOGIN_COOKIE.encode())
     response = RedirectResponse(url, status_code=302)
-    response.set_cookie(LOGIN_COOKIE, pending.state, max_age=LOGIN_SECONDS, httponly=True,
+    response.set_cookie(LOGIN_COOKIE, sealed, max_age=LOGIN_SECONDS, httponly=True,
                         secure=sign_in.secure, samesite="lax", path=LOGIN_PATH)
     return response
+
+
+def opened_login(sign_in: SignIn, cookie: str) -> Optional[LoginRequest]:
+    """The pending sign-in sealed in the login cookie, or None (no cookie, another
+    browser's, changed, or sealed with a key no longer configured)."""
+    try:
+        return LoginRequest(**json.loads(sign_in.keyring.open(cookie, LOGIN_COOKIE.encode())))
+    except (ValueError, TypeError, AssistantError):
+        return None
 
 
 @router.get("/auth/callback", tags=["access"], response_model=None)
@@ -64,12 +80,12 @@ async def callback(request: Request, services: Services,
         if error:
             raise AuthenticationError(
                 f"The identity provider refused the sign-in ({error}).")
-        started_here = request.cookies.get(LOGIN_COOKIE, "")
-        if not state or not secrets.compare_digest(started_here.encode(), state.encode()):
+        pending = opened_login(sign_in, request.cookies.get(LOGIN_COOKIE, ""))
+        if not state or pending is None or not secrets.compare_digest(
+                pending.state.encode(), state.encode()):
             raise AuthenticationError(
                 "This sign-in was not started in this browser, or took more than ten "
                 "minutes; sign in again.")
-        pending = await off_loop(sign_in.logins.take_login, state)
         principal = await off_loop(sign_in.oidc.finish, pending, state, code)
     except (AuthenticationError, PermissionDeniedError) as refused:
         logger.warning("api.sign_in_refused", extra={"reason": type(refused).__name__})

@@ -32,7 +32,7 @@ def api(world, provider):  # noqa: F811
     oidc = OidcClient(OidcConfig(provider.issuer, "assistant", "s3cret",
                                  f"{PUBLIC}/v1/auth/callback",
                                  admins=frozenset({"boss@example.com"})), OidcHttp())
-    services.sign_in = SignIn(oidc, Sessions(store), store, PUBLIC)
+    services.sign_in = SignIn(oidc, Sessions(store), PUBLIC)
     services.local_user = True  # ignored once sign-in is configured
     return TestClient(create_app(services), base_url=PUBLIC, raise_server_exceptions=False)
 
@@ -144,8 +144,13 @@ def test_a_callback_opened_in_another_browser_signs_nobody_in(api):
 
 
 def test_the_login_cookie_is_http_only_short_lived_and_spent_by_the_callback(api):
+    store = api.app.state.services.sign_in.sessions.store
+    for _ in range(20):  # anonymous requests to start a sign-in write nothing
+        api.get("/v1/auth/login", follow_redirects=False)
+    assert store.logins == {} and store.sessions == {}
     start = api.get("/v1/auth/login", follow_redirects=False)
     cookie = start.headers["set-cookie"]
+    assert "aesgcm1:" in cookie and "verifier" not in cookie  # sealed
     assert cookie.startswith(f"{LOGIN_COOKIE}=") and "HttpOnly" in cookie
     assert "Secure" in cookie and "Max-Age=600" in cookie and "Path=/v1/auth" in cookie
     back = requests.get(start.headers["location"], allow_redirects=False, timeout=5)
@@ -167,7 +172,7 @@ def policy_api(world, provider, **policy):  # noqa: F811
     store = InMemorySessionStore()
     oidc = OidcClient(OidcConfig(provider.issuer, "assistant", "s3cret",
                                  f"{PUBLIC}/v1/auth/callback", **policy), OidcHttp())
-    services.sign_in = SignIn(oidc, Sessions(store), store, PUBLIC)
+    services.sign_in = SignIn(oidc, Sessions(store), PUBLIC)
     return TestClient(create_app(services), base_url=PUBLIC, raise_server_exceptions=False)
 
 

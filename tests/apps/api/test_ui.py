@@ -52,7 +52,7 @@ def signed_in(services, roles):
     store = InMemorySessionStore()
     oidc = OidcClient(OidcConfig("http://127.0.0.1:1", "assistant", "s3cret",
                                  f"{PUBLIC}/v1/auth/callback"), OidcHttp())
-    services.sign_in = SignIn(oidc, Sessions(store), store, PUBLIC)
+    services.sign_in = SignIn(oidc, Sessions(store), PUBLIC)
     app = TestClient(mount_ui(create_app(services)), base_url=PUBLIC,
                      raise_server_exceptions=False)
     token = services.sign_in.sessions.create(Principal(
