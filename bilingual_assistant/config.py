@@ -505,6 +505,12 @@ class ConversationStoreSettings:
         "the key file used when `CONVERSATION_KEYS` is unset; made (mode 600) on first "
         "start", path,
     )
+    retention_days: int = setting(
+        "RETENTION_DAYS", 0,
+        "delete what people wrote after this many days: Rasa's events, chat turns, "
+        "feedback and hit tests older than that (the job worker, hourly); 0 keeps them",
+        whole_number(0), need="production",
+    )
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from celery import Celery
 from apps.job_queue import TASK, celery_app
 from bilingual_assistant.adapters.milvus_store import MilvusKnowledgeStore
 from bilingual_assistant.adapters.rasa_cli import RasaCli, RasaModelServer
-from bilingual_assistant.adapters.sql_service_store import SqlJobStore, connect
+from bilingual_assistant.adapters.sql_service_store import SqlJobStore, SqlRetention, connect
 from bilingual_assistant.config import Settings
 from bilingual_assistant.errors import AssistantError
 from bilingual_assistant.jobs.knowledge import KnowledgeJobs
@@ -62,5 +62,40 @@ def build_worker(settings: Settings, name: Text, recorder: Optional[Recorder] = 
                 time.sleep(beat_every)
 
         threading.Thread(target=beat, name="worker-alive", daemon=True).start()
+        days = settings.conversations.retention_days
+        if days:
+            retention = retention_of(settings)
+            threading.Thread(target=keep_for, args=(retention, days), name="retention",
+                             daemon=True).start()
 
     return app, worker, announce
+
+
+# How often the worker deletes what is past the retention period.
+RETENTION_EVERY_SECONDS = 3600
+
+
+def retention_of(settings: Settings) -> SqlRetention:
+    """Retention over the services' tables and Rasa's conversations."""
+    from sqlalchemy import create_engine
+
+    return SqlRetention(connect(settings.api.db_url),
+                        create_engine(settings.conversations.db_url))
+
+
+def keep_for(retention: SqlRetention, days: int,
+             clock: Callable[[], float] = time.time,
+             sleep: Callable[[float], None] = time.sleep, rounds: Optional[int] = None) -> None:
+    """Deletes what is older than `days`, every `RETENTION_EVERY_SECONDS` (`rounds`
+    times, for tests; for ever otherwise). Every worker does it; deleting twice
+    deletes nothing more."""
+    done = 0
+    while rounds is None or done < rounds:
+        try:
+            deleted = retention.purge(clock() - days * 86400)
+            logger.info("worker.retention", extra={"days": days, **deleted})
+        except AssistantError as error:
+            logger.warning("worker.retention_failed", extra={"error": str(error)})
+        done += 1
+        if rounds is None or done < rounds:
+            sleep(RETENTION_EVERY_SECONDS)

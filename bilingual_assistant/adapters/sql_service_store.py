@@ -572,3 +572,47 @@ class SqlPeople(_Tables):
                 deleted[table.name] = int(
                     connection.execute(delete(table).where(column == subject)).rowcount or 0)
         return deleted
+
+
+class SqlRetention(_Tables):
+    """Deletes what people wrote once it is older than the retention period: in the
+    services' tables, and Rasa's events in the conversations' database (its `events`
+    table, read as a plain table: the worker has no Rasa)."""
+
+    SERVICES = ((chat_turns, chat_turns.c.created_at), (feedback, feedback.c.created_at),
+                (hit_test_runs, hit_test_runs.c.created_at))
+
+    def __init__(self, engine: Engine, conversations: Optional[Engine] = None) -> None:
+        """`engine`: the services' database; `conversations`: Rasa's (None: skipped)."""
+        super().__init__(engine)
+        self.conversations = conversations
+
+    def purge(self, before: float) -> Dict[Text, int]:
+        """Deletes the rows written before `before` (seconds since the epoch); returns
+        how many per table."""
+        deleted: Dict[Text, int] = {}
+        with self._transaction() as connection:
+            for table, created in self.SERVICES:
+                deleted[table.name] = int(
+                    connection.execute(delete(table).where(created < before)).rowcount or 0)
+        if self.conversations is not None:
+            events = Table("events", MetaData(), autoload_with=self.conversations) \
+                if _has_events(self.conversations) else None
+            if events is not None:
+                try:
+                    with self.conversations.begin() as connection:
+                        deleted["events"] = int(connection.execute(
+                            delete(events).where(events.c.timestamp < before)).rowcount or 0)
+                except SQLAlchemyError as error:
+                    raise _failed(error) from None
+        return deleted
+
+
+def _has_events(engine: Engine) -> bool:
+    """Whether Rasa has made its `events` table there yet."""
+    from sqlalchemy import inspect
+
+    try:
+        return "events" in inspect(engine).get_table_names()
+    except SQLAlchemyError as error:
+        raise _failed(error) from None

@@ -321,3 +321,34 @@ def test_forgetting_a_person_removes_their_rows_and_only_theirs(engine):
     assert len(history.turns("oidc:bob", "c-1")) == 1
     assert SqlPeople(engine).forget("oidc:ann") == {
         "chat_turns": 0, "feedback": 0, "hit_test_runs": 0, "sessions": 0}
+
+
+def test_retention_deletes_what_is_older_than_the_period_and_nothing_newer(engine, tmp_path):
+    """Issue #27 item 5: RETENTION_DAYS, run by the job worker."""
+    from apps.worker.wiring import keep_for
+    from bilingual_assistant.adapters.sql_service_store import SqlRetention, SqlTurnStore
+    from bilingual_assistant.conversations.history import ChatHistory
+
+    conversations = sa.create_engine(f"sqlite:///{tmp_path / 'conversations.db'}")
+    with conversations.begin() as connection:  # Rasa's events table, as Rasa makes it
+        connection.execute(sa.text(
+            "CREATE TABLE events (id INTEGER PRIMARY KEY, sender_id VARCHAR(255) NOT NULL, "
+            "type_name VARCHAR(255) NOT NULL, timestamp FLOAT, intent_name VARCHAR(255), "
+            "action_name VARCHAR(255), data TEXT)"))
+        for stamp in (100.0, 5_000_000.0):
+            connection.execute(sa.text(
+                "INSERT INTO events (sender_id, type_name, timestamp, data) "
+                "VALUES ('ann', 'user', :t, 'sealed')"), {"t": stamp})
+    clock = iter([100.0, 5_000_000.0])
+    history = ChatHistory(SqlTurnStore(engine), clock=lambda: next(clock))
+    history.record("ann", "c-1", "old", [])
+    history.record("ann", "c-1", "new", [])
+    SqlHitTestLog(engine).add(run("r-old", 50.0))
+    now = 5_000_000.0 + 3600
+    keep_for(SqlRetention(engine, conversations), days=30, clock=lambda: now,
+             sleep=lambda _: None, rounds=2)
+    assert [t.message for t in history.turns("ann", "c-1")] == ["new"]
+    assert SqlHitTestLog(engine).get("r-old") is None
+    with conversations.connect() as connection:
+        assert connection.execute(sa.text("SELECT timestamp FROM events")).scalars().all() == [
+            5_000_000.0]
