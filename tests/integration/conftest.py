@@ -10,7 +10,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Text
+from typing import Any, Dict, Iterator, List, Optional, Text
 
 import pytest
 import requests
@@ -266,22 +266,27 @@ class Servers:
         self.model, self.credentials = model, credentials
         self.start_rasa()
 
-    def start_rasa(self, **extra: Text) -> None:
+    def start_rasa(self, name: Text = "rasa", port: Optional[int] = None,
+                   **extra: Text) -> Text:
         """Starts (or restarts) Rasa as `make run` does (scripts/rasa-run.sh), with
-        `extra` settings."""
+        `extra` settings; `name` and `port` start another one beside it. Returns its
+        URL."""
         model, credentials, work_dir = self.model, self.credentials, self.logs
+        port = port or self.rasa_port
+        url = f"http://127.0.0.1:{port}"
         rasa = self._start(
-            "rasa",
+            name,
             ["scripts/rasa-run.sh", str(BIN / "rasa"), "run", "--model", str(model),
              "--credentials", str(credentials)],
             **rasa_env(ACTION_SERVER_URL=f"http://127.0.0.1:{self.action_port}/webhook",
                        ACTION_SERVER_TOKEN=TOKEN, RASA_AUTH_TOKEN=RASA_TOKEN,
                        METRICS_TOKEN=METRICS_TOKEN,
-                       RASA_HOST="127.0.0.1", RASA_PORT=str(self.rasa_port),
+                       RASA_HOST="127.0.0.1", RASA_PORT=str(port),
                        RASA_CORS_ORIGINS="", **{**self.channel_env(), **extra}),
         )
-        wait_until_up(f"{self.rasa_url}/status", rasa, work_dir / "rasa.log", 240,
+        wait_until_up(f"{url}/status", rasa, work_dir / f"{name}.log", 240,
                       params={"token": RASA_TOKEN})
+        return url
 
     def start_actions(self, **extra: Text) -> None:
         """Starts (or restarts) the action server, with `extra` settings, and waits
@@ -295,9 +300,9 @@ class Servers:
         wait_until_up(f"http://127.0.0.1:{self.action_port}/health", actions,
                       self.logs / "actions.log", 180)
 
-    def stop_rasa(self) -> None:
-        """Stops Rasa (to start it again)."""
-        process = self.processes.pop("rasa")
+    def stop_rasa(self, name: Text = "rasa") -> None:
+        """Stops Rasa (to start it again), or the other one called `name`."""
+        process = self.processes.pop(name)
         process.terminate()
         process.wait(timeout=30)
 

@@ -19,25 +19,26 @@ pytestmark = pytest.mark.slow
 SECRET = "integration-rest-channel-secret-0123456789"
 
 
-def events(servers, sender):
-    response = requests.get(f"{servers.rasa_url}/conversations/{sender}/tracker",
+def events(rasa_url, sender):
+    response = requests.get(f"{rasa_url}/conversations/{sender}/tracker",
                             params={"token": RASA_TOKEN}, timeout=30)
     return [e for e in response.json()["events"] if e["event"] == "user"]
 
 
 def test_with_signed_senders_an_outsider_reaches_no_conversation(servers, api, tmp_path):
-    servers.stop_rasa()
-    servers.start_rasa(REST_CHANNEL_SECRET=SECRET)
+    # A second Rasa beside the suite's, same model and stores, requiring signed
+    # senders (restarting the suite's own twice cost two minutes).
+    rasa_url = servers.start_rasa("rasa-signed", free_port(), REST_CHANNEL_SECRET=SECRET)
     port = free_port()
     log = tmp_path / "api-signed.log"
-    env = {**api.env, "REST_CHANNEL_SECRET": SECRET}
+    env = {**api.env, "REST_CHANNEL_SECRET": SECRET, "API_RASA_URL": rasa_url}
     with log.open("a") as out:
         signed_api = subprocess.Popen([api.python, "-m", "apps.api", "--port", str(port)],
                                       cwd=PROJECT, env=env, stdout=out,
                                       stderr=subprocess.STDOUT)
     try:
         wait_until_up(f"http://127.0.0.1:{port}/v1/health", signed_api, log, 180)
-        webhook = f"{servers.rasa_url}/webhooks/rest/webhook"
+        webhook = f"{rasa_url}/webhooks/rest/webhook"
         victim = "key:victim:web"
         # The outsider: a body sender, a token of their own making, another's token.
         for headers in ({}, {"Authorization": "Bearer forged"},
@@ -46,7 +47,7 @@ def test_with_signed_senders_an_outsider_reaches_no_conversation(servers, api, t
             refused = requests.post(webhook, json={"sender": victim, "message": "hi"},
                                     headers=headers, timeout=60)
             assert refused.status_code == 401, refused.text
-        assert events(servers, victim) == []
+        assert events(rasa_url, victim) == []
         # A front end holding the secret speaks for its own conversation only.
         own = requests.post(webhook, json={"message": "hi"}, timeout=120, headers={
             "Authorization": "Bearer " + SenderTokens(SECRET).sign("front-end:ann")})
@@ -61,12 +62,12 @@ def test_with_signed_senders_an_outsider_reaches_no_conversation(servers, api, t
         # the token's conversation whatever the client claims.
         outsider = Client()
         with pytest.raises(socketio.exceptions.ConnectionError):
-            outsider.connect(servers.rasa_url)
+            outsider.connect(rasa_url)
         issued = requests.post(f"http://127.0.0.1:{port}/v1/chat/token", timeout=30,
                                json={"conversation": "socket"},
                                headers={"Authorization": f"Bearer {api.key}"}).json()
         person = Client()
-        person.sio.connect(servers.rasa_url, socketio_path="/socket.io",
+        person.sio.connect(rasa_url, socketio_path="/socket.io",
                            transports=["polling"], auth={"token": issued["token"]},
                            wait_timeout=30)
         try:
@@ -74,12 +75,11 @@ def test_with_signed_senders_an_outsider_reaches_no_conversation(servers, api, t
             assert session["session_id"] == issued["sender"]
             person.say("你好", victim)
             person.wait_for("bot_uttered")
-            assert events(servers, victim) == []
-            assert [e["text"] for e in events(servers, issued["sender"])] == ["你好"]
+            assert events(rasa_url, victim) == []
+            assert [e["text"] for e in events(rasa_url, issued["sender"])] == ["你好"]
         finally:
             person.close()
     finally:
         signed_api.terminate()
         signed_api.wait(timeout=20)
-        servers.stop_rasa()
-        servers.start_rasa()
+        servers.stop_rasa("rasa-signed")
