@@ -12,6 +12,7 @@ from rasa_sdk.types import DomainDict
 from actions.conversation import history_from_events, language_of, previous_action
 from bilingual_assistant.answers.models import ANSWER_KEY
 from bilingual_assistant.answers.service import AnswerService, format_reply
+from bilingual_assistant.knowledge.access import PlatformGroups, Reader
 
 # Intents whose messages are looked up but answered only when the documents clearly
 # answer them (otherwise: the out-of-scope reply). Right after a knowledge answer
@@ -27,12 +28,24 @@ def routed(tracker: Tracker) -> bool:
             and previous_action(tracker.events) != "action_answer_question")
 
 
-class ActionAnswerQuestion(Action):
-    """Answers questions from the documents, with numbered sources."""
+def reader_of(tracker: Tracker, platforms: PlatformGroups) -> Reader:
+    """Who asks: the reader the REST or socket.io channel put in the message's
+    metadata (from the signed token), else the groups `PLATFORM_GROUPS_FILE` gives
+    the Slack, Telegram or WeCom person (none: the documents that name no groups)."""
+    named = Reader.from_metadata(tracker.latest_message.get("metadata"))
+    return named if named is not None else platforms.reader_of(tracker.sender_id)
 
-    def __init__(self, service: AnswerService) -> None:
-        """`service` answers; the action server's wiring builds it."""
+
+class ActionAnswerQuestion(Action):
+    """Answers questions from the documents the asker may read, with numbered
+    sources."""
+
+    def __init__(self, service: AnswerService,
+                 platforms: PlatformGroups = PlatformGroups()) -> None:
+        """`service` answers; `platforms` gives Slack, Telegram and WeCom people their
+        groups; the action server's wiring builds both."""
         self._service = service
+        self._platforms = platforms
 
     def name(self) -> Text:
         """Name of the action in the domain."""
@@ -49,7 +62,7 @@ class ActionAnswerQuestion(Action):
         question = tracker.latest_message.get("text") or ""
         answer = await self._service.answer(
             question, history_from_events(tracker.events), language_of(tracker),
-            routed=routed(tracker),
+            routed=routed(tracker), reader=reader_of(tracker, self._platforms),
         )
         structured: Dict[Text, Any] = {ANSWER_KEY: answer.to_payload()}
         dispatcher.utter_message(text=format_reply(answer), **structured)

@@ -642,6 +642,10 @@ class ChannelSettings:
         secret=True, shown="–")
     wecom_api_url: Text = setting(
         "WECOM_API_URL", "https://qyapi.weixin.qq.com", "WeCom: the API's address", url)
+    platform_groups_file: Text = setting(
+        "PLATFORM_GROUPS_FILE", "", "a YAML file giving Slack, Telegram and WeCom people "
+        "the groups whose documents they may read (`docs/documents.md`); unset: they read "
+        "the documents that name no groups", path, shown="unset")
     source_base_url: Text = setting(
         "SOURCE_BASE_URL", "", "where the documents are published "
         "(`https://wiki.example.com/kb`): Slack, Telegram and WeCom show sources as links "

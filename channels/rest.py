@@ -11,6 +11,10 @@ Compared with Rasa's `rest` channel:
   (`Authorization: Bearer`, `bilingual_assistant/access/sender_tokens.py`), never
   from the body; without it, the body's `sender` is taken, and the channel refuses
   to start when Rasa listens on an address other than loopback;
+- which documents the asker may read travels in the message's metadata
+  (`reader`, `knowledge/access.py`) for the action server: from the signed token;
+  unsigned (loopback only), from the body's `metadata.reader` that a front end on
+  this machine sends, else everything (the machine's own user, `rasa shell`);
 - a message starting with `/` is text, not Rasa's `/intent{"slot": ...}` shortcut
   (`allow_intent_commands: true` brings it back, for trusted clients only);
 - one conversation's messages are handled one after another in arrival order; a
@@ -37,10 +41,11 @@ from sanic.exceptions import InvalidUsage, PayloadTooLarge
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bilingual_assistant.access.sender_tokens import SenderTokens
+from bilingual_assistant.access.sender_tokens import SenderTokens, SignedSender
 from bilingual_assistant.answers.models import ANSWER_KEY
 from bilingual_assistant.config import RasaServerSettings, load
 from bilingual_assistant.errors import AuthenticationError, ConfigurationError
+from bilingual_assistant.knowledge.access import EVERYTHING, READER_KEY, Reader
 from bilingual_assistant.turns import ConversationBusyError, ConversationTurns
 from channels.guard import (
     DEFAULT_MAX_MESSAGE_LENGTH,
@@ -149,22 +154,35 @@ class ValidatingRestInput(RestInput):
         return body
 
     async def _extract_sender(self, req: Request) -> Optional[Text]:
-        """The token's conversation when senders are signed (a body `sender` must
-        then be absent or the same); the body's otherwise."""
+        """The conversation (see `_who`)."""
+        return self._who(req).sender
+
+    def _who(self, req: Request) -> SignedSender:
+        """The conversation and who asks: the token's when senders are signed (a
+        body `sender` must then be absent or the same); the body's otherwise, and
+        the reader its front end names, else everything."""
         body = self._body(req)
         if self.sender_tokens is not None:
             scheme, _, token = (req.headers.get("authorization") or "").partition(" ")
-            sender = self.sender_tokens.sender(token.strip() if scheme.lower() == "bearer"
-                                               else "")
-            if body.get("sender") not in (None, sender):
+            signed = self.sender_tokens.check(token.strip() if scheme.lower() == "bearer"
+                                              else "")
+            if body.get("sender") not in (None, signed.sender):
                 raise AuthenticationError(
                     "The body's `sender` is not the conversation the token is for; leave "
                     "it out.")
-            return sender
+            return signed
+        if req.host.rsplit(":", 1)[0].strip("[]") not in LOOPBACK:
+            # A page from another site, renamed to this machine (DNS rebinding).
+            raise AuthenticationError(
+                "Unsigned senders are taken only from 127.0.0.1/localhost; set "
+                "REST_CHANNEL_SECRET to take signed ones from elsewhere.")
         try:
-            return check_sender(body.get("sender"), EXAMPLE)
+            sender = check_sender(body.get("sender"), EXAMPLE)
         except RejectedInputError as error:
             raise _http_error(error) from None
+        metadata = body.get("metadata")
+        named = Reader.from_metadata(metadata) if isinstance(metadata, dict) else None
+        return SignedSender(sender, named or EVERYTHING)
 
     def _extract_message(self, req: Request) -> Optional[Text]:
         try:
@@ -202,13 +220,14 @@ class ValidatingRestInput(RestInput):
             if request.args.get("stream", "").lower() in ("true", "1"):
                 raise InvalidUsage("Streaming is not offered here; use the socket.io channel.")
             try:
-                sender = await self._extract_sender(request)
+                who = self._who(request)
             except AuthenticationError as refused:
                 return response.json({"error": str(refused)}, status=401,
                                      headers={"WWW-Authenticate": "Bearer"})
-            assert sender is not None
+            sender = who.sender
             text = self._extract_message(request)
-            metadata = self.get_metadata(request)
+            metadata = {**(self.get_metadata(request) or {}),
+                        READER_KEY: who.reader.to_metadata()}
             collector = SanitizingCollector()
             try:
                 async with conversation_turn(request, self.turns, sender):

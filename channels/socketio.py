@@ -42,10 +42,11 @@ from sanic.response import HTTPResponse
 from socketio import AsyncServer
 from socketio.exceptions import ConnectionRefusedError as RefusedConnection
 
-from bilingual_assistant.access.sender_tokens import SenderTokens
+from bilingual_assistant.access.sender_tokens import SenderTokens, SignedSender
 from bilingual_assistant.answers.models import ANSWER_KEY
 from bilingual_assistant.config import RasaServerSettings, load
 from bilingual_assistant.errors import AuthenticationError, ConfigurationError
+from bilingual_assistant.knowledge.access import EVERYONE, READER_KEY
 from bilingual_assistant.turns import ConversationBusyError, ConversationTurns
 from channels.guard import (
     RejectedInputError,
@@ -134,7 +135,8 @@ class SecureSocketIOInput(SocketIOInput):
         self.turns = ConversationTurns(max_wait_seconds=options["max_wait_seconds"])
         self._sessions: Dict[Text, Text] = {}  # socket id -> its session id
         self.sender_tokens = sender_tokens
-        self._signed: Dict[Text, Text] = {}  # socket id -> its token's conversation
+        # socket id -> its token's conversation and reader
+        self._signed: Dict[Text, SignedSender] = {}
 
     @classmethod
     def name(cls) -> Text:
@@ -224,7 +226,7 @@ class SecureSocketIOInput(SocketIOInput):
             if self.sender_tokens is not None:
                 token = (auth if isinstance(auth, dict) else {}).get("token")
                 try:
-                    self._signed[sid] = self.sender_tokens.sender(
+                    self._signed[sid] = self.sender_tokens.check(
                         token if isinstance(token, str) else "")
                 except AuthenticationError as refused:
                     logger.info("socketio.unsigned_refused", extra={"sid": sid})
@@ -248,7 +250,7 @@ class SecureSocketIOInput(SocketIOInput):
             data = data if isinstance(data, dict) else {}
             claimed = data.get("session_id")
             if sid in self._signed:  # the token's conversation, whatever is claimed
-                session_id = self._signed[sid]
+                session_id = self._signed[sid].sender
             elif self.owns(claimed, data.get("session_token")):
                 session_id = str(claimed)
             else:
@@ -272,7 +274,11 @@ class SecureSocketIOInput(SocketIOInput):
         @sio.on(self.user_message_evt, namespace=self.namespace)
         async def handle_message(sid: Text, data: Any) -> None:
             data = data if isinstance(data, dict) else {}
-            sender: Optional[Text] = self._signed.get(sid)
+            signed = self._signed.get(sid)
+            # Unsigned, any page the browser has open may have connected (sockets
+            # know no same-origin rule): the documents that name no groups only.
+            reader = signed.reader if signed is not None else EVERYONE
+            sender: Optional[Text] = signed.sender if signed is not None else None
             if sender is not None:
                 pass  # the token's conversation, whatever the message claims
             elif self.session_persistence:
@@ -296,6 +302,7 @@ class SecureSocketIOInput(SocketIOInput):
             except RejectedInputError as error:
                 await refuse(sid, str(error))
                 return
+            metadata = {**(metadata or {}), READER_KEY: reader.to_metadata()}
             output = SafeSocketIOOutput(sio, self.bot_message_evt)
             try:
                 async with self.turns.turn(sender):

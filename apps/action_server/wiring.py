@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, List, Optional
 
@@ -23,6 +23,7 @@ from bilingual_assistant.answers.service import AnswerService
 from bilingual_assistant.config import Settings
 from bilingual_assistant.encoders.cross_encoder import OnnxCrossEncoder, missing_files
 from bilingual_assistant.errors import ModelFileError
+from bilingual_assistant.knowledge.access import PlatformGroups
 from bilingual_assistant.knowledge.embedder import make_embedder
 from bilingual_assistant.knowledge.retrieval import Retriever
 from bilingual_assistant.knowledge.store import KnowledgeStore
@@ -40,6 +41,7 @@ class Services:
     weather: WeatherProvider
     weather_enabled: bool = True
     documents: Optional[KnowledgeStore] = None  # said at start: empty or not
+    platforms: PlatformGroups = field(default_factory=PlatformGroups)
 
 
 def build_cache(settings: Settings) -> AnswerCache:
@@ -110,8 +112,10 @@ def build_services(settings: Settings, recorder: Optional[Recorder] = None) -> S
         answerability=answerability,
         verifier=load_verifier(settings, answerability),
     )
+    groups_file = settings.channels.platform_groups_file
     return Services(answers=answers, weather=OpenMeteoClient(settings.weather), documents=store,
-                    weather_enabled=settings.weather.enabled)
+                    weather_enabled=settings.weather.enabled,
+                    platforms=PlatformGroups.load(Path(groups_file) if groups_file else None))
 
 
 def build_actions(services: Services) -> List[Any]:
@@ -121,5 +125,5 @@ def build_actions(services: Services) -> List[Any]:
         ActionAskCity(),
         ActionWeather(services.weather, enabled=services.weather_enabled),
         ActionHelp(weather=services.weather_enabled),
-        ActionAnswerQuestion(services.answers),
+        ActionAnswerQuestion(services.answers, services.platforms),
     ]

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import FrozenSet, Text
 
 from bilingual_assistant.errors import PermissionDeniedError
+from bilingual_assistant.knowledge.access import EVERYTHING, Reader
 
 # What a caller may do. A person's role grants scopes (`ROLE_SCOPES`); an API key
 # carries the scopes it was issued with.
@@ -35,6 +36,8 @@ class Principal:
         roles: a person's roles (`ROLES`); empty for a key.
         scopes: what the key was issued for; empty for a person (the roles decide).
         via: `session`, `api_key` or `local`.
+        groups: the groups they are in (a person's from the sign-in's groups claim,
+            a key's as issued): which documents they may read.
     """
 
     subject: Text
@@ -42,6 +45,15 @@ class Principal:
     roles: FrozenSet[Text]
     scopes: FrozenSet[Text]
     via: Text
+    groups: FrozenSet[Text] = frozenset()
+
+    @property
+    def reader(self) -> Reader:
+        """Which documents they may read: everything for an administrator (and the
+        local user), else their groups' and the documents that name no groups."""
+        if self.allows("admin"):
+            return EVERYTHING
+        return Reader(self.groups)
 
     @property
     def granted(self) -> FrozenSet[Text]:

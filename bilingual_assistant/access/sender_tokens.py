@@ -3,17 +3,21 @@ service that knows (the API, a trusted front end), so that the channel never tak
 a conversation id from the request body when others can reach it.
 
 A token is a JWT (HS256) over `REST_CHANNEL_SECRET` whose `sub` is the
-conversation id, for the audience `rasa-rest`, valid for minutes.
+conversation id, for the audience `rasa-rest`, valid for minutes. Its `reader`
+claim says which documents the person may read (`knowledge/access.py`): their
+groups, or everything; a token without it reads the documents that name no groups.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Callable, Text
 
 import jwt
 
 from bilingual_assistant.errors import AuthenticationError, ConfigurationError
+from bilingual_assistant.knowledge.access import EVERYONE, Reader
 
 AUDIENCE = "rasa-rest"
 TOKEN_SECONDS = 300
@@ -22,6 +26,14 @@ LEEWAY_SECONDS = 5
 MIN_SECRET_CHARACTERS = 32  # `make secrets` makes 43 (32 random bytes, base64)
 HOW = ("Send `Authorization: Bearer <token>` signed with REST_CHANNEL_SECRET "
        "(the API does this for its /v1/chat).")
+
+
+@dataclass(frozen=True)
+class SignedSender:
+    """What a valid token vouches for: the conversation and who is asking."""
+
+    sender: Text
+    reader: Reader
 
 
 class SenderTokens:
@@ -39,14 +51,20 @@ class SenderTokens:
         self._secret = secret.strip()
         self.clock = clock
 
-    def sign(self, sender: Text, seconds: int = TOKEN_SECONDS) -> Text:
-        """A token for messages of the conversation `sender`."""
+    def sign(self, sender: Text, seconds: int = TOKEN_SECONDS,
+             reader: Reader = EVERYONE) -> Text:
+        """A token for messages of the conversation `sender` by `reader`."""
         now = int(self.clock())
-        return jwt.encode({"sub": sender, "aud": AUDIENCE, "iat": now, "exp": now + seconds},
+        return jwt.encode({"sub": sender, "aud": AUDIENCE, "iat": now, "exp": now + seconds,
+                           "reader": reader.to_metadata()},
                           self._secret, algorithm="HS256")
 
     def sender(self, token: Text) -> Text:
-        """The conversation a token vouches for.
+        """The conversation a token vouches for (see `check`)."""
+        return self.check(token).sender
+
+    def check(self, token: Text) -> SignedSender:
+        """The conversation a token vouches for, and who is asking.
 
         Raises:
             AuthenticationError: for a missing, malformed, forged or expired token.
@@ -67,4 +85,5 @@ class SenderTokens:
                 f"The sender token is valid for more than {MAX_TOKEN_SECONDS} s. {HOW}")
         if not isinstance(claims["sub"], str) or not claims["sub"]:
             raise AuthenticationError(f"The sender token names no conversation. {HOW}")
-        return claims["sub"]
+        reader = Reader.from_metadata({"reader": claims.get("reader")})
+        return SignedSender(claims["sub"], reader or EVERYONE)

@@ -9,6 +9,13 @@ every replica's answer cache can tell that its answers are stale. A third
 (`<name>_folders`) records which folder each document was indexed from, so that
 pruning one folder leaves the others' documents alone; it is made when missing, so a
 store indexed before it existed keeps working (its documents' folders unrecorded).
+
+Each chunk carries `readers`, the groups that may read its document (empty:
+everyone), and every search filters on it in Milvus, so a reader of few documents
+still gets the best of theirs. A collection made before `readers` existed has no
+such field (Milvus Lite cannot add one): it keeps working for documents that name
+no groups, and a document that names some is refused until `make index REBUILD=1`
+makes the collection again.
 """
 
 from __future__ import annotations
@@ -18,10 +25,11 @@ import logging
 import threading
 import uuid
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Sequence, Text, TypeVar, cast
+from typing import Any, Callable, Dict, List, Mapping, Sequence, Text, Tuple, TypeVar, cast
 
 from bilingual_assistant.config import KnowledgeSettings
-from bilingual_assistant.errors import ConfigurationError, StoreError
+from bilingual_assistant.errors import ConfigurationError, DocumentError, StoreError
+from bilingual_assistant.knowledge.access import EVERYONE, MAX_GROUPS, Reader
 from bilingual_assistant.knowledge.analysis import bm25_text
 from bilingual_assistant.knowledge.chunking import Chunk
 from bilingual_assistant.knowledge.store import Hit
@@ -32,6 +40,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 TEXT_MAX_LENGTH = 8192
 SOURCE_MAX_LENGTH = 1024
 FOLDER_MAX_LENGTH = 4096
+READERS_CAPACITY = MAX_GROUPS
+GROUP_MAX_LENGTH = 128
 _META_ID = "kb"
 
 
@@ -74,6 +84,7 @@ class MilvusKnowledgeStore:
         self.folders_collection = f"{settings.collection}_folders"
         self._client: Any = None
         self._lock = threading.Lock()
+        self._has_readers = True  # set on connecting: False for an older collection
 
     @property
     def client(self) -> Any:
@@ -124,6 +135,8 @@ class MilvusKnowledgeStore:
             schema.add_field("heading", DataType.VARCHAR, max_length=1024)
             schema.add_field("chunk_index", DataType.INT64)
             schema.add_field("content_hash", DataType.VARCHAR, max_length=64)
+            schema.add_field("readers", DataType.ARRAY, element_type=DataType.VARCHAR,
+                             max_capacity=READERS_CAPACITY, max_length=GROUP_MAX_LENGTH)
             schema.add_function(
                 Function(
                     name="bm25",
@@ -137,6 +150,10 @@ class MilvusKnowledgeStore:
             index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
             client.create_collection(self.collection, schema=schema, index_params=index)
             logger.info("store.collection_created", extra={"collection": self.collection})
+        fields = client.describe_collection(self.collection)["fields"]
+        self._has_readers = any(f["name"] == "readers" for f in fields)
+        if not self._has_readers:
+            logger.warning("store.no_readers_field", extra={"collection": self.collection})
         if not client.has_collection(self.meta_collection):
             schema = client.create_schema(auto_id=False)
             schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=16)
@@ -170,6 +187,14 @@ class MilvusKnowledgeStore:
 
     # --- writing -------------------------------------------------------------
 
+    def _readers_filter(self, reader: Reader) -> Text:
+        """The search filter for what `reader` may read ("" for everything)."""
+        if reader.everything or not self._has_readers:
+            return ""
+        groups = ", ".join(_quote(g) for g in sorted(reader.groups))
+        return ("array_length(readers) == 0" +
+                (f" or array_contains_any(readers, [{groups}])" if groups else ""))
+
     @_store_errors
     def indexed_documents(self) -> Dict[Text, Text]:
         """Source path -> content hash of every indexed document."""
@@ -185,9 +210,20 @@ class MilvusKnowledgeStore:
     def replace_document(
         self, source: Text, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]
     ) -> None:
-        """Deletes a document's old chunks and inserts the new ones."""
+        """Deletes a document's old chunks and inserts the new ones.
+
+        Raises:
+            DocumentError: for a document that names groups when the collection
+                cannot record them (made before they existed).
+        """
         if len(chunks) != len(vectors):
             raise ValueError("one vector per chunk is needed.")
+        client = self.client  # connected: `_has_readers` is known
+        if any(c.readers for c in chunks) and not self._has_readers:
+            raise DocumentError(
+                f"{source} names the groups that may read it, but the collection "
+                f"'{self.collection}' was made before documents could: re-index with "
+                "`make index REBUILD=1` (or POST /v1/documents/reindex).")
         self.delete_document(source)
         rows = [
             {
@@ -200,17 +236,28 @@ class MilvusKnowledgeStore:
                 "heading": chunk.heading[:1024],
                 "chunk_index": chunk.index,
                 "content_hash": chunk.content_hash,
+                **({"readers": list(chunk.readers)} if self._has_readers else {}),
             }
             for chunk, vector in zip(chunks, vectors, strict=True)
         ]
         if rows:
-            self.client.insert(self.collection, rows)
+            client.insert(self.collection, rows)
 
     @_store_errors
     def delete_document(self, source: Text) -> None:
         """Deletes every chunk of a document, and its recorded folder."""
         self.client.delete(self.collection, filter=f"source == {_quote(source)}")
         self.client.delete(self.folders_collection, filter=f"source == {_quote(source)}")
+
+    @_store_errors
+    def document_readers(self) -> Dict[Text, Tuple[Text, ...]]:
+        """Source path -> the groups that may read it (empty: everyone)."""
+        client = self.client
+        if not self._has_readers:
+            return {source: () for source in self.indexed_documents()}
+        rows = client.query(self.collection, filter="chunk_index == 0",
+                            output_fields=["source", "readers"], limit=16384)
+        return {row["source"]: tuple(row.get("readers") or ()) for row in rows}
 
     @_store_errors
     def document_folders(self) -> Dict[Text, Text]:
@@ -282,31 +329,40 @@ class MilvusKnowledgeStore:
         return int(rows[0]["count(*)"]) if rows else 0
 
     @_store_errors
-    def dense_search(self, vector: Sequence[float], limit: int) -> List[Hit]:
-        """Nearest chunks by cosine similarity."""
-        results = self.client.search(
+    def dense_search(self, vector: Sequence[float], limit: int,
+                     reader: Reader = EVERYONE) -> List[Hit]:
+        """Nearest chunks by cosine similarity, among those `reader` may read."""
+        client = self.client
+        results = client.search(
             self.collection,
             data=[list(vector)],
             anns_field="dense",
             limit=limit,
-            output_fields=_OUTPUT_FIELDS,
+            filter=self._readers_filter(reader),
+            output_fields=self._output_fields(),
             search_params={"metric_type": "COSINE"},
         )
         return [Hit(_chunk(r["entity"], r["id"]), float(r["distance"])) for r in results[0]]
 
     @_store_errors
-    def bm25_search(self, query: Text, limit: int) -> List[Hit]:
-        """Best chunks by BM25 over jieba tokens (Chinese and English)."""
-        results = self.client.search(
+    def bm25_search(self, query: Text, limit: int, reader: Reader = EVERYONE) -> List[Hit]:
+        """Best chunks by BM25 over jieba tokens (Chinese and English), among those
+        `reader` may read."""
+        client = self.client
+        results = client.search(
             self.collection,
             data=[bm25_text(query) or query],
             anns_field="sparse",
             limit=limit,
-            output_fields=_OUTPUT_FIELDS,
+            filter=self._readers_filter(reader),
+            output_fields=self._output_fields(),
             search_params={"metric_type": "BM25"},
         )
         # Milvus Lite reports BM25 as a negative distance; higher is better either way.
         return [Hit(_chunk(r["entity"], r["id"]), abs(float(r["distance"]))) for r in results[0]]
+
+    def _output_fields(self) -> List[Text]:
+        return [*_OUTPUT_FIELDS, "readers"] if self._has_readers else list(_OUTPUT_FIELDS)
 
     def close(self) -> None:
         """Closes the connection."""
@@ -328,4 +384,5 @@ def _chunk(entity: Dict[Text, Any], chunk_id: Text) -> Chunk:
         index=int(entity["chunk_index"]),
         text=entity["text"],
         content_hash=entity["content_hash"],
+        readers=tuple(entity.get("readers") or ()),
     )

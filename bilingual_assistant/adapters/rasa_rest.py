@@ -11,6 +11,7 @@ import httpx
 from bilingual_assistant.access.sender_tokens import SenderTokens
 from bilingual_assistant.answers.models import ANSWER_KEY, AnswerPayload
 from bilingual_assistant.errors import InputError, ServiceError
+from bilingual_assistant.knowledge.access import EVERYONE, READER_KEY, Reader
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +50,11 @@ class RasaChat:
                                          transport=transport)
 
     async def send(self, sender: Text, message: Text,
-                   metadata: Optional[Dict[Text, Any]] = None) -> List[Reply]:
-        """One turn of the conversation `sender`.
+                   metadata: Optional[Dict[Text, Any]] = None,
+                   reader: Reader = EVERYONE) -> List[Reply]:
+        """One turn of the conversation `sender`, asked by `reader` (the documents
+        they may read): in the signed token, or, when senders are not signed (Rasa
+        on loopback), in the message's metadata, which the channel then trusts.
 
         Raises:
             InputError: when Rasa refuses the message (too long, bad metadata), with
@@ -59,10 +63,15 @@ class RasaChat:
                 on the message.
         """
         body: Dict[Text, Any] = {"sender": sender, "message": message}
+        metadata = dict(metadata or {})
+        headers: Dict[Text, Text] = {}
+        if self.sender_tokens is not None:
+            token = self.sender_tokens.sign(sender, reader=reader)
+            headers["Authorization"] = f"Bearer {token}"
+        else:
+            metadata[READER_KEY] = reader.to_metadata()
         if metadata:
             body["metadata"] = metadata
-        headers = ({"Authorization": f"Bearer {self.sender_tokens.sign(sender)}"}
-                   if self.sender_tokens is not None else {})
         try:
             response = await self._client.post(WEBHOOK, json=body, headers=headers)
         except httpx.TimeoutException:

@@ -45,6 +45,7 @@ from bilingual_assistant.errors import (
     ModelBusyError,
     StoreError,
 )
+from bilingual_assistant.knowledge.access import EVERYONE, Reader
 from bilingual_assistant.knowledge.embedder import Embedder, similarities
 from bilingual_assistant.knowledge.retrieval import Passage
 from bilingual_assistant.llm.chat import ChatModel
@@ -91,8 +92,9 @@ class SentenceVerifier(Protocol):
 class PassageSearch(Protocol):
     """What answers need from retrieval (`Retriever` in production)."""
 
-    def search(self, query: Text) -> List[Passage]:
-        """The best passages, best first; empty when nothing is relevant.
+    def search(self, query: Text, reader: Reader = EVERYONE) -> List[Passage]:
+        """The best passages `reader` may read, best first; empty when nothing is
+        relevant.
 
         Raises:
             StoreError: if the knowledge store cannot be searched.
@@ -239,7 +241,7 @@ class AnswerService:
         return self._cached_version
 
     async def answer(self, question: Text, history: Sequence[Turn], language: Text,
-                     routed: bool = False) -> Answer:
+                     routed: bool = False, reader: Reader = EVERYONE) -> Answer:
         """Answers a question; never raises for a service that is down.
 
         Args:
@@ -250,18 +252,20 @@ class AnswerService:
                 it is answered only when the documents clearly answer it, and gets
                 the out-of-scope reply otherwise (never "not sure" or "not in the
                 documents", which would treat small talk as a question).
+            reader: who asks: only the documents they may read are searched, quoted
+                or cited, and their answers are cached apart from other groups'.
 
         Returns:
             The answer, with sources unless nothing relevant was found; mode
             `unavailable` (and a polite text) when the knowledge store failed.
         """
-        answer = await self._reply(question, history, language, routed)
+        answer = await self._reply(question, history, language, routed, reader)
         self.recorder.count("assistant_answers_total", mode=answer.mode,
                             cached=str(answer.cached).lower())
         return answer
 
     async def _reply(self, question: Text, history: Sequence[Turn], language: Text,
-                     routed: bool = False) -> Answer:
+                     routed: bool = False, reader: Reader = EVERYONE) -> Answer:
         """`answer` without counting it."""
         reason = screen(question)
         if reason is not None:
@@ -278,7 +282,7 @@ class AnswerService:
             return self._out_of_scope(query, language)
         try:
             return await self._answer(query, language, joined_retry(question, history),
-                                      question.strip(), routed)
+                                      question.strip(), routed, reader)
         except StoreError as error:
             logger.error("answers.store_unavailable", extra={"error": str(error)})
             self.recorder.count("assistant_errors_total", type=type(error).__name__,
@@ -305,19 +309,22 @@ class AnswerService:
         logger.info("answers.curated", extra={"language": language, "curated": found.id})
         return Answer(found.answer, [], "curated", language, False, query)
 
-    def _cache_version(self, version: Text, routed: bool) -> Text:
+    def _cache_version(self, version: Text, routed: bool, reader: Reader) -> Text:
         """What besides the question decides an answer: the knowledge base, the
-        prompt, the answerability model, and whether the message was routed in."""
+        prompt, the answerability model, whether the message was routed in, and
+        which documents the asker may read."""
         model = self.answerability.fingerprint if self.answerability is not None else "rules"
-        return f"{version}.{PROMPT_VERSION}.{model}{'.routed' if routed else ''}"
+        return (f"{version}.{PROMPT_VERSION}.{model}{'.routed' if routed else ''}"
+                f".{reader.scope}")
 
     async def _answer(self, query: Text, language: Text, retry: Optional[Text] = None,
-                      latest: Optional[Text] = None, routed: bool = False) -> Answer:
+                      latest: Optional[Text] = None, routed: bool = False,
+                      reader: Reader = EVERYONE) -> Answer:
         """The answer to `query`; `retry` (the query joined to the earlier question)
         is answered instead when `query` finds nothing. `latest` is the user's own
         message, when `query` joins it to an earlier question."""
         version = await self.version()
-        key = cache_key(query, language, self._cache_version(version, routed))
+        key = cache_key(query, language, self._cache_version(version, routed, reader))
         cached = await self.cache.get(key)
         no_claim = ("not_found", "unsure", "out_of_scope")
         if cached is not None and not (retry and cached.get("mode") in no_claim):
@@ -326,10 +333,11 @@ class AnswerService:
             answer = Answer.from_payload(cached)
             return Answer(answer.text, answer.sources, answer.mode, language, True, query)
         self.recorder.count("assistant_answer_cache_total", result="miss")
-        passages = [] if cached is not None else await self._search(query)
+        passages = [] if cached is not None else await self._search(query, reader)
         if not passages and retry:
             logger.info("answers.retry_joined", extra={"language": language})
-            return await self._answer(retry, language, latest=latest, routed=routed)
+            return await self._answer(retry, language, latest=latest, routed=routed,
+                                      reader=reader)
         lasting = True
         if not passages:
             answer = (self._out_of_scope(query, language) if routed else
@@ -339,7 +347,8 @@ class AnswerService:
                 self._assess_passages, query, passages, latest)
             if (retry and assessment.decision is not None and assessment.decision != ANSWER):
                 # "那周末呢?" alone finds passages about something else.
-                joined = await self._answer(retry, language, latest=latest, routed=routed)
+                joined = await self._answer(retry, language, latest=latest, routed=routed,
+                                            reader=reader)
                 if joined.mode in CLAIM_MODES:
                     return joined
             answer, lasting = await self._grounded(query, assessment, language, routed)
@@ -353,7 +362,8 @@ class AnswerService:
         )
         return answer
 
-    async def assess(self, query: Text, latest: Optional[Text] = None) -> Assessment:
+    async def assess(self, query: Text, latest: Optional[Text] = None,
+                     reader: Reader = EVERYONE) -> Assessment:
         """Searches and scores without answering (the answerability model's training
         and benchmarks measure exactly what `answer` decides on).
 
@@ -365,7 +375,7 @@ class AnswerService:
         Raises:
             StoreError: if the knowledge store cannot be searched.
         """
-        passages = await self._search(query)
+        passages = await self._search(query, reader)
         return await asyncio.to_thread(self._assess_passages, query, passages, latest)
 
     def _assess_passages(self, query: Text, passages: List[Passage],
@@ -394,11 +404,11 @@ class AnswerService:
         return Assessment(passages, reordered(ranked, index), scored[index], probability,
                           decision, scored, ranked)
 
-    async def _search(self, query: Text) -> List[Passage]:
-        """The retriever's passages, timed."""
+    async def _search(self, query: Text, reader: Reader) -> List[Passage]:
+        """The retriever's passages that `reader` may read, timed."""
         started = time.perf_counter()
         try:
-            return await asyncio.to_thread(self.retriever.search, query)
+            return await asyncio.to_thread(self.retriever.search, query, reader=reader)
         finally:
             self.recorder.observe("assistant_retrieval_seconds", time.perf_counter() - started)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import List, Text
+from typing import List, Text, Tuple
 
 from bilingual_assistant.config import KnowledgeSettings
 from bilingual_assistant.errors import ConfigurationError
@@ -24,6 +24,7 @@ class Chunk:
         index: position of the chunk in its document.
         text: what is embedded and searched: titles, then the passage.
         content_hash: the document's hash (all its chunks share it).
+        readers: the groups that may read the document; empty: everyone.
     """
 
     id: Text
@@ -33,6 +34,7 @@ class Chunk:
     index: int
     text: Text
     content_hash: Text
+    readers: Tuple[Text, ...] = ()
 
     @property
     def passage(self) -> Text:
@@ -114,6 +116,7 @@ def chunk_document(
                 index=index,
                 text=f"{titles}\n{passage}",
                 content_hash=document.content_hash,
+                readers=document.readers,
             )
         )
     return chunks

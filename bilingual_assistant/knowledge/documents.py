@@ -7,9 +7,10 @@ import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import List, Optional, Text, Tuple
+from typing import List, Optional, Sequence, Text, Tuple
 
 from bilingual_assistant.errors import DocumentError
+from bilingual_assistant.knowledge.access import readers_of
 from bilingual_assistant.text import strip_markup, text_units
 
 SUPPORTED_SUFFIXES = (".md", ".markdown", ".txt", ".html", ".htm", ".pdf")
@@ -33,13 +34,17 @@ class Document:
         source: its path relative to the knowledge folder, with `/` separators.
         title: its title (first heading, `<title>`, or the file name).
         sections: its text, section by section.
-        content_hash: sha256 of the raw file bytes; a change means re-indexing.
+        content_hash: sha256 of the raw file bytes, and of its groups when it has
+            any; a change means re-indexing.
+        readers: the groups that may read it (`knowledge/access.py`); empty:
+            everyone.
     """
 
     source: Text
     title: Text
     sections: List[Section] = field(default_factory=list)
     content_hash: Text = ""
+    readers: Tuple[Text, ...] = ()
 
     @property
     def text(self) -> Text:
@@ -268,7 +273,8 @@ def read_document(path: Path, root: Path) -> Document:
         The document with its sections.
 
     Raises:
-        DocumentError: for an unsupported, unreadable, undecodable or empty file.
+        DocumentError: for an unsupported, unreadable, undecodable or empty file, or
+            an access file beside it that cannot be read.
     """
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
@@ -301,12 +307,24 @@ def read_document(path: Path, root: Path) -> Document:
         source = path.resolve().relative_to(root.resolve()).as_posix()
     except ValueError:
         source = path.name
+    readers = readers_of(path, root)
     return Document(
         source=source,
         title=title or path.stem,
         sections=sections,
-        content_hash=hashlib.sha256(raw).hexdigest(),
+        content_hash=content_hash(raw, readers),
+        readers=readers,
     )
+
+
+def content_hash(raw: bytes, readers: Sequence[Text] = ()) -> Text:
+    """A document's version: its bytes, and its groups when it has any (so that
+    naming or changing them re-indexes it; a document for everyone keeps the hash
+    it had before groups existed)."""
+    digest = hashlib.sha256(raw)
+    if readers:
+        digest.update(b"\0readers:" + ",".join(sorted(readers)).encode("utf-8"))
+    return digest.hexdigest()
 
 
 def find_documents(root: Path) -> List[Path]:

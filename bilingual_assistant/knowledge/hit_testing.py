@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Callable, Dict, List, Optional, Protocol, Sequence, Text
 
 from bilingual_assistant.errors import InputError, NotFoundError
+from bilingual_assistant.knowledge.access import EVERYONE, Reader
 from bilingual_assistant.knowledge.retrieval import MODES, Passage
 
 MAX_QUESTIONS = 200  # a batch larger than this is a job, not a request
@@ -20,9 +21,9 @@ PREVIEW_CHARS = 400
 class Search(Protocol):
     """The retriever's search (`Retriever.search`)."""
 
-    def search(self, query: Text, mode: Text = "hybrid",
-               top_k: Optional[int] = None) -> List[Passage]:
-        """The best passages for `query`, best first."""
+    def search(self, query: Text, mode: Text = "hybrid", top_k: Optional[int] = None,
+               reader: Reader = EVERYONE) -> List[Passage]:
+        """The best passages for `query` among those `reader` may read, best first."""
 
 
 class HitTestLog(Protocol):
@@ -131,8 +132,9 @@ class HitTester:
         self.timer = timer
 
     def run(self, questions: Sequence[Text], subject: Text, mode: Text = "hybrid",
-            top_k: int = 5) -> HitTestRun:
-        """Searches every question as the assistant would, and keeps the run.
+            top_k: int = 5, reader: Reader = EVERYONE) -> HitTestRun:
+        """Searches every question as the assistant would for `reader` (the tester:
+        their groups' documents and everyone's), and keeps the run.
 
         Raises:
             InputError: for bad questions, an unknown mode or `top_k` out of 1..20.
@@ -146,7 +148,7 @@ class HitTester:
         results = []
         for question in cleaned:
             started = self.timer()
-            passages = self.search.search(question, mode=mode, top_k=top_k)
+            passages = self.search.search(question, mode=mode, top_k=top_k, reader=reader)
             hits = [Hit(rank, p.chunk.source, p.chunk.title, p.chunk.heading,
                         p.chunk.passage[:PREVIEW_CHARS], round(p.score, 6),
                         None if p.similarity is None else round(p.similarity, 6))

@@ -7,6 +7,7 @@ from typing import Dict, List, Optional, Sequence, Text
 
 from bilingual_assistant.config import RetrievalSettings
 from bilingual_assistant.errors import InputError
+from bilingual_assistant.knowledge.access import EVERYONE, Reader
 from bilingual_assistant.knowledge.chunking import Chunk
 from bilingual_assistant.knowledge.embedder import Embedder
 from bilingual_assistant.knowledge.store import Hit, SearchableStore
@@ -66,14 +67,17 @@ class Retriever:
         self.candidates = max(candidates, settings.top_k)
 
     def search(
-        self, query: Text, mode: Text = "hybrid", top_k: Optional[int] = None
+        self, query: Text, mode: Text = "hybrid", top_k: Optional[int] = None,
+        reader: Reader = EVERYONE,
     ) -> List[Passage]:
-        """Searches the knowledge base.
+        """Searches the documents `reader` may read.
 
         Args:
             query: the question (with context from earlier turns if needed).
             mode: `hybrid`, `dense` or `bm25`.
             top_k: overrides the configured number of passages.
+            reader: who asks; by default, someone in no group (the documents that
+                name no groups).
 
         Returns:
             The best passages, best first; empty when nothing is relevant enough.
@@ -88,13 +92,13 @@ class Retriever:
         similarity: Dict[Text, float] = {}
         if mode in ("dense", "hybrid"):
             vector = self.embedder.embed_queries([query])[0]
-            dense = self.store.dense_search(vector, self.candidates)
+            dense = self.store.dense_search(vector, self.candidates, reader)
             similarity = {h.chunk.id: h.score for h in dense}
             if not dense or dense[0].score < self.min_score:
                 return []
         if mode == "dense":
             return [Passage(h.chunk, h.score, h.score) for h in dense[:top_k]]
-        sparse = self.store.bm25_search(query, self.candidates)
+        sparse = self.store.bm25_search(query, self.candidates, reader)
         if mode == "bm25":
             return [Passage(h.chunk, h.score, None) for h in sparse[:top_k]]
         chunks = {h.chunk.id: h.chunk for h in [*dense, *sparse]}

@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List, Mapping, Protocol, Sequence, Text
+from typing import Dict, List, Mapping, Protocol, Sequence, Text, Tuple
 
+from bilingual_assistant.knowledge.access import EVERYONE, Reader
 from bilingual_assistant.knowledge.chunking import Chunk
 
 
@@ -20,15 +21,17 @@ class Hit:
 class SearchableStore(Protocol):
     """What retrieval needs: dense and BM25 search.
 
-    Both raise `StoreError` when the store cannot be used.
+    Both raise `StoreError` when the store cannot be used. They filter in the
+    search itself, so that a reader with few documents still gets `limit` of theirs.
     """
 
-    def dense_search(self, vector: Sequence[float], limit: int) -> List[Hit]:
-        """Nearest chunks by cosine similarity."""
+    def dense_search(self, vector: Sequence[float], limit: int,
+                     reader: Reader = EVERYONE) -> List[Hit]:
+        """Nearest chunks by cosine similarity, among those `reader` may read."""
         ...
 
-    def bm25_search(self, query: Text, limit: int) -> List[Hit]:
-        """Best chunks by BM25."""
+    def bm25_search(self, query: Text, limit: int, reader: Reader = EVERYONE) -> List[Hit]:
+        """Best chunks by BM25, among those `reader` may read."""
         ...
 
 
@@ -42,11 +45,21 @@ class KnowledgeStore(SearchableStore, Protocol):
     def replace_document(
         self, source: Text, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]
     ) -> None:
-        """Deletes a document's old chunks and stores the new ones."""
+        """Deletes a document's old chunks and stores the new ones, with the groups
+        that may read it (`Chunk.readers`).
+
+        Raises:
+            DocumentError: for a document this store cannot keep as it is (one that
+                names groups, in a collection made before groups existed).
+        """
         ...
 
     def delete_document(self, source: Text) -> None:
         """Deletes every chunk of a document, and its recorded folder."""
+        ...
+
+    def document_readers(self) -> Dict[Text, Tuple[Text, ...]]:
+        """Source path -> the groups that may read it (empty: everyone)."""
         ...
 
     def document_folders(self) -> Dict[Text, Text]:

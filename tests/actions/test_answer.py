@@ -3,6 +3,7 @@ service over in-memory fakes, asserting the exact events, messages and the
 structured answer each reply carries."""
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import yaml
@@ -14,6 +15,7 @@ from actions.conversation import ANSWER_KEY, history_from_events, language_of
 from bilingual_assistant.answers.cache import LRUAnswerCache
 from bilingual_assistant.answers.models import Turn
 from bilingual_assistant.answers.service import AnswerService
+from bilingual_assistant.knowledge.access import PlatformGroups, Reader
 from tests.fakes.in_memory import ScriptedChatModel, StaticSearch, chunk
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -137,3 +139,47 @@ def test_the_language_is_the_slot_policy_set():
     unset = Tracker.from_dict({**json.loads(
         (FIXTURES / "question_zh_off_topic.json").read_text("utf-8")), "slots": {}})
     assert language_of(unset) == "en"
+
+
+PAYROLL = replace(chunk("hr/payroll.md", "Salaries are paid on the 25th of every month.",
+                        "Payroll"), readers=("hr",))
+
+
+def with_reader(state: Tracker, metadata, sender=None) -> Tracker:
+    """The same conversation whose latest message carries `metadata` (a channel's)."""
+    data = state.current_state()
+    data["latest_message"]["intent"] = {"name": "ask_question", "confidence": 0.9}
+    data["latest_message"]["metadata"] = metadata
+    if sender is not None:
+        data["sender_id"] = sender
+    return Tracker.from_dict(data)
+
+
+async def test_an_answer_quotes_and_cites_only_documents_the_asker_may_read():
+    llm = ScriptedChatModel(lambda m: "Salaries are paid on the 25th [1]."
+                            if "payroll" in m[-1]["content"].lower() else "No answer.")
+    service = make_service(llm, PAYROLL)
+    action = ActionAnswerQuestion(service)
+    question = tracker("question_en_annual_leave")
+    hr = {"reader": Reader(frozenset({"hr"})).to_metadata()}
+    _, messages = await run(action, with_reader(question, hr))
+    assert [s["source"] for s in messages[0][ANSWER_KEY]["sources"]] == ["hr/payroll.md"]
+    # The same question from someone outside hr, after hr's answer was cached.
+    for outsider in ({"reader": Reader(frozenset({"it"})).to_metadata()}, {}, None):
+        _, messages = await run(action, with_reader(question, outsider))
+        assert messages[0][ANSWER_KEY]["sources"] == [], outsider
+        assert messages[0][ANSWER_KEY]["mode"] == "not_found"
+        assert "25th" not in messages[0]["text"]
+
+
+async def test_platform_people_get_the_groups_the_mapping_gives_them():
+    llm = ScriptedChatModel(lambda m: "Salaries are paid on the 25th [1].")
+    platforms = PlatformGroups([("telegram:*:42", ("hr",))])
+    action = ActionAnswerQuestion(make_service(llm, PAYROLL), platforms)
+    question = tracker("question_en_annual_leave")
+    _, messages = await run(action, with_reader(question, {"chat_type": "private"},
+                                                "telegram:42:42"))
+    assert messages[0][ANSWER_KEY]["sources"][0]["source"] == "hr/payroll.md"
+    _, messages = await run(action, with_reader(question, {"chat_type": "private"},
+                                                "telegram:43:43"))
+    assert messages[0][ANSWER_KEY]["sources"] == []

@@ -9,6 +9,7 @@ import pytest
 
 from bilingual_assistant.access.sender_tokens import SenderTokens
 from bilingual_assistant.errors import ConfigurationError
+from bilingual_assistant.knowledge.access import EVERYONE, EVERYTHING, Reader
 from channels.rest import ValidatingRestInput
 from tests.channels.serving import Agent, serve
 
@@ -89,3 +90,39 @@ def test_the_socketio_channel_follows_the_same_rule(monkeypatch):
     monkeypatch.delenv("REST_CHANNEL_SECRET")
     monkeypatch.setenv("RASA_HOST", "127.0.0.1")
     assert SecureSocketIOInput.from_credentials({}).sender_tokens is None
+
+
+async def test_the_reader_in_the_metadata_is_the_tokens_never_the_bodys():
+    agent = Agent()
+    tokens = SenderTokens(SECRET)
+    hr = Reader(frozenset({"hr"}))
+    async with serve(ValidatingRestInput(sender_tokens=tokens, metadata_keys=["reader"]),
+                     agent) as url:
+        forged = {"message": "hi", "metadata": {"reader": {"everything": True}}}
+        assert (await post(url, forged, tokens.sign("oidc:ann:web", reader=hr)))[0] == 200
+        assert (await post(url, forged, tokens.sign("oidc:bob:web")))[0] == 200
+    readers = [Reader.from_metadata(m.metadata) for m in agent.messages]
+    assert readers == [hr, EVERYONE]
+
+
+async def test_unsigned_on_loopback_the_front_end_names_the_reader_else_everything():
+    agent = Agent()
+    async with serve(ValidatingRestInput(), agent) as url:
+        await post(url, {"sender": "local", "message": "hi"})
+        await post(url, {"sender": "local", "message": "hi",
+                         "metadata": {"reader": {"groups": ["hr"]}}})
+    assert [Reader.from_metadata(m.metadata) for m in agent.messages] == [
+        EVERYTHING, Reader(frozenset({"hr"}))]
+
+
+async def test_unsigned_senders_are_refused_from_a_name_other_than_loopback():
+    """A page of another site whose name now points at 127.0.0.1 (DNS rebinding)
+    sends its own Host."""
+    agent = Agent()
+    async with serve(ValidatingRestInput(), agent) as url:
+        async with aiohttp.ClientSession() as client:
+            async with client.post(f"{url}/webhook", json={"sender": "a", "message": "hi"},
+                                   headers={"Host": "evil.example:5005"}) as response:
+                assert response.status == 401
+                assert "127.0.0.1" in (await response.json())["error"]
+    assert agent.messages == []

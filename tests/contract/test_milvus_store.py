@@ -115,3 +115,112 @@ def test_a_store_without_recorded_folders_gets_them_and_prunes_nothing_unknown(
         assert sorted(reopened.document_folders()) == ["en/canteen.txt", "en/vpn.md"]
     finally:
         reopened.close()
+
+
+def _restricted_folder(tmp_path):
+    """The three sample documents, the VPN guide for `it` only, and a payroll
+    folder for `hr` whose bonus page is also `finance`'s."""
+    folder = make_folder(tmp_path)
+    (folder / "en/vpn.md.access.yml").write_text("groups: [it]\n")
+    payroll = folder / "payroll"
+    payroll.mkdir()
+    (payroll / ".access.yml").write_text("groups: [hr]\n")
+    (payroll / "salary.md").write_text(
+        "# Salary dates\n\nSalaries are paid on the 25th of every month by bank transfer.\n")
+    (payroll / "bonus.md").write_text(
+        "# Bonus\n\nThe yearly bonus is paid with the March salary.\n")
+    (payroll / "bonus.md.access.yml").write_text("groups: [hr, finance]\n")
+    return folder
+
+
+def test_each_reader_finds_only_the_documents_of_their_groups(tmp_path, store, embedder):
+    from bilingual_assistant.knowledge.access import EVERYONE, EVERYTHING, Reader
+
+    ingest(_restricted_folder(tmp_path), store, embedder)
+    assert store.document_readers() == {
+        "en/canteen.txt": (), "zh/leave.md": (), "en/vpn.md": ("it",),
+        "payroll/salary.md": ("hr",), "payroll/bonus.md": ("finance", "hr")}
+    retriever = Retriever(store, embedder, RetrievalSettings(top_k=10, min_score=0.0))
+
+    def sources(question, reader, mode="hybrid"):
+        return {p.chunk.source for p in retriever.search(question, mode=mode, reader=reader)}
+
+    for mode in ("dense", "bm25", "hybrid"):
+        found = sources("when is the salary paid", Reader(frozenset({"hr"})), mode)
+        assert "payroll/salary.md" in found and "en/vpn.md" not in found, mode
+        outsider = sources("when is the salary paid", EVERYONE, mode)
+        assert not outsider & {"payroll/salary.md", "payroll/bonus.md", "en/vpn.md"}, mode
+        finance = sources("when is the bonus paid", Reader(frozenset({"finance"})), mode)
+        assert "payroll/salary.md" not in finance and "en/vpn.md" not in finance, mode
+    assert "payroll/bonus.md" in sources("yearly bonus March", Reader(frozenset({"finance"})))
+    assert "en/vpn.md" in sources("vpn server", Reader(frozenset({"it", "x"})))
+    assert {"payroll/salary.md", "en/vpn.md"} <= (
+        sources("salary", EVERYTHING, "bm25") | sources("vpn", EVERYTHING, "bm25"))
+    hit = retriever.search("salary paid 25th", mode="bm25", reader=EVERYTHING)[0]
+    assert hit.chunk.source == "payroll/salary.md" and hit.chunk.readers == ("hr",)
+
+
+def test_changing_an_access_file_reindexes_the_documents_it_covers(tmp_path, store, embedder):
+    from bilingual_assistant.knowledge.access import EVERYONE
+
+    folder = _restricted_folder(tmp_path)
+    ingest(folder, store, embedder)
+    (folder / "payroll/.access.yml").write_text("groups: []\n")
+    report = ingest(folder, store, embedder)
+    assert report.updated == ["payroll/salary.md"]  # bonus.md names its own groups
+    assert store.document_readers()["payroll/salary.md"] == ()
+    found = store.bm25_search("salary 25th", 5, EVERYONE)
+    assert [h.chunk.source for h in found][:1] == ["payroll/salary.md"]
+
+
+def test_an_access_file_that_cannot_be_read_keeps_its_documents_out(tmp_path, store, embedder):
+    folder = _restricted_folder(tmp_path)
+    (folder / "payroll/.access.yml").write_text("groups: hr\n  - oops: [\n")
+    report = ingest(folder, store, embedder)
+    assert sorted(s for s, _ in report.failed) == ["payroll/salary.md"]
+    assert "payroll/salary.md" not in store.indexed_documents()
+
+
+def test_a_collection_made_before_readers_refuses_restricted_documents_and_says_rebuild(
+        tmp_path, embedder):
+    from pymilvus import DataType, MilvusClient
+
+    from bilingual_assistant.knowledge.access import Reader
+
+    settings = lite(tmp_path / "old.db", "old")
+    client = MilvusClient(uri=str(tmp_path / "old.db"))
+    schema = client.create_schema(auto_id=False)  # the schema as it was, no `readers`
+    for name, kind, extra in [("id", DataType.VARCHAR, {"is_primary": True, "max_length": 64}),
+                              ("text", DataType.VARCHAR, {"max_length": 8192}),
+                              ("search_text", DataType.VARCHAR, {
+                                  "max_length": 8192, "enable_analyzer": True,
+                                  "analyzer_params": {"tokenizer": "jieba"}}),
+                              ("dense", DataType.FLOAT_VECTOR, {"dim": embedder.dim}),
+                              ("sparse", DataType.SPARSE_FLOAT_VECTOR, {}),
+                              ("source", DataType.VARCHAR, {"max_length": 1024}),
+                              ("title", DataType.VARCHAR, {"max_length": 1024}),
+                              ("heading", DataType.VARCHAR, {"max_length": 1024}),
+                              ("chunk_index", DataType.INT64, {}),
+                              ("content_hash", DataType.VARCHAR, {"max_length": 64})]:
+        schema.add_field(name, kind, **extra)
+    from pymilvus import Function, FunctionType
+    schema.add_function(Function(name="bm25", function_type=FunctionType.BM25,
+                                 input_field_names=["search_text"],
+                                 output_field_names=["sparse"]))
+    index = client.prepare_index_params()
+    index.add_index("dense", index_type="AUTOINDEX", metric_type="COSINE")
+    index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
+    client.create_collection("old", schema=schema, index_params=index)
+    client.close()
+    old = MilvusKnowledgeStore(settings, embedder.dim)
+    try:
+        folder = _restricted_folder(tmp_path)
+        report = ingest(folder, old, embedder)
+        assert sorted(report.added) == ["en/canteen.txt", "zh/leave.md"]
+        assert {s for s, _ in report.failed} == {
+            "en/vpn.md", "payroll/salary.md", "payroll/bonus.md"}
+        assert all("make index REBUILD=1" in why for _, why in report.failed)
+        assert old.bm25_search("canteen lunch", 3, Reader(frozenset({"hr"})))
+        assert old.document_readers() == {"en/canteen.txt": (), "zh/leave.md": ()}
+    finally:
+        old.close()

@@ -27,6 +27,9 @@ LLM_KEY = "integration-llm-key"
 RASA_TOKEN = "integration-rasa-token"
 METRICS_TOKEN = "integration-metrics-token"
 SOURCE_BASE_URL = "https://docs.example.com/kb"
+# A folder of documents for the `hr` group only (its `.access.yml`), indexed beside
+# the sample documents.
+RESTRICTED = "tests/integration/restricted"
 
 
 def env_python(variable: Text, target: Text) -> Path:
@@ -250,9 +253,10 @@ class Servers:
         llm = self._start("llm", [str(self.llm_python), "-m", "apps.llm_server",
                                   "--port", str(self.llm_port)],
                           **rasa_env(LOCAL_LLM_API_KEY=LLM_KEY))
-        subprocess.run([python, "-m", "apps.cli.ingest", "knowledge"], cwd=PROJECT,
-                       env={**os.environ, **self._actions_env()}, check=True,
-                       capture_output=True, timeout=600)
+        for folder in ("knowledge", RESTRICTED):  # the sample documents, and hr's
+            subprocess.run([python, "-m", "apps.cli.ingest", folder], cwd=PROJECT,
+                           env={**os.environ, **self._actions_env()}, check=True,
+                           capture_output=True, timeout=600)
         wait_until_up(f"http://127.0.0.1:{self.llm_port}/v1/models", llm,
                       work_dir / "llm.log", 180,
                       headers={"Authorization": f"Bearer {LLM_KEY}"})

@@ -1,6 +1,7 @@
-"""The running stack with REST_CHANNEL_SECRET, walked as an outsider and as a
-person with an API key (issue #27 item 1): an outsider writes into no conversation,
-the API's chat still works, each person only in their own conversation."""
+"""The running stack with REST_CHANNEL_SECRET, walked as an outsider and as people
+with API keys (issue #27 items 1 and 6): an outsider writes into no conversation,
+the API's chat still works, each person only in their own conversation, and sees
+only the documents of their groups."""
 
 from __future__ import annotations
 
@@ -25,12 +26,14 @@ def events(rasa_url, sender):
     return [e for e in response.json()["events"] if e["event"] == "user"]
 
 
-def test_with_signed_senders_an_outsider_reaches_no_conversation(servers, api, tmp_path):
-    # A second Rasa beside the suite's, same model and stores, requiring signed
-    # senders (restarting the suite's own twice cost two minutes).
+@pytest.fixture(scope="module")
+def signed_stack(servers, api, tmp_path_factory):
+    """A second Rasa beside the suite's, same model and stores, requiring signed
+    senders (restarting the suite's own twice cost two minutes), and an API that
+    signs for it: their URLs."""
     rasa_url = servers.start_rasa("rasa-signed", free_port(), REST_CHANNEL_SECRET=SECRET)
     port = free_port()
-    log = tmp_path / "api-signed.log"
+    log = tmp_path_factory.mktemp("signed") / "api-signed.log"
     env = {**api.env, "REST_CHANNEL_SECRET": SECRET, "API_RASA_URL": rasa_url}
     with log.open("a") as out:
         signed_api = subprocess.Popen([api.python, "-m", "apps.api", "--port", str(port)],
@@ -38,48 +41,97 @@ def test_with_signed_senders_an_outsider_reaches_no_conversation(servers, api, t
                                       stderr=subprocess.STDOUT)
     try:
         wait_until_up(f"http://127.0.0.1:{port}/v1/health", signed_api, log, 180)
-        webhook = f"{rasa_url}/webhooks/rest/webhook"
-        victim = "key:victim:web"
-        # The outsider: a body sender, a token of their own making, another's token.
-        for headers in ({}, {"Authorization": "Bearer forged"},
-                        {"Authorization": "Bearer " + SenderTokens("o" * 43).sign(victim)},
-                        {"Authorization": "Bearer " + SenderTokens(SECRET).sign("mallory")}):
-            refused = requests.post(webhook, json={"sender": victim, "message": "hi"},
-                                    headers=headers, timeout=60)
-            assert refused.status_code == 401, refused.text
-        assert events(rasa_url, victim) == []
-        # A front end holding the secret speaks for its own conversation only.
-        own = requests.post(webhook, json={"message": "hi"}, timeout=120, headers={
-            "Authorization": "Bearer " + SenderTokens(SECRET).sign("front-end:ann")})
-        assert own.status_code == 200 and own.json()
-        # The API signs what it sends: its chat works unchanged.
-        chat = requests.post(f"http://127.0.0.1:{port}/v1/chat", timeout=120,
-                             json={"message": "年假有几天?"},
-                             headers={"Authorization": f"Bearer {api.key}"})
-        assert chat.status_code == 200, chat.text
-        assert any(m["sources"] for m in chat.json()["messages"])
-        # socket.io: no token, no connection; with the API's token, the session is
-        # the token's conversation whatever the client claims.
-        outsider = Client()
-        with pytest.raises(socketio.exceptions.ConnectionError):
-            outsider.connect(rasa_url)
-        issued = requests.post(f"http://127.0.0.1:{port}/v1/chat/token", timeout=30,
-                               json={"conversation": "socket"},
-                               headers={"Authorization": f"Bearer {api.key}"}).json()
-        person = Client()
-        person.sio.connect(rasa_url, socketio_path="/socket.io",
-                           transports=["polling"], auth={"token": issued["token"]},
-                           wait_timeout=30)
-        try:
-            session = person.session(session_id=victim)
-            assert session["session_id"] == issued["sender"]
-            person.say("你好", victim)
-            person.wait_for("bot_uttered")
-            assert events(rasa_url, victim) == []
-            assert [e["text"] for e in events(rasa_url, issued["sender"])] == ["你好"]
-        finally:
-            person.close()
+        yield rasa_url, f"http://127.0.0.1:{port}"
     finally:
         signed_api.terminate()
         signed_api.wait(timeout=20)
         servers.stop_rasa("rasa-signed")
+
+
+def test_with_signed_senders_an_outsider_reaches_no_conversation(signed_stack, api):
+    rasa_url, api_url = signed_stack
+    webhook = f"{rasa_url}/webhooks/rest/webhook"
+    victim = "key:victim:web"
+    # The outsider: a body sender, a token of their own making, another's token.
+    for headers in ({}, {"Authorization": "Bearer forged"},
+                    {"Authorization": "Bearer " + SenderTokens("o" * 43).sign(victim)},
+                    {"Authorization": "Bearer " + SenderTokens(SECRET).sign("mallory")}):
+        refused = requests.post(webhook, json={"sender": victim, "message": "hi"},
+                                headers=headers, timeout=60)
+        assert refused.status_code == 401, refused.text
+    assert events(rasa_url, victim) == []
+    # A front end holding the secret speaks for its own conversation only.
+    own = requests.post(webhook, json={"message": "hi"}, timeout=120, headers={
+        "Authorization": "Bearer " + SenderTokens(SECRET).sign("front-end:ann")})
+    assert own.status_code == 200 and own.json()
+    # The API signs what it sends: its chat works unchanged.
+    chat = requests.post(f"{api_url}/v1/chat", timeout=120,
+                         json={"message": "年假有几天?"},
+                         headers={"Authorization": f"Bearer {api.key}"})
+    assert chat.status_code == 200, chat.text
+    assert any(m["sources"] for m in chat.json()["messages"])
+    # socket.io: no token, no connection; with the API's token, the session is
+    # the token's conversation whatever the client claims.
+    outsider = Client()
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        outsider.connect(rasa_url)
+    issued = requests.post(f"{api_url}/v1/chat/token", timeout=30,
+                           json={"conversation": "socket"},
+                           headers={"Authorization": f"Bearer {api.key}"}).json()
+    person = Client()
+    person.sio.connect(rasa_url, socketio_path="/socket.io",
+                       transports=["polling"], auth={"token": issued["token"]},
+                       wait_timeout=30)
+    try:
+        session = person.session(session_id=victim)
+        assert session["session_id"] == issued["sender"]
+        person.say("你好", victim)
+        person.wait_for("bot_uttered")
+        assert events(rasa_url, victim) == []
+        assert [e["text"] for e in events(rasa_url, issued["sender"])] == ["你好"]
+    finally:
+        person.close()
+
+
+def _key(api, name, groups):
+    made = subprocess.run(
+        [api.python, "-m", "apps.cli.api_keys", "create", "--name", name, "--scope", "chat",
+         "--days", "1", *(["--groups", groups] if groups else [])],
+        cwd=PROJECT, env=api.env, check=True, capture_output=True, text=True, timeout=60)
+    return made.stdout.splitlines()[0]
+
+
+def _asked(url, key, question, conversation="web"):
+    response = requests.post(f"{url}/v1/chat", timeout=120,
+                             json={"message": question, "conversation": conversation},
+                             headers={"Authorization": f"Bearer {key}"})
+    assert response.status_code == 200, response.text
+    messages = response.json()["messages"]
+    return (" ".join(m["text"] for m in messages),
+            {s["source"] for m in messages for s in m["sources"]})
+
+
+def test_two_people_in_different_groups_ask_the_same_question(signed_stack, api):
+    """Issue #27 item 6, on the running stack: the hr document (tests/integration/
+    restricted/, `groups: [hr]`) answers a person in hr, with its source, and is
+    neither quoted nor cited to a person in another group, through the API or on
+    Rasa's channels with a token the API issued, even after hr's answer is cached."""
+    rasa_url, api_url = signed_stack
+    hr, it = _key(api, "hr-person", "hr"), _key(api, "it-person", "it")
+    for question in ("When does Project Kestrel launch?", "Kestrel 项目什么时候发布?"):
+        text, sources = _asked(api_url, hr, question)
+        assert "kestrel.md" in sources, (question, text)
+        for outsider in (it, api.key):  # another group's person; a key with no group
+            text, sources = _asked(api_url, outsider, question)
+            assert "kestrel.md" not in sources and "14" not in text, (question, text)
+        # Straight to Rasa's REST channel, with a token the API issued to each.
+        for key, allowed in ((hr, True), (it, False)):
+            issued = requests.post(f"{api_url}/v1/chat/token", timeout=30,
+                                   json={"conversation": "direct"},
+                                   headers={"Authorization": f"Bearer {key}"}).json()
+            replies = requests.post(f"{rasa_url}/webhooks/rest/webhook", timeout=120,
+                                    json={"message": question},
+                                    headers={"Authorization": f"Bearer {issued['token']}"})
+            cited = {s["source"] for r in replies.json()
+                     for s in (r.get("answer") or {}).get("sources", [])}
+            assert ("kestrel.md" in cited) is allowed, (key == hr, replies.json())

@@ -63,7 +63,7 @@ async def converse(services: ApiServices, principal: Principal, conversation: Te
     """One turn with Rasa as `principal`, kept in their history."""
     principal.require("chat")
     sender = f"{principal.subject}:{conversation}"
-    replies = await services.chat.send(sender, message)
+    replies = await services.chat.send(sender, message, reader=principal.reader)
     response = ChatResponse(conversation=conversation,
                             messages=[_message(r) for r in replies])
     if services.history is not None:
@@ -120,5 +120,6 @@ async def chat_token(request: TokenRequest, services: Services,
             "Rasa's channels take unsigned senders here (REST_CHANNEL_SECRET is not set), "
             "which they do on 127.0.0.1 only: no token is needed.")
     sender = f"{principal.subject}:{request.conversation}"
-    return TokenResponse(token=services.sender_tokens.sign(sender), sender=sender,
+    return TokenResponse(token=services.sender_tokens.sign(sender, reader=principal.reader),
+                         sender=sender,
                          expires_in=TOKEN_SECONDS)

@@ -10,6 +10,7 @@ from bilingual_assistant.answers.cache import LRUAnswerCache
 from bilingual_assistant.answers.models import Answer, Source, Turn
 from bilingual_assistant.answers.service import AnswerService, format_reply
 from bilingual_assistant.errors import ConfigurationError, LLMUnavailableError, ModelBusyError
+from bilingual_assistant.knowledge.access import EVERYONE
 from tests.fakes.in_memory import HashingEmbedder, ScriptedChatModel, StaticSearch, chunk
 
 LEAVE_EN = chunk("en/hr-annual-leave.md", "Full-time employees get 15 days of paid annual "
@@ -94,8 +95,8 @@ class TopicSearch(StaticSearch):
         super().__init__(*chunks)
         self.topic = topic
 
-    def search(self, query):
-        found = super().search(query)
+    def search(self, query, reader=EVERYONE):
+        found = super().search(query, reader)
         return found if self.topic in query else []
 
 
