@@ -3,7 +3,7 @@ app as `app.state.operations`, over the functions the routes call."""
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Text, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Text, Tuple
 
 from fastapi import Request
 
@@ -44,11 +44,11 @@ class Operations:
         return await rate(self.services, principal, conversation, rating, reason,
                           message, reply, sources)
 
-    async def upload(self, principal: Principal, files: List[Tuple[Text, Reader]]
-                     ) -> Tuple[List[Text], Job]:
-        """Saves documents under `uploads/` and queues their indexing
-        (`apps.api.routes.documents.save_uploads`)."""
-        return await save_uploads(self.services, principal, files)
+    async def upload(self, principal: Principal, files: List[Tuple[Text, Reader]],
+                     groups: Optional[Sequence[Text]] = None) -> Tuple[List[Text], Job]:
+        """Saves documents under `uploads/`, readable by `groups` (None: as before),
+        and queues their indexing (`apps.api.routes.documents.save_uploads`)."""
+        return await save_uploads(self.services, principal, files, groups)
 
     def reviews(self) -> FeedbackService:
         """The feedback service, if set up."""

@@ -8,7 +8,7 @@ import asyncio
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Protocol, Text
+from typing import Any, Callable, Dict, List, Optional, Protocol, Text, Tuple
 
 from bilingual_assistant.access.keys import ApiKeys
 from bilingual_assistant.access.oidc import OidcClient
@@ -20,6 +20,7 @@ from bilingual_assistant.conversations.history import ChatHistory
 from bilingual_assistant.encryption import Keyring
 from bilingual_assistant.feedback.service import FeedbackService
 from bilingual_assistant.jobs.service import Jobs
+from bilingual_assistant.knowledge.access import EVERYONE, Reader
 from bilingual_assistant.knowledge.hit_testing import HitTester
 
 
@@ -27,8 +28,10 @@ class Chat(Protocol):
     """Rasa's REST channel (`RasaChat`)."""
 
     async def send(self, sender: Text, message: Text,
-                   metadata: Optional[Dict[Text, Any]] = None) -> List[Reply]:
-        """One turn; the assistant's replies."""
+                   metadata: Optional[Dict[Text, Any]] = None,
+                   reader: Reader = EVERYONE) -> List[Reply]:
+        """One turn asked by `reader` (the documents its answer may use); the
+        assistant's replies."""
 
     async def ready(self) -> bool:
         """Whether Rasa answers."""
@@ -42,6 +45,9 @@ class Documents(Protocol):
 
     def indexed_documents(self) -> Dict[Text, Text]:
         """Source path -> content hash."""
+
+    def document_readers(self) -> Dict[Text, Tuple[Text, ...]]:
+        """Source path -> the groups that may read it (empty: everyone)."""
 
     def version(self) -> Text:
         """The knowledge base's version."""

@@ -29,6 +29,7 @@ from apps.api.routes.chat import ChatMessage
 from bilingual_assistant.access.principal import Principal
 from bilingual_assistant.errors import AssistantError, AuthenticationError
 from bilingual_assistant.jobs.models import Job
+from bilingual_assistant.knowledge.access import check_groups
 
 logger = logging.getLogger("apps.api.ui")
 
@@ -262,9 +263,13 @@ class WebUi:
                 with gr.Tab("Documents", id="documents"):
                     files = gr.File(label="Documents to index", file_count="multiple",
                                     type="filepath", elem_id="upload")
+                    groups = gr.Textbox(
+                        label="Only these groups may read them (hr, finance); empty: a "
+                              "replaced document keeps its groups, a new one the folder's",
+                        max_length=8000, elem_id="upload-groups")
                     upload = gr.Button("Upload and index", variant="primary",
                                        elem_id="upload-button")
-                    documents = gr.Dataframe(headers=["Document", "Content hash"],
+                    documents = gr.Dataframe(headers=["Document", "Content hash", "Groups"],
                                              label="Indexed documents", interactive=False,
                                              elem_id="documents")
                     jobs = gr.Dataframe(headers=["Job", "Kind", "State", "Progress",
@@ -322,19 +327,21 @@ class WebUi:
             tables = [documents, jobs, runs, queue, item, intent]
             page.load(overview, None, tables)
 
-            async def submit_upload(paths: Optional[List[Text]], request: gr.Request
-                                    ) -> Tuple[Any, ...]:
+            async def submit_upload(paths: Optional[List[Text]], named: Text,
+                                    request: gr.Request) -> Tuple[Any, ...]:
                 principal = self._or_raise(request, "knowledge:write")
                 try:
+                    chosen = check_groups(named, "groups") if (named or "").strip() else None
                     with ExitStack() as files:
                         handles = [files.enter_context(open(p, "rb")) for p in paths or []]
                         _, job = await self.ops.upload(
-                            principal, [(Path(h.name).name, _reader(h)) for h in handles])
+                            principal, [(Path(h.name).name, _reader(h)) for h in handles],
+                            chosen)
                 except Exception as error:  # noqa: BLE001 - shown to the person
                     raise self.shown(error) from None
                 return job.id, job_html(job), gr.Timer(active=True), None
 
-            upload.click(submit_upload, [files], [watched, progress, timer, files])
+            upload.click(submit_upload, [files, groups], [watched, progress, timer, files])
 
             async def start_retrain(request: gr.Request) -> Tuple[Any, ...]:
                 principal = self._or_raise(request, "admin")
@@ -364,7 +371,8 @@ class WebUi:
                     raise gr.Error("Write at least one question.")
                 try:
                     result = await self.blocking(self.services.hit_tests.run, lines,
-                                                 principal.subject, how, int(k))
+                                                 principal.subject, how, int(k),
+                                                 principal.reader)
                 except Exception as error:  # noqa: BLE001 - shown to the person
                     raise self.shown(error) from None
                 rows = []
@@ -423,6 +431,7 @@ class WebUi:
         services = self.services
         try:
             indexed = await self.blocking(services.documents.indexed_documents)
+            readers = await self.blocking(services.documents.document_readers)
             recent = await self.blocking(services.jobs.recent, 20)
             runs = await self._runs()
             reviews = self.ops.reviews()
@@ -430,7 +439,8 @@ class WebUi:
             intents = await self.blocking(reviews.examples.intents)
         except Exception as error:  # noqa: BLE001 - shown to the person
             raise self.shown(error) from None
-        documents = [[source, digest[:12]] for source, digest in sorted(indexed.items())]
+        documents = [[source, digest[:12], ", ".join(readers.get(source, ())) or "everyone"]
+                     for source, digest in sorted(indexed.items())]
         jobs = [[j.id[:8], j.kind, j.state, f"{int(j.progress * 100)}%", _clip(j.message, 80),
                  _clip(j.error or "", 120), _when(j.created_at)] for j in recent]
         queue = [[f.id[:8], _when(f.created_at), "👍" if f.rating > 0 else "👎",

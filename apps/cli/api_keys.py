@@ -1,10 +1,13 @@
 """Makes, lists and revokes the API service's keys (the same database as the API):
 
     python -m apps.cli.api_keys create --name "nightly export" --scope chat --days 90
+    python -m apps.cli.api_keys create --name "payroll bot" --scope chat --groups hr,finance
     python -m apps.cli.api_keys list
     python -m apps.cli.api_keys revoke KEY_ID
 
-`create` prints the key once; only its hash is stored.
+`create` prints the key once; only its hash is stored. `--groups` names the groups
+whose documents the key reads, besides the documents that name no groups (a key
+with the admin scope reads every document).
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ def main(argv: Optional[Sequence[Text]] = None) -> int:
     create.add_argument("--scope", action="append", required=True, choices=SCOPES,
                         help="what it may do; repeat for several")
     create.add_argument("--days", type=float, help="lifetime in days (default: no expiry)")
+    create.add_argument("--groups", default="",
+                        help="comma-separated groups whose documents it reads (hr,finance)")
     commands.add_parser("list", help="every key, without the keys themselves")
     revoke = commands.add_parser("revoke", help="revoke a key at once")
     revoke.add_argument("key_id")
@@ -41,18 +46,19 @@ def main(argv: Optional[Sequence[Text]] = None) -> int:
 
     keys = ApiKeys(SqlKeyStore(connect(load(ApiSettings).db_url)))
     if args.command == "create":
-        token, record = keys.issue(args.name, args.scope, args.days)
+        token, record = keys.issue(args.name, args.scope, args.days, args.groups)
         print(token)
-        print(f"id {record.id}, scopes {' '.join(record.scopes)}, expires "
-              f"{_when(record.expires_at)} (UTC). Keep the key: it is not shown again.")
+        print(f"id {record.id}, scopes {' '.join(record.scopes)}, groups "
+              f"{record.groups or '-'}, expires {_when(record.expires_at)} (UTC). "
+              f"Keep the key: it is not shown again.")
     elif args.command == "list":
         now = keys.clock()
         print(f"{'id':12}  {'state':8}  {'expires (UTC)':16}  {'last used (UTC)':16}  "
-              f"scopes / name")
+              f"scopes / groups / name")
         for record in keys.list():
             print(f"{record.id:12}  {record.state(now):8}  {_when(record.expires_at):16}  "
                   f"{_when(record.last_used_at):16}  {' '.join(record.scopes)} / "
-                  f"{record.name}")
+                  f"{record.groups or '-'} / {record.name}")
     else:
         record = keys.revoke(args.key_id)
         print(f"revoked {record.id} ({record.name})")

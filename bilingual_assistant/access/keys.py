@@ -1,5 +1,5 @@
 """API keys for scripts and other services: shown once, stored hashed, scoped,
-expiring and revocable."""
+expiring and revocable; a key may name groups, whose documents it then reads."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import Callable, Iterable, List, Optional, Protocol, Sequence, Text,
 
 from bilingual_assistant.access.principal import SCOPES, Principal
 from bilingual_assistant.errors import AuthenticationError, InputError, NotFoundError
+from bilingual_assistant.knowledge.access import MAX_GROUPS, check_groups
 
 PREFIX = "ba"  # "bilingual assistant": lets secret scanners and people spot a key
 _TOKEN = re.compile(rf"^{PREFIX}_([0-9a-f]{{12}})_([A-Za-z0-9_-]{{43}})$")
@@ -38,6 +39,7 @@ class KeyRecord:
     expires_at: Optional[float] = None
     revoked_at: Optional[float] = None
     last_used_at: Optional[float] = None
+    groups: Text = ""  # space separated; the documents it reads besides everyone's
 
     def state(self, now: float) -> Text:
         """`active`, `expired` or `revoked`."""
@@ -82,6 +84,19 @@ def check_scopes(scopes: Iterable[Text]) -> Tuple[Text, ...]:
     return chosen
 
 
+def check_key_groups(groups: Sequence[Text]) -> Tuple[Text, ...]:
+    """A key's groups (a list, or "hr,finance"), sorted and without repeats.
+
+    Raises:
+        InputError: for a name that is not a group name, or more than `MAX_GROUPS`.
+    """
+    raw = re.split(r"[,\s]+", groups) if isinstance(groups, str) else groups
+    names = [name for name in raw if name != ""]
+    if len({str(name) for name in names}) > MAX_GROUPS:  # check_groups speaks of documents
+        raise InputError(f"A key may name at most {MAX_GROUPS} groups.")
+    return check_groups(names, "groups")
+
+
 class ApiKeys:
     """Issues, checks and revokes API keys."""
 
@@ -93,18 +108,20 @@ class ApiKeys:
         self.store = store
         self.clock = clock
 
-    def issue(self, name: Text, scopes: Sequence[Text],
-              days: Optional[float] = None) -> Tuple[Text, KeyRecord]:
+    def issue(self, name: Text, scopes: Sequence[Text], days: Optional[float] = None,
+              groups: Sequence[Text] = ()) -> Tuple[Text, KeyRecord]:
         """A new key, returned once: only its digest is stored.
 
         Args:
             name: what it is for ("nightly export").
             scopes: what it may do (`SCOPES`).
             days: lifetime; None never expires.
+            groups: the groups whose documents it reads (besides the documents that
+                name no groups); a key with the `admin` scope reads every document.
 
         Raises:
-            InputError: for an empty or over-long name, an unknown scope, or a
-                lifetime that is not positive.
+            InputError: for an empty or over-long name, an unknown scope, a lifetime
+                that is not positive, or a name that is not a group name.
         """
         name = name.strip()
         if not name or len(name) > MAX_NAME:
@@ -112,10 +129,12 @@ class ApiKeys:
         if days is not None and not days > 0:
             raise InputError("A key's lifetime must be a positive number of days.")
         chosen = check_scopes(scopes)
+        named = check_key_groups(groups)
         key_id, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
         now = self.clock()
         record = KeyRecord(key_id, name, chosen, digest(secret), now,
-                           None if days is None else now + days * 86400)
+                           None if days is None else now + days * 86400,
+                           groups=" ".join(named))
         self.store.add(record)
         return f"{PREFIX}_{key_id}_{secret}", record
 
@@ -139,7 +158,8 @@ class ApiKeys:
                 f"administrator for a new one.")
         self.store.mark_used(record.id, now)
         return Principal(subject=f"key:{record.id}", name=record.name, roles=frozenset(),
-                         scopes=frozenset(record.scopes), via="api_key")
+                         scopes=frozenset(record.scopes), via="api_key",
+                         groups=frozenset(record.groups.split()))
 
     def revoke(self, key_id: Text) -> KeyRecord:
         """Revokes a key at once (idempotent).

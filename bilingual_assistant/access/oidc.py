@@ -18,9 +18,11 @@ from bilingual_assistant.access.principal import ROLES, Principal
 from bilingual_assistant.errors import (
     AuthenticationError,
     ConfigurationError,
+    InputError,
     PermissionDeniedError,
     ServiceError,
 )
+from bilingual_assistant.knowledge.access import MAX_GROUPS, check_groups
 
 ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "ES256", "ES384"]
 LOGIN_SECONDS = 600  # from the redirect to the provider until the callback
@@ -101,6 +103,20 @@ def _roles(claims: Dict[Text, Any], config: OidcConfig) -> FrozenSet[Text]:
     if names & {a.lower() for a in config.admins}:
         roles.add("admin")
     return frozenset(roles | {"user"})
+
+
+def groups_of(claims: Dict[Text, Any], config: OidcConfig) -> FrozenSet[Text]:
+    """The groups the ID token says the person is in (which documents they may
+    read). A name that is not a group name is dropped rather than refusing the
+    sign-in (a provider may send anything there), and at most `MAX_GROUPS` are kept,
+    the first in sorted order."""
+    kept: List[Text] = []
+    for name in sorted(_names(claims, config.groups_claim)):
+        try:
+            kept.extend(check_groups([name], config.groups_claim))
+        except InputError:
+            continue
+    return frozenset(kept[:MAX_GROUPS])
 
 
 def admit(claims: Dict[Text, Any], config: OidcConfig) -> None:
@@ -210,7 +226,8 @@ class OidcClient:
         admit(claims, self.config)
         name = str(claims.get("name") or claims.get("email") or claims["sub"])
         return Principal(subject=f"oidc:{claims['sub']}", name=name,
-                         roles=_roles(claims, self.config), scopes=frozenset(), via="session")
+                         roles=_roles(claims, self.config), scopes=frozenset(), via="session",
+                         groups=groups_of(claims, self.config))
 
     def verify(self, token: Text) -> Dict[Text, Any]:
         """The claims of an ID token signed by the provider for this client.

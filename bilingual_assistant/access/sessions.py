@@ -1,5 +1,5 @@
 """Browser sessions after sign-in: a random token in an HTTP-only cookie, stored
-hashed with who signed in, ending at expiry or sign-out."""
+hashed with who signed in (their roles and groups), ending at expiry or sign-out."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Optional, Protocol, Text
 
-from bilingual_assistant.access.oidc import LoginRequest
 from bilingual_assistant.access.principal import Principal
 from bilingual_assistant.errors import AuthenticationError
 
@@ -31,10 +30,12 @@ class SessionRecord:
     roles: Text  # space separated
     created_at: float
     expires_at: float
+    groups: Text = ""  # space separated; the documents they may read
 
 
 class SessionStore(Protocol):
-    """Sessions and pending sign-ins (SQL in the service; dicts in tests)."""
+    """Sessions (SQL in the service; a dict in tests). A pending sign-in is kept in
+    the browser's sealed login cookie, not here."""
 
     def add(self, record: SessionRecord) -> None:
         """Stores a session."""
@@ -44,12 +45,6 @@ class SessionStore(Protocol):
 
     def remove(self, digest: Text) -> None:
         """Ends a session."""
-
-    def add_login(self, login: LoginRequest) -> None:
-        """Keeps a pending sign-in until its callback."""
-
-    def take_login(self, state: Text) -> Optional[LoginRequest]:
-        """The pending sign-in with this state, removed (used once), or None."""
 
 
 class Sessions:
@@ -65,7 +60,8 @@ class Sessions:
         now = self.clock()
         self.store.add(SessionRecord(token_digest(token), principal.subject, principal.name,
                                      " ".join(sorted(principal.roles)), now,
-                                     now + self.hours * 3600))
+                                     now + self.hours * 3600,
+                                     " ".join(sorted(principal.groups))))
         return token
 
     def principal(self, token: Text) -> Principal:
@@ -79,7 +75,7 @@ class Sessions:
             raise AuthenticationError("Your session has ended; sign in again.")
         return Principal(subject=record.subject, name=record.name,
                          roles=frozenset(record.roles.split()), scopes=frozenset(),
-                         via="session")
+                         via="session", groups=frozenset(record.groups.split()))
 
     def end(self, token: Text) -> None:
         """Signs the session out (idempotent)."""

@@ -22,8 +22,10 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    inspect,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy import (
@@ -33,7 +35,6 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 
 from bilingual_assistant.access.keys import KeyRecord
-from bilingual_assistant.access.oidc import LoginRequest
 from bilingual_assistant.access.sessions import SessionRecord
 from bilingual_assistant.conversations.history import ConversationSummary, Turn
 from bilingual_assistant.encryption import Keyring
@@ -54,6 +55,7 @@ api_keys = Table(
     Column("expires_at", Float),
     Column("revoked_at", Float),
     Column("last_used_at", Float),
+    Column("groups", SqlText),  # space separated; NULL in rows from before groups
 )
 
 hit_test_runs = Table(
@@ -104,15 +106,7 @@ sessions = Table(
     Column("roles", String(100), nullable=False),
     Column("created_at", Float, nullable=False),
     Column("expires_at", Float, nullable=False, index=True),
-)
-
-logins = Table(
-    "logins", metadata,
-    Column("state", String(100), primary_key=True),
-    Column("nonce", String(100), nullable=False),
-    Column("verifier", String(200), nullable=False),
-    Column("created_at", Float, nullable=False, index=True),
-    Column("next_path", String(500), nullable=False),
+    Column("groups", SqlText),  # space separated; NULL in rows from before groups
 )
 
 feedback = Table(
@@ -159,7 +153,8 @@ chat_turns = Table(
 
 
 def connect(url: Text) -> Engine:
-    """An engine for `url`, its tables created; a SQLite file's folder is made.
+    """An engine for `url`, its tables created (and the columns they gained since an
+    existing database was made, added); a SQLite file's folder is made.
 
     Raises:
         ConfigurationError: for a URL SQLAlchemy cannot parse or has no driver for.
@@ -185,12 +180,57 @@ def connect(url: Text) -> Engine:
 
     try:
         metadata.create_all(engine)
+        add_missing_columns(engine)
     except SQLAlchemyError as error:
         raise ServiceError(
             f"The API database at {parsed.render_as_string(hide_password=True)} cannot "
             f"be used: {error.__class__.__name__}. Check that it is running and "
             f"SERVICES_DB_URL is right.") from None
     return engine
+
+
+def add_missing_columns(engine: Engine) -> List[Text]:
+    """Adds the nullable columns our tables gained since the database was made
+    (`ALTER TABLE … ADD COLUMN`), so that an existing database keeps working: there
+    is no migration tool, and a new column here is always nullable. Several
+    processes may start at once: a column another one added meanwhile is fine.
+
+    Returns:
+        The columns added, as `table.column`.
+
+    Raises:
+        ConfigurationError: for a missing column that is not nullable (it cannot be
+            added to rows that exist).
+        SQLAlchemyError: when the database refuses.
+    """
+    inspector = inspect(engine)
+    existing = set(inspector.get_table_names())
+    quote = engine.dialect.identifier_preparer.quote
+    added = []
+    for table in metadata.sorted_tables:
+        if table.name not in existing:
+            continue  # create_all made it whole
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in present:
+                continue
+            if not column.nullable:
+                raise ConfigurationError(
+                    f"The services' database lacks the column {table.name}.{column.name}, "
+                    f"which cannot be added to existing rows; add it by hand or start "
+                    f"with a new SERVICES_DB_URL.")
+            kind = column.type.compile(dialect=engine.dialect)
+            try:
+                with engine.begin() as connection:
+                    connection.execute(text(f"ALTER TABLE {quote(table.name)} ADD COLUMN "
+                                            f"{quote(column.name)} {kind}"))
+            except SQLAlchemyError:
+                if column.name not in {c["name"] for c in inspect(engine).get_columns(
+                        table.name)}:
+                    raise
+                continue  # another process added it first
+            added.append(f"{table.name}.{column.name}")
+    return added
 
 
 def _failed(error: SQLAlchemyError) -> ServiceError:
@@ -265,14 +305,15 @@ class SqlKeyStore(_Tables):
     @staticmethod
     def _record(row: Any) -> KeyRecord:
         return KeyRecord(row.id, row.name, tuple(row.scopes.split()), row.digest,
-                         row.created_at, row.expires_at, row.revoked_at, row.last_used_at)
+                         row.created_at, row.expires_at, row.revoked_at, row.last_used_at,
+                         row.groups or "")
 
     @staticmethod
     def _values(record: KeyRecord) -> Dict[Text, Any]:
         return {"id": record.id, "name": record.name, "scopes": " ".join(record.scopes),
                 "digest": record.digest, "created_at": record.created_at,
                 "expires_at": record.expires_at, "revoked_at": record.revoked_at,
-                "last_used_at": record.last_used_at}
+                "last_used_at": record.last_used_at, "groups": record.groups}
 
     def add(self, record: KeyRecord) -> None:
         self._write(insert(api_keys).values(**self._values(record)))
@@ -429,37 +470,27 @@ class SqlJobStore(_Tables):
 
 
 class SqlSessionStore(_Tables):
-    """`SessionStore` on the `sessions` and `logins` tables."""
+    """`SessionStore` on the `sessions` table. (Pending sign-ins travel in a sealed
+    cookie; a `logins` table an older version made is left as it is, unused.)"""
 
     def add(self, record: SessionRecord) -> None:
         self._write(insert(sessions).values(
             digest=record.digest, subject=record.subject, name=record.name[:300],
-            roles=record.roles, created_at=record.created_at, expires_at=record.expires_at))
+            roles=record.roles, created_at=record.created_at, expires_at=record.expires_at,
+            groups=record.groups))
         # Expired sessions go as new ones come.
         self._write(delete(sessions).where(sessions.c.expires_at < record.created_at))
 
     def get(self, digest: Text) -> Optional[SessionRecord]:
         rows = self._read(select(sessions).where(sessions.c.digest == digest))
-        return SessionRecord(**dict(rows[0]._mapping)) if rows else None
+        if not rows:
+            return None
+        values = dict(rows[0]._mapping)
+        values["groups"] = values["groups"] or ""  # NULL: a session from before groups
+        return SessionRecord(**values)
 
     def remove(self, digest: Text) -> None:
         self._write(delete(sessions).where(sessions.c.digest == digest))
-
-    def add_login(self, login: LoginRequest) -> None:
-        self._write(insert(logins).values(
-            state=login.state, nonce=login.nonce, verifier=login.verifier,
-            created_at=login.created_at, next_path=login.next_path))
-        self._write(delete(logins).where(logins.c.created_at < login.created_at - 3600))
-
-    def take_login(self, state: Text) -> Optional[LoginRequest]:
-        with self._transaction() as connection:
-            row = connection.execute(select(logins).where(logins.c.state == state)).first()
-            if row is None:
-                return None
-            taken = connection.execute(delete(logins).where(logins.c.state == state))
-            if taken.rowcount != 1:  # another request used it first
-                return None
-        return LoginRequest(**dict(row._mapping))
 
 
 class SqlFeedbackStore(_Tables):
@@ -610,8 +641,6 @@ class SqlRetention(_Tables):
 
 def _has_events(engine: Engine) -> bool:
     """Whether Rasa has made its `events` table there yet."""
-    from sqlalchemy import inspect
-
     try:
         return "events" in inspect(engine).get_table_names()
     except SQLAlchemyError as error:

@@ -3,6 +3,7 @@
 
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -19,9 +20,14 @@ from bilingual_assistant.knowledge.hit_testing import Hit, HitTestRun, QuestionR
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request, tmp_path):
-    url = (f"sqlite:///{tmp_path}/sub/api.db" if request.param == "sqlite"
-           else request.getfixturevalue("postgres_url"))
+def url(request, tmp_path):
+    """A new database's URL: a SQLite file, or a fresh database on the PostgreSQL."""
+    return (f"sqlite:///{tmp_path}/sub/api.db" if request.param == "sqlite"
+            else request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def engine(url):
     engine = connect(url)
     yield engine
     engine.dispose()
@@ -35,10 +41,12 @@ def run(run_id, created_at, question="VPN?"):
 
 def test_keys_live_in_the_database_across_connections(engine):
     keys = ApiKeys(SqlKeyStore(engine))
-    token, record = keys.issue("export", ["chat", "knowledge:read"], days=7)
+    token, record = keys.issue("export", ["chat", "knowledge:read"], days=7,
+                               groups=["hr", "財務"])
     again = ApiKeys(SqlKeyStore(connect(str(engine.url.render_as_string(False)))))
     caller = again.authenticate(token)
     assert caller.subject == f"key:{record.id}" and caller.allows("knowledge:read")
+    assert caller.groups == {"hr", "財務"} and again.store.get(record.id).groups == "hr 財務"
     assert again.store.get(record.id).last_used_at is not None
     with engine.connect() as connection:
         stored = " ".join(str(v) for row in connection.execute(
@@ -157,8 +165,7 @@ def test_workers_say_they_are_alive(engine):
     assert store.last_worker_seen() == 105.0
 
 
-def test_sessions_and_pending_sign_ins(engine):
-    from bilingual_assistant.access.oidc import LoginRequest
+def test_sessions_keep_who_signed_in_with_their_groups(engine):
     from bilingual_assistant.access.principal import Principal
     from bilingual_assistant.access.sessions import Sessions
     from bilingual_assistant.adapters.sql_service_store import SqlSessionStore
@@ -166,9 +173,12 @@ def test_sessions_and_pending_sign_ins(engine):
     store = SqlSessionStore(engine)
     now = [1000.0]
     sessions = Sessions(store, clock=lambda: now[0], hours=1)
-    ann = Principal("oidc:u-1", "Ann 李", frozenset({"user", "admin"}), frozenset(), "session")
+    ann = Principal("oidc:u-1", "Ann 李", frozenset({"user", "admin"}), frozenset(), "session",
+                    groups=frozenset({"hr", "team:payroll"}))
     token = sessions.create(ann)
     assert sessions.principal(token) == ann
+    bob = Principal("oidc:u-2", "Bob", frozenset({"user"}), frozenset(), "session")
+    assert sessions.principal(sessions.create(bob)).groups == frozenset()
     with engine.connect() as connection:
         stored = " ".join(str(v) for row in connection.execute(
             sa.text("SELECT * FROM sessions")) for v in row)
@@ -180,9 +190,92 @@ def test_sessions_and_pending_sign_ins(engine):
     sessions.end(again)
     with pytest.raises(AuthenticationError):
         sessions.principal(again)
-    store.add_login(LoginRequest("st", "no", "ver", 1000.0, "/admin"))
-    assert store.take_login("st") == LoginRequest("st", "no", "ver", 1000.0, "/admin")
-    assert store.take_login("st") is None  # once
+
+
+# The two tables as the release before document groups made them, and the table it
+# kept pending sign-ins in.
+OLD_TABLES = (
+    "CREATE TABLE api_keys (id VARCHAR(32) PRIMARY KEY, name VARCHAR(200) NOT NULL, "
+    "scopes VARCHAR(200) NOT NULL, digest VARCHAR(64) NOT NULL, created_at FLOAT NOT NULL, "
+    "expires_at FLOAT, revoked_at FLOAT, last_used_at FLOAT)",
+    "CREATE TABLE sessions (digest VARCHAR(64) PRIMARY KEY, subject VARCHAR(300) NOT NULL, "
+    "name VARCHAR(300) NOT NULL, roles VARCHAR(100) NOT NULL, created_at FLOAT NOT NULL, "
+    "expires_at FLOAT NOT NULL)",
+    "CREATE TABLE logins (state VARCHAR(100) PRIMARY KEY, nonce VARCHAR(100) NOT NULL, "
+    "verifier VARCHAR(200) NOT NULL, created_at FLOAT NOT NULL, next_path VARCHAR(500) "
+    "NOT NULL)",
+)
+
+
+def test_an_existing_database_gains_the_new_columns_and_its_rows_still_work(url):
+    """Issue #27 item 6: a database made before groups (`.data/services.db`, or
+    PostgreSQL) gets `groups` added to `api_keys` and `sessions` when it is opened;
+    its keys and sessions keep working, reading as no groups, and new ones keep
+    theirs. Several processes opening it at once all start."""
+    from bilingual_assistant.access.keys import digest
+    from bilingual_assistant.access.principal import Principal
+    from bilingual_assistant.access.sessions import Sessions, token_digest
+    from bilingual_assistant.adapters.sql_service_store import (
+        SqlSessionStore,
+        add_missing_columns,
+        metadata,
+    )
+
+    secret = "s" * 43
+    old_key, old_session = f"ba_{'a' * 12}_{secret}", "old-session-token"
+    made = sa.engine.make_url(url)
+    if made.get_backend_name() == "sqlite":
+        Path(made.database).parent.mkdir(parents=True)
+    old = sa.create_engine(url)
+    with old.begin() as connection:
+        for statement in OLD_TABLES:
+            connection.execute(sa.text(statement))
+        connection.execute(sa.text(
+            "INSERT INTO api_keys (id, name, scopes, digest, created_at) "
+            "VALUES (:id, 'old script', 'chat knowledge:read', :digest, 1.0)"),
+            {"id": "a" * 12, "digest": digest(secret)})
+        connection.execute(sa.text(
+            "INSERT INTO sessions (digest, subject, name, roles, created_at, expires_at) "
+            "VALUES (:digest, 'oidc:old', 'Old', 'user editor', 1.0, 9e9)"),
+            {"digest": token_digest(old_session)})
+    metadata.create_all(old)  # the other tables, as they were (the two above stay)
+    old.dispose()
+
+    opened: list = []
+    start = threading.Barrier(4)
+
+    def open_it() -> None:
+        start.wait()
+        opened.append(connect(url))
+
+    threads = [threading.Thread(target=open_it) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert len(opened) == 4  # none of the racing processes failed to start
+    engine = opened[0]
+    inspector = sa.inspect(engine)
+    for table in ("api_keys", "sessions"):
+        assert "groups" in {c["name"] for c in inspector.get_columns(table)}, table
+    assert "logins" in inspector.get_table_names()  # left as it was
+    assert add_missing_columns(engine) == []  # nothing left to add
+
+    keys = ApiKeys(SqlKeyStore(engine))
+    caller = keys.authenticate(old_key)
+    assert caller.subject == f"key:{'a' * 12}" and caller.groups == frozenset()
+    assert keys.store.get("a" * 12).groups == ""
+    token, _ = keys.issue("new script", ["chat"], groups=["hr"])
+    assert keys.authenticate(token).groups == {"hr"}
+    sessions = Sessions(SqlSessionStore(engine))
+    person = sessions.principal(old_session)
+    assert (person.subject, person.roles, person.groups) == (
+        "oidc:old", {"user", "editor"}, frozenset())
+    ann = Principal("oidc:ann", "Ann", frozenset({"user"}), frozenset(), "session",
+                    groups=frozenset({"hr"}))
+    assert sessions.principal(sessions.create(ann)) == ann
+    for engine in opened:
+        engine.dispose()
 
 
 def test_feedback_and_curated_answers(engine):
@@ -352,3 +445,36 @@ def test_retention_deletes_what_is_older_than_the_period_and_nothing_newer(engin
     with conversations.connect() as connection:
         assert connection.execute(sa.text("SELECT timestamp FROM events")).scalars().all() == [
             5_000_000.0]
+
+
+def test_a_column_another_process_added_meanwhile_is_no_error(url, monkeypatch):
+    """Two processes opening an old database both see `groups` missing; the one
+    whose ALTER comes second finds it there and starts."""
+    import bilingual_assistant.adapters.sql_service_store as sql
+
+    made = sa.engine.make_url(url)
+    if made.get_backend_name() == "sqlite":
+        Path(made.database).parent.mkdir(parents=True)
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(sa.text(OLD_TABLES[1]))  # sessions without groups
+    sql.metadata.create_all(engine)
+    assert sql.add_missing_columns(engine) == ["sessions.groups"]  # the other process
+
+    class Before:
+        """What this process read before the other one added the column."""
+
+        def __init__(self, real):
+            self.real = real
+
+        def get_table_names(self):
+            return self.real.get_table_names()
+
+        def get_columns(self, table):
+            return [c for c in self.real.get_columns(table) if c["name"] != "groups"]
+
+    looks = iter([Before(sa.inspect(engine))])
+    monkeypatch.setattr(sql, "inspect", lambda e: next(looks, None) or sa.inspect(e))
+    assert sql.add_missing_columns(engine) == []
+    assert next(looks, None) is None  # it looked
+    engine.dispose()

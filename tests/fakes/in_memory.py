@@ -17,12 +17,12 @@ from dataclasses import replace
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Text, Tuple
 
 from bilingual_assistant.access.keys import KeyRecord
-from bilingual_assistant.access.oidc import LoginRequest
 from bilingual_assistant.access.sessions import SessionRecord
 from bilingual_assistant.conversations.history import ConversationSummary, Turn
 from bilingual_assistant.errors import LLMUnavailableError, StoreError
 from bilingual_assistant.feedback.models import CuratedAnswer, Feedback
 from bilingual_assistant.jobs.models import Job
+from bilingual_assistant.knowledge.access import EVERYONE, Reader
 from bilingual_assistant.knowledge.analysis import bm25_text
 from bilingual_assistant.knowledge.chunking import Chunk
 from bilingual_assistant.knowledge.hit_testing import HitTestRun
@@ -90,6 +90,10 @@ class InMemoryStore:
         self.rows.pop(source, None)
         self.folders.pop(source, None)
 
+    def document_readers(self) -> Dict[Text, Tuple[Text, ...]]:
+        self._check()
+        return {source: rows[0][0].readers for source, rows in self.rows.items() if rows}
+
     def document_folders(self) -> Dict[Text, Text]:
         self._check()
         return dict(self.folders)
@@ -116,17 +120,18 @@ class InMemoryStore:
     def _all(self) -> List[Tuple[Chunk, List[float]]]:
         return [row for rows in self.rows.values() for row in rows]
 
-    def dense_search(self, vector: Sequence[float], limit: int) -> List[Hit]:
+    def dense_search(self, vector: Sequence[float], limit: int,
+                     reader: Reader = EVERYONE) -> List[Hit]:
         self._check()
         scored = [Hit(chunk, sum(a * b for a, b in zip(vector, v, strict=True)))
-                  for chunk, v in self._all()]
+                  for chunk, v in self._all() if reader.may_read(chunk.readers)]
         return sorted(scored, key=lambda h: h.score, reverse=True)[:limit]
 
-    def bm25_search(self, query: Text, limit: int) -> List[Hit]:
+    def bm25_search(self, query: Text, limit: int, reader: Reader = EVERYONE) -> List[Hit]:
         self._check()
         wanted = set(terms(bm25_text(query)))
         scored = [Hit(chunk, float(len(wanted & set(terms(bm25_text(chunk.text))))))
-                  for chunk, _ in self._all()]
+                  for chunk, _ in self._all() if reader.may_read(chunk.readers)]
         return sorted((h for h in scored if h.score > 0), key=lambda h: h.score,
                       reverse=True)[:limit]
 
@@ -145,11 +150,11 @@ class StaticSearch:
         self.queries: List[Text] = []
         self.failing = False
 
-    def search(self, query: Text) -> List[Passage]:
+    def search(self, query: Text, reader: Reader = EVERYONE) -> List[Passage]:
         self.queries.append(query)
         if self.failing:
             raise StoreError("the knowledge store is set to fail")
-        return list(self.passages)
+        return [p for p in self.passages if reader.may_read(p.chunk.readers)]
 
 
 class ScriptedChatModel:
@@ -309,11 +314,10 @@ class RecordingQueue:
 
 
 class InMemorySessionStore:
-    """A `SessionStore` in dicts."""
+    """A `SessionStore` in a dict."""
 
     def __init__(self) -> None:
         self.sessions: Dict[Text, SessionRecord] = {}
-        self.logins: Dict[Text, LoginRequest] = {}
 
     def add(self, record: SessionRecord) -> None:
         self.sessions[record.digest] = record
@@ -323,12 +327,6 @@ class InMemorySessionStore:
 
     def remove(self, digest: Text) -> None:
         self.sessions.pop(digest, None)
-
-    def add_login(self, login: LoginRequest) -> None:
-        self.logins[login.state] = login
-
-    def take_login(self, state: Text) -> Optional[LoginRequest]:
-        return self.logins.pop(state, None)
 
 
 class InMemoryFeedbackStore:

@@ -12,6 +12,7 @@ import requests
 import socketio
 
 from bilingual_assistant.access.sender_tokens import SenderTokens
+from tests.fakes.identity_provider import FakeIdentityProvider
 from tests.integration.conftest import PROJECT, RASA_TOKEN, free_port, wait_until_up
 from tests.integration.test_socketio import Client
 
@@ -26,30 +27,43 @@ def events(rasa_url, sender):
     return [e for e in response.json()["events"] if e["event"] == "user"]
 
 
+class SignedStack:
+    """The signed Rasa's and API's URLs, and the identity provider people sign in
+    with."""
+
+    def __init__(self, rasa_url: str, api_url: str, provider: FakeIdentityProvider) -> None:
+        self.rasa_url, self.api_url, self.provider = rasa_url, api_url, provider
+
+
 @pytest.fixture(scope="module")
 def signed_stack(servers, api, tmp_path_factory):
     """A second Rasa beside the suite's, same model and stores, requiring signed
     senders (restarting the suite's own twice cost two minutes), and an API that
-    signs for it: their URLs."""
+    signs for it, with API keys and sign-in through a local identity provider."""
+    provider = FakeIdentityProvider().start()
     rasa_url = servers.start_rasa("rasa-signed", free_port(), REST_CHANNEL_SECRET=SECRET)
     port = free_port()
     log = tmp_path_factory.mktemp("signed") / "api-signed.log"
-    env = {**api.env, "REST_CHANNEL_SECRET": SECRET, "API_RASA_URL": rasa_url}
+    env = {**api.env, "REST_CHANNEL_SECRET": SECRET, "API_RASA_URL": rasa_url,
+           "OIDC_ISSUER": provider.issuer, "OIDC_CLIENT_ID": provider.client_id,
+           "OIDC_CLIENT_SECRET": provider.client_secret, "OIDC_ROLES_CLAIM": "roles",
+           "API_PUBLIC_URL": f"http://127.0.0.1:{port}"}
     with log.open("a") as out:
         signed_api = subprocess.Popen([api.python, "-m", "apps.api", "--port", str(port)],
                                       cwd=PROJECT, env=env, stdout=out,
                                       stderr=subprocess.STDOUT)
     try:
         wait_until_up(f"http://127.0.0.1:{port}/v1/health", signed_api, log, 180)
-        yield rasa_url, f"http://127.0.0.1:{port}"
+        yield SignedStack(rasa_url, f"http://127.0.0.1:{port}", provider)
     finally:
         signed_api.terminate()
         signed_api.wait(timeout=20)
         servers.stop_rasa("rasa-signed")
+        provider.stop()
 
 
 def test_with_signed_senders_an_outsider_reaches_no_conversation(signed_stack, api):
-    rasa_url, api_url = signed_stack
+    rasa_url, api_url = signed_stack.rasa_url, signed_stack.api_url
     webhook = f"{rasa_url}/webhooks/rest/webhook"
     victim = "key:victim:web"
     # The outsider: a body sender, a token of their own making, another's token.
@@ -101,10 +115,28 @@ def _key(api, name, groups):
     return made.stdout.splitlines()[0]
 
 
+def _signed_in(stack, sub, groups):
+    """A browser session of a person the provider says is in `groups`."""
+    stack.provider.user = {"sub": sub, "email": f"{sub}@example.com",
+                           "email_verified": True, "name": sub, "roles": ["user"],
+                           "groups": groups}
+    session = requests.Session()
+    session.headers["Origin"] = stack.api_url
+    landed = session.get(f"{stack.api_url}/v1/auth/login", params={"next": "/v1/me"},
+                         timeout=60)
+    assert landed.status_code == 200 and "assistant_session" in session.cookies, landed.url
+    return session
+
+
 def _asked(url, key, question, conversation="web"):
-    response = requests.post(f"{url}/v1/chat", timeout=120,
-                             json={"message": question, "conversation": conversation},
-                             headers={"Authorization": f"Bearer {key}"})
+    """The reply's text and cited sources, for an API key or a signed-in session."""
+    if isinstance(key, requests.Session):
+        response = key.post(f"{url}/v1/chat", timeout=120,
+                            json={"message": question, "conversation": conversation})
+    else:
+        response = requests.post(f"{url}/v1/chat", timeout=120,
+                                 json={"message": question, "conversation": conversation},
+                                 headers={"Authorization": f"Bearer {key}"})
     assert response.status_code == 200, response.text
     messages = response.json()["messages"]
     return (" ".join(m["text"] for m in messages),
@@ -116,12 +148,16 @@ def test_two_people_in_different_groups_ask_the_same_question(signed_stack, api)
     restricted/, `groups: [hr]`) answers a person in hr, with its source, and is
     neither quoted nor cited to a person in another group, through the API or on
     Rasa's channels with a token the API issued, even after hr's answer is cached."""
-    rasa_url, api_url = signed_stack
+    rasa_url, api_url = signed_stack.rasa_url, signed_stack.api_url
     hr, it = _key(api, "hr-person", "hr"), _key(api, "it-person", "it")
+    signed_in_hr = _signed_in(signed_stack, "u-hr", ["hr"])
+    signed_in_it = _signed_in(signed_stack, "u-it", ["it", "staff"])
     for question in ("When does Project Kestrel launch?", "Kestrel 项目什么时候发布?"):
-        text, sources = _asked(api_url, hr, question)
-        assert "kestrel.md" in sources, (question, text)
-        for outsider in (it, api.key):  # another group's person; a key with no group
+        for person in (hr, signed_in_hr):
+            text, sources = _asked(api_url, person, question)
+            assert "kestrel.md" in sources, (question, text)
+        # Another group's key and signed-in person, a key with no group.
+        for outsider in (it, signed_in_it, api.key):
             text, sources = _asked(api_url, outsider, question)
             assert "kestrel.md" not in sources and "14" not in text, (question, text)
         # Straight to Rasa's REST channel, with a token the API issued to each.

@@ -97,7 +97,8 @@ async def callback(request: Request, services: Services,
         return page
     token = await off_loop(sign_in.sessions.create, principal)
     logger.info("api.signed_in", extra={"subject": principal.subject,
-                                        "roles": ",".join(sorted(principal.roles))})
+                                        "roles": ",".join(sorted(principal.roles)),
+                                        "groups": len(principal.groups)})
     response = RedirectResponse(pending.next_path if pending else "/", status_code=302)
     response.set_cookie(COOKIE, token, max_age=int(sign_in.sessions.hours * 3600),
                         httponly=True, secure=sign_in.secure, samesite="lax", path="/")

@@ -62,7 +62,7 @@ async def me(principal: Principal = Depends(caller)) -> Dict[Text, Any]:
     single-user mode."""
     return {"subject": principal.subject, "name": principal.name,
             "roles": sorted(principal.roles), "scopes": sorted(principal.granted),
-            "via": principal.via,
+            "groups": sorted(principal.groups), "via": principal.via,
             "mode": "local single-user" if principal.via == "local" else "signed in"}
 
 

@@ -1,5 +1,8 @@
 """`/v1/hit-tests`: which passages the assistant would read for a question, and the
-history of such runs."""
+history of such runs.
+
+A run searches only the documents its tester may read, and shows what it found:
+so a run is its tester's (and administrators'), no one else's."""
 
 from __future__ import annotations
 
@@ -11,7 +14,14 @@ from pydantic import BaseModel, Field, field_validator
 from apps.api.deps import PREFIX, Services, needs
 from apps.api.services import off_loop
 from bilingual_assistant.access.principal import Principal
-from bilingual_assistant.knowledge.hit_testing import MAX_QUESTION_CHARS, MAX_QUESTIONS
+from bilingual_assistant.errors import NotFoundError
+from bilingual_assistant.knowledge.hit_testing import (
+    MAX_QUESTION_CHARS,
+    MAX_QUESTIONS,
+    HitTestRun,
+)
+
+HISTORY_SCAN = 100  # the newest runs a non-administrator's own are picked from
 
 router = APIRouter(prefix=PREFIX)
 
@@ -33,6 +43,12 @@ class HitTestRequest(BaseModel):
         return questions
 
 
+def theirs(principal: Principal, run: HitTestRun) -> bool:
+    """Whether `principal` may see `run`: their own, or any for an administrator
+    (a run shows passages of the documents its tester may read)."""
+    return run.subject == principal.subject or principal.allows("admin")
+
+
 @router.post("/hit-tests", tags=["knowledge"], status_code=201)
 async def hit_test(request: HitTestRequest, services: Services,
                    principal: Principal = Depends(needs("knowledge:read"))
@@ -40,7 +56,7 @@ async def hit_test(request: HitTestRequest, services: Services,
     """Which passages the assistant would read for each question, with scores;
     the run is kept in the history."""
     run = await off_loop(services.hit_tests.run, request.questions, principal.subject,
-                         request.mode, request.top_k)
+                         request.mode, request.top_k, reader=principal.reader)
     return run.to_payload()
 
 
@@ -48,8 +64,13 @@ async def hit_test(request: HitTestRequest, services: Services,
 async def hit_test_history(
         services: Services, limit: int = Query(20, ge=1, le=100),
         principal: Principal = Depends(needs("knowledge:read"))) -> Dict[Text, Any]:
-    """The newest runs, newest first (questions and how many found a passage)."""
-    runs = await off_loop(services.hit_tests.history, limit)
+    """The newest runs, newest first (questions and how many found a passage).
+
+    An administrator's are everyone's; anyone else's are their own."""
+    admin = principal.allows("admin")
+    runs = await off_loop(services.hit_tests.history, limit if admin else HISTORY_SCAN)
+    if not admin:
+        runs = [r for r in runs if theirs(principal, r)][:limit]
     return {"runs": [
         {"id": r.id, "created_at": r.created_at, "subject": r.subject, "mode": r.mode,
          "questions": len(r.results), "answered": sum(q.answered for q in r.results)}
@@ -60,5 +81,11 @@ async def hit_test_history(
 async def hit_test_run(run_id: str, services: Services,
                        principal: Principal = Depends(needs("knowledge:read"))
                        ) -> Dict[Text, Any]:
-    """One run with every question's passages."""
-    return (await off_loop(services.hit_tests.get, run_id)).to_payload()
+    """One run with every question's passages.
+
+    Another person's run is 404, as one that does not exist (an administrator sees
+    every run)."""
+    run = await off_loop(services.hit_tests.get, run_id)
+    if not theirs(principal, run):
+        raise NotFoundError(f"No hit-test run has the id {run_id!r}.")
+    return run.to_payload()

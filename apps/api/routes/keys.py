@@ -7,12 +7,13 @@ import logging
 from typing import Any, Dict, List, Literal, Optional, Text
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from apps.api.deps import PREFIX, Services, needs
 from apps.api.services import off_loop
-from bilingual_assistant.access.keys import KeyRecord
+from bilingual_assistant.access.keys import KeyRecord, check_key_groups
 from bilingual_assistant.access.principal import SCOPES, Principal
+from bilingual_assistant.errors import InputError
 
 logger = logging.getLogger("apps.api")
 
@@ -23,6 +24,17 @@ class NewKeyRequest(BaseModel):
     name: str = Field(min_length=1, max_length=80)
     scopes: List[Literal[SCOPES]] = Field(min_length=1)  # type: ignore[valid-type]
     days: Optional[float] = Field(None, gt=0, le=3650, description="lifetime; none: no expiry")
+    groups: List[str] = Field(default_factory=list, description=(
+        "the groups whose documents it reads, besides everyone's (a key with the "
+        "admin scope reads every document)"))
+
+    @field_validator("groups")
+    @classmethod
+    def _groups(cls, groups: List[str]) -> List[str]:
+        try:
+            return list(check_key_groups(groups))
+        except InputError as error:
+            raise ValueError(str(error)) from None
 
 
 def key_payload(record: KeyRecord, now: float) -> Dict[Text, Any]:
@@ -32,9 +44,9 @@ def key_payload(record: KeyRecord, now: float) -> Dict[Text, Any]:
             seconds, dt.UTC).isoformat(timespec="seconds")
 
     return {"id": record.id, "name": record.name, "scopes": list(record.scopes),
-            "state": record.state(now), "created_at": when(record.created_at),
-            "expires_at": when(record.expires_at), "revoked_at": when(record.revoked_at),
-            "last_used_at": when(record.last_used_at)}
+            "groups": record.groups.split(), "state": record.state(now),
+            "created_at": when(record.created_at), "expires_at": when(record.expires_at),
+            "revoked_at": when(record.revoked_at), "last_used_at": when(record.last_used_at)}
 
 
 @router.get("/api-keys", tags=["access"])
@@ -51,7 +63,7 @@ async def new_key(request: NewKeyRequest, services: Services,
                   principal: Principal = Depends(needs("admin"))) -> Dict[Text, Any]:
     """A new API key; `key` is shown this once (only its hash is kept)."""
     token, record = await off_loop(services.keys.issue, request.name,
-                                   list(request.scopes), request.days)
+                                   list(request.scopes), request.days, request.groups)
     logger.info("api.key_issued", extra={"key": record.id, "by": principal.subject})
     return {"key": token, **key_payload(record, services.keys.clock())}
 

@@ -41,11 +41,13 @@ class FakeRasa:
 
     def __init__(self) -> None:
         self.turns: List[Dict[str, Any]] = []
+        self.readers: List[Any] = []  # who asked each turn (the documents they may read)
         self.failure: Optional[Exception] = None
         self.up = True
 
-    async def send(self, sender, message, metadata=None):
+    async def send(self, sender, message, metadata=None, reader=None):
         self.turns.append({"sender": sender, "message": message})
+        self.readers.append(reader)
         if self.failure:
             raise self.failure
         return [{"text": "Install Secure Connect. [1]\n\nSources: [1] VPN guide",

@@ -147,3 +147,26 @@ def test_revoking_twice_keeps_the_first_time(keys, clock):
     first = keys.revoke(record.id).revoked_at
     clock.now += 60
     assert keys.revoke(record.id).revoked_at == first
+
+
+def test_a_key_reads_the_documents_of_the_groups_it_was_issued_for(keys):
+    token, record = keys.issue("payroll bot", ["chat"], groups=["hr", "finance", "hr"])
+    assert record.groups == "finance hr"  # sorted, without repeats
+    caller = keys.authenticate(token)
+    assert caller.groups == {"hr", "finance"}
+    assert caller.reader.may_read(("hr",)) and not caller.reader.may_read(("board",))
+    assert keys.authenticate(keys.issue("plain", ["chat"])[0]).groups == frozenset()
+    assert keys.issue("csv", ["chat"], groups="hr, finance")[1].groups == "finance hr"
+    admin = keys.authenticate(keys.issue("ops", ["admin"], groups=["hr"])[0])
+    assert admin.reader.may_read(("board",))  # the admin scope reads every document
+
+
+@pytest.mark.parametrize("groups, problem", [
+    (["hr", "not a group"], "not a group name"),
+    (["<script>"], "not a group name"),
+    ([f"g{n}" for n in range(51)], "at most 50 groups"),
+])
+def test_a_key_with_bad_groups_is_refused(keys, groups, problem):
+    with pytest.raises(InputError, match=problem):
+        keys.issue("a", ["chat"], groups=groups)
+    assert keys.list() == []
