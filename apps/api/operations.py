@@ -11,11 +11,11 @@ from apps.api.deps import identify
 from apps.api.routes.chat import ChatResponse, converse
 from apps.api.routes.conversations import chat_history
 from apps.api.routes.documents import Reader, save_uploads
-from apps.api.routes.feedback import rate, reviews
+from apps.api.routes.feedback import rate, reviews, write_answer
 from apps.api.services import ApiServices
 from bilingual_assistant.access.principal import Principal
 from bilingual_assistant.conversations.history import ChatHistory
-from bilingual_assistant.feedback.models import Feedback
+from bilingual_assistant.feedback.models import CuratedAnswer, Feedback
 from bilingual_assistant.feedback.service import FeedbackService
 from bilingual_assistant.jobs.models import Job
 
@@ -49,6 +49,11 @@ class Operations:
         """Saves documents under `uploads/`, readable by `groups` (None: as before),
         and queues their indexing (`apps.api.routes.documents.save_uploads`)."""
         return await save_uploads(self.services, principal, files, groups)
+
+    def write_answer(self, feedback_id: Text, answer: Text, by: Text) -> CuratedAnswer:
+        """A reviewer's answer to a rated reply, for the people who may read every
+        document the reply cited (`apps.api.routes.feedback.write_answer`)."""
+        return write_answer(self.services, feedback_id, answer, by)
 
     def reviews(self) -> FeedbackService:
         """The feedback service, if set up."""

@@ -394,7 +394,7 @@ class WebUi:
                     if not feedback_id:
                         raise gr.Error("Choose the feedback to act on.")
                     reviews = self.ops.reviews()
-                    call = {"intent": reviews.correct_intent, "answer": reviews.write_answer,
+                    call = {"intent": reviews.correct_intent, "answer": self.ops.write_answer,
                             "gap": reviews.mark_gap, "dismiss": reviews.dismiss}[action]
                     try:
                         await self.blocking(call, feedback_id, value or "", principal.subject)

@@ -138,6 +138,7 @@ curated_answers = Table(
     Column("created_by", String(300), nullable=False),
     Column("created_at", Float, nullable=False),
     Column("feedback_id", String(32)),
+    Column("groups", SqlText),  # space separated; none: everyone
 )
 
 chat_turns = Table(
@@ -531,12 +532,16 @@ class SqlFeedbackStore(_Tables):
                                    resolved_by=by, resolved_at=now)) == 1
 
     def add_answer(self, answer: CuratedAnswer) -> None:
-        self._write(insert(curated_answers).values(**answer.to_payload()))
+        values = answer.to_payload()
+        values["groups"] = " ".join(answer.groups)
+        self._write(insert(curated_answers).values(**values))
 
     def answers(self) -> List[CuratedAnswer]:
         rows = self._read(select(curated_answers)
                           .order_by(curated_answers.c.created_at.desc()))
-        return [CuratedAnswer(**dict(row._mapping)) for row in rows]
+        return [CuratedAnswer(**{**dict(row._mapping),
+                                 "groups": tuple((row.groups or "").split())})
+                for row in rows]
 
     def remove_answer(self, answer_id: Text) -> bool:
         return self._write(

@@ -9,6 +9,7 @@ from typing import Callable, List, Optional, Sequence, Text, Tuple
 
 from bilingual_assistant.answers.cache import normalise_question
 from bilingual_assistant.feedback.models import CuratedAnswer
+from bilingual_assistant.knowledge.access import EVERYONE, Reader
 from bilingual_assistant.knowledge.embedder import Embedder
 
 # Cosine similarity of the question's and the curated question's embeddings above
@@ -50,9 +51,12 @@ class CuratedAnswers:
             self._loaded_at = self.clock()
             return self._entries
 
-    def find(self, question: Text, language: Text) -> Optional[CuratedAnswer]:
-        """The curated answer for `question`: the same words, or a paraphrase."""
-        entries = [e for e in self._current() if e[0].language == language]
+    def find(self, question: Text, language: Text,
+             reader: Reader = EVERYONE) -> Optional[CuratedAnswer]:
+        """The curated answer for `question` that `reader` may be served: the same
+        words, or a paraphrase."""
+        entries = [e for e in self._current()
+                   if e[0].language == language and reader.may_read(e[0].groups)]
         if not entries:
             return None
         wanted = normalise_question(question)

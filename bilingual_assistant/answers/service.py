@@ -274,7 +274,7 @@ class AnswerService:
         query = resolve_question(question, history)
         if not query:
             return Answer(message("empty", language), language=language, query=query)
-        curated = await self._curated(query, language)
+        curated = await self._curated(query, language, reader)
         if curated is not None:
             return curated
         if routed and self.answerability is None:
@@ -294,13 +294,14 @@ class AnswerService:
         return Answer(message("out_of_scope", language), mode="out_of_scope",
                       language=language, query=query)
 
-    async def _curated(self, query: Text, language: Text) -> Optional[Answer]:
+    async def _curated(self, query: Text, language: Text,
+                       reader: Reader) -> Optional[Answer]:
         """An administrator's answer to this question, if there is one; a database
         that cannot be read is logged and skipped, never fails the answer."""
         if self.curated is None:
             return None
         try:
-            found = await asyncio.to_thread(self.curated.find, query, language)
+            found = await asyncio.to_thread(self.curated.find, query, language, reader)
         except AssistantError as error:
             logger.warning("answers.curated_unavailable", extra={"error": str(error)})
             return None

@@ -4,7 +4,7 @@ and read, and what an administrator made of it."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Dict, List, Optional, Protocol, Text
+from typing import Any, Dict, List, Optional, Protocol, Text, Tuple
 
 RESOLUTIONS = ("intent", "answer", "gap", "dismissed")
 MAX_TEXT = 4000
@@ -59,10 +59,15 @@ class CuratedAnswer:
     created_by: Text
     created_at: float
     feedback_id: Optional[Text] = None
+    # Who may be served it (`knowledge/access.py`): an answer written from
+    # documents not everyone may read is not everyone's. Empty: everyone.
+    groups: Tuple[Text, ...] = ()
 
     def to_payload(self) -> Dict[Text, Any]:
         """The JSON-ready form."""
-        return asdict(self)
+        payload = asdict(self)
+        payload["groups"] = list(self.groups)
+        return payload
 
 
 class FeedbackStore(Protocol):

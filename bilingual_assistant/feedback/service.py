@@ -16,6 +16,7 @@ from bilingual_assistant.feedback.models import (
     FeedbackStore,
     TrainingExamples,
 )
+from bilingual_assistant.knowledge.access import check_groups
 from bilingual_assistant.text import detect_language
 
 logger = logging.getLogger(__name__)
@@ -101,23 +102,33 @@ class FeedbackService:
         return self._resolve(feedback, "intent",
                              intent if added else f"{intent} (already an example)", by)
 
-    def write_answer(self, feedback_id: Text, answer: Text, by: Text) -> CuratedAnswer:
+    def write_answer(self, feedback_id: Text, answer: Text, by: Text,
+                     groups: Sequence[Text] = ()) -> CuratedAnswer:
         """The right answer, written by an administrator: served from now on for the
-        same or a very similar question, before the LLM."""
+        same or a very similar question, before the LLM, to people who may read
+        `groups`' documents (empty: everyone)."""
         feedback = self._open(feedback_id)
-        curated = self.add_answer(feedback.message, answer, by, feedback.id)
+        curated = self.add_answer(feedback.message, answer, by, feedback.id, groups)
         self._resolve(feedback, "answer", curated.id, by)
         return curated
 
     def add_answer(self, question: Text, answer: Text, by: Text,
-                   feedback_id: Optional[Text] = None) -> CuratedAnswer:
-        """A curated answer for a question (also without feedback)."""
+                   feedback_id: Optional[Text] = None,
+                   groups: Sequence[Text] = ()) -> CuratedAnswer:
+        """A curated answer for a question (also without feedback), for the people
+        in `groups` (empty: everyone).
+
+        Raises:
+            InputError: for an empty or over-long text, a question in no language
+                it knows, or a name that is not a group's.
+        """
         question = _text(question, "question", limit=2000)
         language = detect_language(question)
         if language is None:
             raise InputError("The question has no Chinese or English words to match.")
         curated = CuratedAnswer(secrets.token_hex(8), question, _text(answer, "answer"),
-                                language, by, self.clock(), feedback_id)
+                                language, by, self.clock(), feedback_id,
+                                check_groups(list(groups), "groups"))
         self.store.add_answer(curated)
         return curated
 

@@ -234,3 +234,22 @@ class PlatformGroups:
         groups = {group for pattern, named in self.rules
                   if fnmatch.fnmatchcase(sender_id, pattern) for group in named}
         return Reader(frozenset(groups))
+
+
+def readers_of_all(readers: Iterable[Sequence[Text]]) -> Tuple[Text, ...]:
+    """The groups whose people may read every one of these documents (given by
+    their groups): what text drawn from all of them may be shown to (a curated
+    answer written from an answer's sources). Empty: everyone.
+
+    Raises:
+        InputError: when no one group may read them all (name the groups yourself).
+    """
+    restricted = [frozenset(r) for r in readers if r]
+    if not restricted:
+        return ()
+    common = frozenset.intersection(*restricted)
+    if not common:
+        raise InputError(
+            "No one group may read all of these documents: name the groups that may see "
+            "this answer (`groups`).")
+    return tuple(sorted(common))

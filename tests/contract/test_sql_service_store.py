@@ -293,6 +293,9 @@ def test_feedback_and_curated_answers(engine):
     assert reviews.queue() == [] and reviews.queue("resolved")[0].resolution == "intent"
     curated = reviews.add_answer("班车几点发车?", "8:00", "admin")
     assert reviews.store.answers() == [curated]
+    for_hr = reviews.add_answer("奖金哪天发?", "3 月", "admin", groups=["hr", "team:pay"])
+    assert for_hr in reviews.store.answers() and for_hr.groups == ("hr", "team:pay")
+    assert reviews.store.remove_answer(for_hr.id)
     assert reviews.store.remove_answer(curated.id) and not reviews.store.remove_answer("x")
 
 

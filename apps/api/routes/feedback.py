@@ -5,7 +5,7 @@ do not cover, and the curated answers."""
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Literal, Text
+from typing import Any, Dict, List, Literal, Optional, Sequence, Text
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
@@ -15,8 +15,9 @@ from apps.api.routes.chat import CONVERSATION, MAX_MESSAGE_CHARS, Source
 from apps.api.services import ApiServices, off_loop
 from bilingual_assistant.access.principal import Principal
 from bilingual_assistant.errors import NotFoundError
-from bilingual_assistant.feedback.models import Feedback
+from bilingual_assistant.feedback.models import CuratedAnswer, Feedback
 from bilingual_assistant.feedback.service import FeedbackService
+from bilingual_assistant.knowledge.access import readers_of_all
 
 router = APIRouter(prefix=PREFIX)
 
@@ -35,8 +36,14 @@ class IntentFix(BaseModel):
     intent: str = Field(min_length=1, max_length=100)
 
 
+GROUPS = Field(None, max_length=50, description=(
+    "who may be served it (their groups' documents); left out: from the feedback's "
+    "sources (everyone when all are everyone's), or everyone without feedback"))
+
+
 class AnswerFix(BaseModel):
     answer: str = Field(min_length=1, max_length=4000)
+    groups: Optional[List[str]] = GROUPS
 
 
 class Note(BaseModel):
@@ -46,6 +53,7 @@ class Note(BaseModel):
 class NewCuratedAnswer(BaseModel):
     question: str = Field(min_length=1, max_length=2000)
     answer: str = Field(min_length=1, max_length=4000)
+    groups: Optional[List[str]] = GROUPS
 
 
 def reviews(services: ApiServices) -> FeedbackService:
@@ -105,9 +113,47 @@ async def fix_intent(feedback_id: str, fix: IntentFix, services: Services,
 async def fix_answer(feedback_id: str, fix: AnswerFix, services: Services,
                      principal: Principal = Depends(needs("admin"))) -> Dict[Text, Any]:
     """The right answer: served from now on for the same or a very similar
-    question, before the LLM."""
-    return (await off_loop(reviews(services).write_answer, feedback_id, fix.answer,
-                           principal.subject)).to_payload()
+    question, before the LLM.
+
+    Only to the people who may read every document the rated reply cited, unless
+    `groups` says who."""
+    return (await off_loop(write_answer, services, feedback_id, fix.answer,
+                           principal.subject, fix.groups)).to_payload()
+
+
+def write_answer(services: ApiServices, feedback_id: Text, answer: Text, by: Text,
+                 groups: Optional[Sequence[Text]] = None) -> CuratedAnswer:
+    """A reviewer's answer to a rated reply, for `groups`, or (None) for the people
+    who may read every document the reply cited.
+
+    Raises:
+        NotFoundError: for no such feedback.
+        InputError: for a bad answer or group, or cited documents no one group may
+            read all of, when `groups` is None.
+    """
+    service = reviews(services)
+    if groups is None:
+        groups = sources_readers(services, service, feedback_id)
+    return service.write_answer(feedback_id, answer, by, groups)
+
+
+def sources_readers(services: ApiServices, service: FeedbackService,
+                    feedback_id: Text) -> Sequence[Text]:
+    """The groups that may read every document a rated reply cited (empty: all are
+    everyone's), as the documents are indexed now.
+
+    Raises:
+        NotFoundError: for no such feedback.
+        InputError: when no one group may read them all.
+    """
+    item = service.store.get(feedback_id)
+    if item is None:
+        raise NotFoundError(f"No feedback has the id {feedback_id!r}.")
+    cited = [s.get("source") for s in item.sources if isinstance(s, dict)]
+    if not cited:
+        return ()
+    indexed = services.documents.document_readers()
+    return readers_of_all(indexed.get(source, ()) for source in cited)
 
 
 @router.post("/feedback/{feedback_id}/gap", tags=["feedback"])
@@ -153,7 +199,7 @@ async def add_curated(request: NewCuratedAnswer, services: Services,
                       principal: Principal = Depends(needs("admin"))) -> Dict[Text, Any]:
     """A curated answer for a question, without feedback."""
     return (await off_loop(reviews(services).add_answer, request.question, request.answer,
-                           principal.subject)).to_payload()
+                           principal.subject, None, request.groups or ())).to_payload()
 
 
 @router.delete("/curated-answers/{answer_id}", tags=["feedback"])

@@ -533,3 +533,40 @@ def test_metrics_need_the_token_and_time_routes_by_their_pattern(world):
     routes = {dict(labels)["route"] for name, labels in found
               if name == "assistant_http_request_seconds_count"}
     assert "/v1/conversations/{conversation}" in routes  # the pattern, not the path
+
+
+def test_an_answer_written_from_a_restricted_reply_is_served_only_to_its_groups(world, tmp_path):
+    """A reviewer's answer to a reply that cited hr's document takes the document's
+    groups (issue #27 item 6); `groups` overrides; cited documents that no one
+    group may read all of need the reviewer to say who."""
+    services, store, _ = world
+    for name, groups in (("pay.md", "[hr, finance]"), ("bonus.md", "[hr]"),
+                         ("it.md", "[it]")):
+        (tmp_path / name).write_text(f"# {name}\n\nText of {name}.\n", encoding="utf-8")
+        (tmp_path / f"{name}.access.yml").write_text(f"groups: {groups}\n")
+    ingest(tmp_path, store, HashingEmbedder())
+    api = client(services, local_user=True)
+
+    def rated(*sources):
+        return api.post("/v1/feedback", json={
+            "rating": -1, "message": "When are salaries paid?", "reply": "Not sure.",
+            "sources": [{"number": n, "title": s, "source": s}
+                        for n, s in enumerate(sources, start=1)]}).json()["id"]
+
+    written = api.post(f"/v1/feedback/{rated('pay.md', 'bonus.md', 'vpn.md')}/answer",
+                       json={"answer": "On the 25th."})
+    assert written.status_code == 200 and written.json()["groups"] == ["hr"]
+    public = api.post(f"/v1/feedback/{rated('vpn.md')}/answer", json={"answer": "Ask IT."})
+    assert public.json()["groups"] == []
+    disjoint = api.post(f"/v1/feedback/{rated('pay.md', 'it.md')}/answer",
+                        json={"answer": "Both."})
+    assert disjoint.status_code == 400 and "name the groups" in disjoint.json()["error"][
+        "message"]
+    named = api.post(f"/v1/feedback/{rated('pay.md', 'it.md')}/answer",
+                     json={"answer": "Both.", "groups": ["managers"]})
+    assert named.json()["groups"] == ["managers"]
+    added = api.post("/v1/curated-answers", json={"question": "Pay day?", "answer": "25th",
+                                                   "groups": ["hr"]})
+    assert added.status_code == 201 and added.json()["groups"] == ["hr"]
+    assert api.post("/v1/curated-answers", json={"question": "x?", "answer": "y",
+                                                  "groups": ["../etc"]}).status_code == 400

@@ -352,6 +352,23 @@ async def test_a_curated_answer_comes_before_the_cache_the_documents_and_the_mod
     assert (await answers.answer("How many days of leave?", [], "en")).mode == "llm"
 
 
+async def test_a_curated_answer_for_a_group_is_served_to_its_people_only():
+    from bilingual_assistant.answers.curated import CuratedAnswers
+    from bilingual_assistant.feedback.models import CuratedAnswer
+    from bilingual_assistant.knowledge.access import Reader
+
+    curated = [CuratedAnswer("c1", "When is the bonus paid?", "With the March salary.",
+                             "en", "admin", 1.0, groups=("hr",))]
+    answers = service(StaticSearch(), ScriptedChatModel(lambda m: "x"))
+    answers.curated = CuratedAnswers(lambda: curated, HashingEmbedder())
+    hr = await answers.answer("When is the bonus paid?", [], "en",
+                              reader=Reader(frozenset({"hr"})))
+    assert hr.mode == "curated"
+    for reader in (Reader(frozenset({"it"})), EVERYONE):
+        other = await answers.answer("When is the bonus paid?", [], "en", reader=reader)
+        assert other.mode == "not_found" and "March" not in other.text
+
+
 async def test_answers_cache_look_ups_retrieval_and_errors_are_measured():
     from bilingual_assistant.metrics import MemoryRecorder
 

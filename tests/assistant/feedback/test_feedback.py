@@ -93,3 +93,26 @@ def test_new_curated_answers_are_seen_after_the_refresh(reviews):
     assert lookup.find("Where is the canteen?", "en") is None  # not yet reloaded
     now[0] = 6.0
     assert lookup.find("Where is the canteen?", "en").answer == "Floor 2."
+
+
+def test_a_curated_answer_is_served_only_to_the_people_of_its_groups(reviews):
+    from bilingual_assistant.knowledge.access import EVERYONE, EVERYTHING, Reader
+
+    reviews.add_answer("When are salaries paid?", "On the 25th.", "admin", groups=["hr"])
+    lookup = CuratedAnswers(reviews.store.answers, HashingEmbedder(256))
+    question = "When are salaries paid?"
+    assert lookup.find(question, "en", Reader(frozenset({"hr", "it"}))).answer == "On the 25th."
+    assert lookup.find(question, "en", EVERYTHING) is not None
+    assert lookup.find(question, "en", Reader(frozenset({"it"}))) is None
+    assert lookup.find(question, "en", EVERYONE) is None
+    assert lookup.find(question, "en") is None
+
+
+def test_no_one_group_for_all_the_cited_documents_is_an_input_error():
+    from bilingual_assistant.errors import InputError
+    from bilingual_assistant.knowledge.access import readers_of_all
+
+    assert readers_of_all([(), ()]) == () and readers_of_all([]) == ()
+    assert readers_of_all([("finance", "hr"), ("hr",), ()]) == ("hr",)
+    with pytest.raises(InputError, match="name the groups"):
+        readers_of_all([("hr",), ("it",)])
