@@ -92,7 +92,7 @@ class SentenceVerifier(Protocol):
 class PassageSearch(Protocol):
     """What answers need from retrieval (`Retriever` in production)."""
 
-    def search(self, query: Text, reader: Reader = EVERYONE) -> List[Passage]:
+    def search(self, query: Text, *, reader: Reader = EVERYONE) -> List[Passage]:
         """The best passages `reader` may read, best first; empty when nothing is
         relevant.
 

@@ -149,7 +149,8 @@ def sources_readers(services: ApiServices, service: FeedbackService,
     item = service.store.get(feedback_id)
     if item is None:
         raise NotFoundError(f"No feedback has the id {feedback_id!r}.")
-    cited = [s.get("source") for s in item.sources if isinstance(s, dict)]
+    cited = [s["source"] for s in item.sources
+             if isinstance(s, dict) and isinstance(s.get("source"), str)]
     if not cited:
         return ()
     indexed = services.documents.document_readers()
