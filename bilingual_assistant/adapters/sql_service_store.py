@@ -5,6 +5,7 @@ SQLAlchemy: a SQLite file by default, PostgreSQL when `SERVICES_DB_URL` names on
 from __future__ import annotations
 
 import json
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Text
@@ -44,6 +45,8 @@ from bilingual_assistant.jobs.models import Job
 from bilingual_assistant.knowledge.hit_testing import HitTestRun
 
 metadata = MetaData()
+# Tries at making the tables, for processes that start together on a new database.
+SCHEMA_ATTEMPTS = 5
 
 api_keys = Table(
     "api_keys", metadata,
@@ -179,15 +182,22 @@ def connect(url: Text) -> Engine:
         def _wal(connection: Any, _: Any) -> None:  # readers do not block the writer
             connection.execute("PRAGMA journal_mode=WAL")
 
-    try:
-        metadata.create_all(engine)
-        add_missing_columns(engine)
-    except SQLAlchemyError as error:
-        raise ServiceError(
-            f"The API database at {parsed.render_as_string(hide_password=True)} cannot "
-            f"be used: {error.__class__.__name__}. Check that it is running and "
-            f"SERVICES_DB_URL is right.") from None
-    return engine
+    for attempt in range(1, SCHEMA_ATTEMPTS + 1):
+        try:
+            metadata.create_all(engine)
+            add_missing_columns(engine)
+            return engine
+        except SQLAlchemyError as error:
+            # `make run` starts the API and the worker on a database neither has
+            # made: the second to create a table fails on it ("already exists",
+            # a unique violation on PostgreSQL's catalogue) and finds it next time.
+            if attempt == SCHEMA_ATTEMPTS:
+                raise ServiceError(
+                    f"The API database at {parsed.render_as_string(hide_password=True)} "
+                    f"cannot be used: {error.__class__.__name__}. Check that it is "
+                    f"running and SERVICES_DB_URL is right.") from None
+            time.sleep(0.2 * attempt)
+    raise AssertionError("unreachable")
 
 
 def add_missing_columns(engine: Engine) -> List[Text]:
@@ -358,9 +368,11 @@ class SqlHitTestLog(_Tables):
                 hit_test_runs.c.created_at.desc()).offset(self.keep)
             connection.execute(delete(hit_test_runs).where(hit_test_runs.c.id.in_(old)))
 
-    def recent(self, limit: int) -> List[HitTestRun]:
-        rows = self._read(select(hit_test_runs.c.id, hit_test_runs.c.body)
-                          .order_by(hit_test_runs.c.created_at.desc()).limit(limit))
+    def recent(self, limit: int, subject: Optional[Text] = None) -> List[HitTestRun]:
+        query = select(hit_test_runs.c.id, hit_test_runs.c.body)
+        if subject is not None:
+            query = query.where(hit_test_runs.c.subject == subject)
+        rows = self._read(query.order_by(hit_test_runs.c.created_at.desc()).limit(limit))
         return [self._run(row) for row in rows]
 
     def get(self, run_id: Text) -> Optional[HitTestRun]:

@@ -32,8 +32,8 @@ class HitTestLog(Protocol):
     def add(self, run: HitTestRun) -> None:
         """Keeps a run."""
 
-    def recent(self, limit: int) -> List[HitTestRun]:
-        """The newest runs, newest first."""
+    def recent(self, limit: int, subject: Optional[Text] = None) -> List[HitTestRun]:
+        """The newest runs (of `subject` only, when given), newest first."""
 
     def get(self, run_id: Text) -> Optional[HitTestRun]:
         """The run with this id, or None."""
@@ -159,9 +159,10 @@ class HitTester:
         self.log.add(run)
         return run
 
-    def history(self, limit: int = 20) -> List[HitTestRun]:
-        """The newest runs, newest first."""
-        return self.log.recent(max(1, min(limit, 100)))
+    def history(self, limit: int = 20, subject: Optional[Text] = None) -> List[HitTestRun]:
+        """The newest runs (of `subject` only, when given: a run shows passages of
+        the documents its tester may read), newest first."""
+        return self.log.recent(max(1, min(limit, 100)), subject)
 
     def get(self, run_id: Text) -> HitTestRun:
         """One run.

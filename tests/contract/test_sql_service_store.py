@@ -95,6 +95,10 @@ def test_hit_test_runs_come_back_newest_first_and_old_ones_are_dropped(engine):
     assert [r.id for r in log.recent(10)] == ["r4", "r3", "r2"]
     assert log.get("r3") == run("r3", 103.0, question="问题 3")
     assert log.get("r0") is None
+    theirs = run("r5", 99.0)  # older than the others, by someone else
+    log.add(HitTestRun("r5", 106.0, "oidc:bob", "hybrid", 5, theirs.results))
+    assert [r.id for r in log.recent(10, "oidc:bob")] == ["r5"]
+    assert [r.id for r in log.recent(1, "local")] == ["r4"]
 
 
 def test_a_bad_url_says_what_a_good_one_looks_like():
@@ -481,3 +485,28 @@ def test_a_column_another_process_added_meanwhile_is_no_error(url, monkeypatch):
     assert sql.add_missing_columns(engine) == []
     assert next(looks, None) is None  # it looked
     engine.dispose()
+
+
+def test_a_new_database_opened_by_several_processes_at_once_serves_them_all(url):
+    """`make run` starts the API and the worker together on a database neither has
+    made yet: whichever creates a table second must not fail on it."""
+    start, engines, failures = threading.Barrier(6), [], []
+
+    def open_it():
+        start.wait()
+        try:
+            engines.append(connect(url))
+        except ServiceError as error:
+            failures.append(str(error))
+
+    threads = [threading.Thread(target=open_it) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    keys = ApiKeys(SqlKeyStore(engines[0]))
+    token, _ = keys.issue("export", ["chat"], days=1)
+    assert ApiKeys(SqlKeyStore(engines[-1])).authenticate(token).allows("chat")
+    for engine in engines:
+        engine.dispose()

@@ -223,8 +223,9 @@ class InMemoryHitTestLog:
     def add(self, run: HitTestRun) -> None:
         self.runs.append(run)
 
-    def recent(self, limit: int) -> List[HitTestRun]:
-        return sorted(self.runs, key=lambda r: -r.created_at)[:limit]
+    def recent(self, limit: int, subject: Optional[Text] = None) -> List[HitTestRun]:
+        return sorted((r for r in self.runs if subject in (None, r.subject)),
+                      key=lambda r: -r.created_at)[:limit]
 
     def get(self, run_id: Text) -> Optional[HitTestRun]:
         return next((r for r in self.runs if r.id == run_id), None)
