@@ -354,7 +354,10 @@ class AnswerService:
                     return joined
             answer, lasting = await self._grounded(query, assessment, language, routed)
         if lasting:
-            await self.cache.set(key, answer.to_payload())
+            # Without the question: a cache shared by everyone holds no one's words
+            # (a hit takes the asker's own query), so forgetting a person need not
+            # reach it.
+            await self.cache.set(key, {**answer.to_payload(), "query": ""})
         logger.info(
             "answers.answered",
             extra={"mode": answer.mode, "language": language, "passages": len(passages),

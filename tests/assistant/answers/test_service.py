@@ -408,3 +408,15 @@ async def test_a_rejected_llm_reply_is_logged_as_counts_never_as_text(reply, cap
     assert llm.calls == 1
     logged = " ".join(f"{r.getMessage()} {vars(r)}" for r in caplog.records)
     assert "evil" not in logged and "password" not in logged
+
+
+async def test_the_cache_keeps_answers_but_not_the_questions_people_typed():
+    cache = LRUAnswerCache()
+    answers = AnswerService(StaticSearch(LEAVE_EN), cache, lambda: "v1",
+                            ScriptedChatModel(lambda m: "15 days a year [1]."))
+    asked = "How many days of leave? my id is canary-31337"
+    first = await answers.answer(asked, [], "en")
+    again = await answers.answer(asked, [], "en")
+    assert again.cached and again.query == first.query and "canary-31337" in again.query
+    stored = json.dumps([value for _, value in cache._items.values()], ensure_ascii=False)
+    assert "15 days" in stored and "canary-31337" not in stored
