@@ -9,6 +9,7 @@
     ├── InputError              what a user or caller gave cannot be used
     │   ├── DocumentError       a document cannot be read
     │   ├── NotFoundError       what a caller named does not exist
+    │   ├── ConflictError       someone else got there first (HTTP 409)
     │   └── AccessError         a caller cannot be let in
     │       ├── AuthenticationError  ... no valid credentials (HTTP 401)
     │       └── PermissionDeniedError  ... valid, but not allowed this (403)
@@ -61,6 +62,11 @@ class DocumentError(InputError):
 
 class NotFoundError(InputError):
     """What a caller named (a document, a job, a key) does not exist."""
+
+
+class ConflictError(InputError):
+    """What a caller asked for was taken or changed by someone else first (another
+    agent claimed the conversation); the message says what is the case now."""
 
 
 class AccessError(InputError):

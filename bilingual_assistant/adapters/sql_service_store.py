@@ -132,6 +132,38 @@ feedback = Table(
     Column("resolved_at", Float),
 )
 
+# Conversations handed to a person (`bilingual_assistant/handoff`). While one is
+# open, `open_conversation` holds its conversation: unique, so that a conversation
+# has one open handoff however many replicas ask at once; NULL once it is closed.
+handoffs = Table(
+    "handoffs", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("conversation", String(300), nullable=False, index=True),
+    Column("open_conversation", String(300), unique=True),
+    Column("channel", String(64), nullable=False),
+    Column("subject", String(300), nullable=False, index=True),
+    Column("language", String(8), nullable=False),
+    Column("reason", String(16), nullable=False),
+    Column("state", String(16), nullable=False, index=True),
+    Column("created_at", Float, nullable=False, index=True),
+    Column("agent", String(300)),
+    Column("claimed_at", Float),
+    Column("first_reply_at", Float),
+    Column("closed_at", Float),
+    Column("outcome", String(16)),
+)
+
+handoff_messages = Table(
+    "handoff_messages", metadata,
+    Column("handoff_id", String(32), primary_key=True),
+    Column("number", Integer, primary_key=True),
+    Column("at", Float, nullable=False),
+    Column("author", String(16), nullable=False),
+    Column("text", SqlText, nullable=False),  # sealed
+    Column("sources", SqlText, nullable=False),  # JSON
+    Column("by", String(300)),
+)
+
 curated_answers = Table(
     "curated_answers", metadata,
     Column("id", String(32), primary_key=True),
@@ -610,16 +642,26 @@ class SqlPeople(_Tables):
               (hit_test_runs, hit_test_runs.c.subject), (sessions, sessions.c.subject))
 
     def forget(self, subject: Text) -> Dict[Text, int]:
-        """Deletes the person's chat turns, feedback, hit tests and sessions (they are
-        signed out) in one transaction; returns the rows deleted per table. Curated
-        answers an administrator wrote from their feedback stay: they are the
-        administrator's words."""
+        """Deletes the person's chat turns, feedback, hit tests, sessions (they are
+        signed out) and handoffs with what was said in them, in one transaction;
+        returns the rows deleted per table. Curated answers an administrator wrote
+        from their feedback stay: they are the administrator's words."""
         deleted: Dict[Text, int] = {}
         with self._transaction() as connection:
+            deleted.update(_delete_handoffs(connection, handoffs.c.subject == subject))
             for table, column in self.THEIRS:
                 deleted[table.name] = int(
                     connection.execute(delete(table).where(column == subject)).rowcount or 0)
         return deleted
+
+
+def _delete_handoffs(connection: Connection, *where: Any) -> Dict[Text, int]:
+    """Deletes the handoffs matching `where`, and their messages; rows per table."""
+    chosen = select(handoffs.c.id).where(*where)
+    said = connection.execute(
+        delete(handoff_messages).where(handoff_messages.c.handoff_id.in_(chosen)))
+    gone = connection.execute(delete(handoffs).where(*where))
+    return {"handoff_messages": int(said.rowcount or 0), "handoffs": int(gone.rowcount or 0)}
 
 
 class SqlRetention(_Tables):
@@ -640,6 +682,8 @@ class SqlRetention(_Tables):
         how many per table."""
         deleted: Dict[Text, int] = {}
         with self._transaction() as connection:
+            deleted.update(_delete_handoffs(
+                connection, handoffs.c.created_at < before, handoffs.c.state == "closed"))
             for table, created in self.SERVICES:
                 deleted[table.name] = int(
                     connection.execute(delete(table).where(created < before)).rowcount or 0)

@@ -15,7 +15,12 @@ from bilingual_assistant.adapters.sql_service_store import (
     SqlKeyStore,
     connect,
 )
-from bilingual_assistant.errors import AuthenticationError, ConfigurationError, ServiceError
+from bilingual_assistant.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    NotFoundError,
+    ServiceError,
+)
 from bilingual_assistant.knowledge.hit_testing import Hit, HitTestRun, QuestionResult
 
 
@@ -329,9 +334,10 @@ CANARY = "canary-7f3a 我的工号是 4711"
 
 
 def every_stored_text(engine) -> str:
+    """Every value of every table, as text."""
     with engine.connect() as connection:
-        return " ".join(str(value) for table in ("chat_turns", "feedback", "hit_test_runs")
-                        for row in connection.execute(sa.text(f"SELECT * FROM {table}"))
+        return " ".join(str(value) for table in sa.inspect(engine).get_table_names()
+                        for row in connection.execute(sa.text(f'SELECT * FROM "{table}"'))
                         for value in row)
 
 
@@ -414,13 +420,24 @@ def test_forgetting_a_person_removes_their_rows_and_only_theirs(engine):
         sessions.create(Principal(person, person, frozenset({"user"}), frozenset(),
                                   "session"))
     log.add(HitTestRun("r-ann", 1.0, "oidc:ann", "hybrid", 5, []))
+    from bilingual_assistant.adapters.sql_handoff_store import SqlHandoffStore
+    from bilingual_assistant.handoff.service import HandoffService
+
+    desk = HandoffService(SqlHandoffStore(engine, keyring))
+    for person in ("oidc:ann", "oidc:bob"):
+        desk.request(f"{person}:c-1", "rest", person, "en", "asked")
+        desk.user_said(f"{person}:c-1", CANARY)
     deleted = SqlPeople(engine).forget("oidc:ann")
-    assert deleted == {"chat_turns": 1, "feedback": 1, "hit_test_runs": 1, "sessions": 1}
+    assert deleted == {"chat_turns": 1, "feedback": 1, "hit_test_runs": 1, "sessions": 1,
+                       "handoffs": 1, "handoff_messages": 1}
+    assert desk.open_for("oidc:ann:c-1") is None
+    assert desk.messages(desk.open_for("oidc:bob:c-1").id)[0].text == CANARY
     assert history.turns("oidc:ann", "c-1") == [] and log.get("r-ann") is None
     assert [f.subject for f in reviews.queue()] == ["oidc:bob"]
     assert len(history.turns("oidc:bob", "c-1")) == 1
     assert SqlPeople(engine).forget("oidc:ann") == {
-        "chat_turns": 0, "feedback": 0, "hit_test_runs": 0, "sessions": 0}
+        "chat_turns": 0, "feedback": 0, "hit_test_runs": 0, "sessions": 0,
+        "handoffs": 0, "handoff_messages": 0}
 
 
 def test_retention_deletes_what_is_older_than_the_period_and_nothing_newer(engine, tmp_path):
@@ -444,11 +461,24 @@ def test_retention_deletes_what_is_older_than_the_period_and_nothing_newer(engin
     history.record("ann", "c-1", "old", [])
     history.record("ann", "c-1", "new", [])
     SqlHitTestLog(engine).add(run("r-old", 50.0))
+    from bilingual_assistant.adapters.sql_handoff_store import SqlHandoffStore
+    from bilingual_assistant.handoff.service import HandoffService
+
+    stamps = iter([100.0, 101.0, 102.0, 103.0, 5_000_000.0, 5_000_001.0])
+    desk = HandoffService(SqlHandoffStore(engine), clock=lambda: next(stamps))
+    old = desk.request("ann:c-1", "rest", "ann", "en", "asked")
+    desk.user_said("ann:c-1", "old")
+    desk.cancel("ann:c-1")
+    waiting = desk.request("ann:c-2", "rest", "ann", "en", "asked")  # old, still open
+    recent = desk.request("ann:c-3", "rest", "ann", "en", "asked")
     now = 5_000_000.0 + 3600
     keep_for(SqlRetention(engine, conversations), days=30, clock=lambda: now,
              sleep=lambda _: None, rounds=2)
     assert [t.message for t in history.turns("ann", "c-1")] == ["new"]
     assert SqlHitTestLog(engine).get("r-old") is None
+    assert desk.get(waiting.id) and desk.get(recent.id)  # an open one waits for its agent
+    with pytest.raises(NotFoundError):
+        desk.get(old.id)
     with conversations.connect() as connection:
         assert connection.execute(sa.text("SELECT timestamp FROM events")).scalars().all() == [
             5_000_000.0]

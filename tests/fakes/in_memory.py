@@ -21,6 +21,7 @@ from bilingual_assistant.access.sessions import SessionRecord
 from bilingual_assistant.conversations.history import ConversationSummary, Turn
 from bilingual_assistant.errors import LLMUnavailableError, StoreError
 from bilingual_assistant.feedback.models import CuratedAnswer, Feedback
+from bilingual_assistant.handoff.models import Handoff, HandoffMessage
 from bilingual_assistant.jobs.models import Job
 from bilingual_assistant.knowledge.access import EVERYONE, Reader
 from bilingual_assistant.knowledge.analysis import bm25_text
@@ -406,3 +407,59 @@ class InMemoryTurnStore:
                                          turns[-1].created_at, turns[0].message)
                      for name, turns in by_name.items()]
         return sorted(summaries, key=lambda s: -s.last_at)[:limit]
+
+
+class InMemoryHandoffStore:
+    """A `HandoffStore` in dicts, with the SQL store's conditional changes."""
+
+    def __init__(self) -> None:
+        self.handoffs: Dict[Text, Handoff] = {}
+        self.said: Dict[Text, List[HandoffMessage]] = {}
+
+    def open(self, handoff: Handoff) -> Handoff:
+        existing = self.open_for(handoff.conversation)
+        if existing is not None:
+            return existing
+        self.handoffs[handoff.id] = handoff
+        return handoff
+
+    def get(self, handoff_id: Text) -> Optional[Handoff]:
+        return self.handoffs.get(handoff_id)
+
+    def open_for(self, conversation: Text) -> Optional[Handoff]:
+        return next((h for h in self.handoffs.values()
+                     if h.conversation == conversation and h.is_open), None)
+
+    def listed(self, states: Sequence[Text], limit: int) -> List[Handoff]:
+        return sorted((h for h in self.handoffs.values() if h.state in states),
+                      key=lambda h: h.created_at)[:limit]
+
+    def claim(self, handoff_id: Text, agent: Text, now: float) -> bool:
+        handoff = self.handoffs.get(handoff_id)
+        if handoff is None or handoff.state != "waiting":
+            return False
+        self.handoffs[handoff_id] = replace(handoff, state="claimed", agent=agent,
+                                            claimed_at=now)
+        return True
+
+    def replied(self, handoff_id: Text, now: float) -> None:
+        handoff = self.handoffs[handoff_id]
+        if handoff.first_reply_at is None:
+            self.handoffs[handoff_id] = replace(handoff, first_reply_at=now)
+
+    def close(self, handoff_id: Text, outcome: Text, now: float) -> bool:
+        handoff = self.handoffs.get(handoff_id)
+        if handoff is None or not handoff.is_open:
+            return False
+        self.handoffs[handoff_id] = replace(handoff, state="closed", outcome=outcome,
+                                            closed_at=now)
+        return True
+
+    def add_message(self, message: HandoffMessage) -> HandoffMessage:
+        said = self.said.setdefault(message.handoff_id, [])
+        numbered = replace(message, number=len(said) + 1, sources=tuple(message.sources))
+        said.append(numbered)
+        return numbered
+
+    def messages(self, handoff_id: Text) -> List[HandoffMessage]:
+        return list(self.said.get(handoff_id, []))

@@ -1,0 +1,1 @@
+"""Handing a conversation to a person: the queue, claims, replies (issue #28)."""
