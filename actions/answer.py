@@ -9,15 +9,23 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.conversation import history_from_events, language_of, previous_action
+from actions.conversation import (
+    history_from_events,
+    language_of,
+    misses_before,
+    previous_action,
+)
 from bilingual_assistant.answers.models import ANSWER_KEY
 from bilingual_assistant.answers.service import AnswerService, format_reply
+from bilingual_assistant.handoff.messages import offer
 from bilingual_assistant.knowledge.access import PlatformGroups, Reader
 
 # Intents whose messages are looked up but answered only when the documents clearly
 # answer them (otherwise: the out-of-scope reply). Right after a knowledge answer
 # they are follow-ups ("what about contractors?" gets nlu_fallback) and are asked.
 ROUTED_INTENTS = frozenset({"out_of_scope", "nlu_fallback"})
+# Answers that did not help: after the second in a row, a person is offered.
+MISSES = ("not_found", "unsure")
 
 
 def routed(tracker: Tracker) -> bool:
@@ -66,5 +74,7 @@ class ActionAnswerQuestion(Action):
         )
         structured: Dict[Text, Any] = {ANSWER_KEY: answer.to_payload()}
         dispatcher.utter_message(text=format_reply(answer), **structured)
+        if answer.mode in MISSES and misses_before(tracker.events, MISSES) == 1:
+            dispatcher.utter_message(text=offer(answer.language))
         return []
 

@@ -3,7 +3,7 @@ structured answers earlier replies carried."""
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional, Sequence, Text
 
 from rasa_sdk import Tracker
 
@@ -59,6 +59,20 @@ def history_from_events(events: List[Dict[Text, Any]], limit: int = HISTORY_TURN
                 turns.append(Turn("assistant", str(answer.get("text") or "")))
             asked = None if answer is not None else asked
     return turns[-limit:]
+
+
+def misses_before(events: List[Dict[Text, Any]], misses: Sequence[Text]) -> int:
+    """How many knowledge answers in a row, counting back from the latest, were of
+    the modes `misses` ("not in the documents", "not sure")."""
+    count = 0
+    for event in reversed(events):
+        answer = answer_of(event) if event.get("event") == "bot" else None
+        if answer is None:
+            continue
+        if answer.get("mode") not in misses:
+            break
+        count += 1
+    return count
 
 
 def previous_action(events: List[Dict[Text, Any]]) -> Optional[Text]:

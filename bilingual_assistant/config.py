@@ -470,6 +470,16 @@ class WeatherSettings:
 
 
 @dataclass(frozen=True)
+class HandoffSettings:
+    """Handing a conversation to a person"""
+
+    contact: Text = setting(
+        "HANDOFF_CONTACT", "", "who people should contact when they ask for a person "
+        "and no colleague can take the conversation (`the IT helpdesk, ext. 8000`), "
+        "named in the reply in their language", shown="the team in charge")
+
+
+@dataclass(frozen=True)
 class ActionServerSettings:
     """Action server"""
 
@@ -751,6 +761,7 @@ SECTIONS: Tuple[Type[Any], ...] = (
     LocalLLMSettings,
     CacheSettings,
     WeatherSettings,
+    HandoffSettings,
     ActionServerSettings,
     ConversationStoreSettings,
     LockSettings,
@@ -776,6 +787,7 @@ class Settings:
     local_llm: LocalLLMSettings = LocalLLMSettings()
     cache: CacheSettings = CacheSettings()
     weather: WeatherSettings = WeatherSettings()
+    handoff: HandoffSettings = HandoffSettings()
     action_server: ActionServerSettings = ActionServerSettings()
     conversations: ConversationStoreSettings = ConversationStoreSettings()
     locks: LockSettings = LockSettings()
@@ -882,6 +894,7 @@ def load_settings(env: Optional[Mapping[Text, Text]] = None) -> Settings:
         local_llm=load(LocalLLMSettings, env),
         cache=load(CacheSettings, env),
         weather=load(WeatherSettings, env),
+        handoff=load(HandoffSettings, env),
         action_server=load(ActionServerSettings, env),
         conversations=load(ConversationStoreSettings, env),
         locks=load(LockSettings, env),

@@ -10,6 +10,7 @@ from typing import Any, List, Optional
 
 from actions.actions import ActionAskCity, ActionWeather, ValidateWeatherForm
 from actions.answer import ActionAnswerQuestion
+from actions.handoff import ActionRequestHuman
 from actions.help import ActionHelp
 from bilingual_assistant.adapters.milvus_store import MilvusKnowledgeStore
 from bilingual_assistant.adapters.open_meteo import OpenMeteoClient
@@ -42,6 +43,7 @@ class Services:
     weather_enabled: bool = True
     documents: Optional[KnowledgeStore] = None  # said at start: empty or not
     platforms: PlatformGroups = field(default_factory=PlatformGroups)
+    handoff_contact: str = ""  # HANDOFF_CONTACT
 
 
 def build_cache(settings: Settings) -> AnswerCache:
@@ -115,7 +117,8 @@ def build_services(settings: Settings, recorder: Optional[Recorder] = None) -> S
     groups_file = settings.channels.platform_groups_file
     return Services(answers=answers, weather=OpenMeteoClient(settings.weather), documents=store,
                     weather_enabled=settings.weather.enabled,
-                    platforms=PlatformGroups.load(Path(groups_file) if groups_file else None))
+                    platforms=PlatformGroups.load(Path(groups_file) if groups_file else None),
+                    handoff_contact=settings.handoff.contact)
 
 
 def build_actions(services: Services) -> List[Any]:
@@ -125,5 +128,6 @@ def build_actions(services: Services) -> List[Any]:
         ActionAskCity(),
         ActionWeather(services.weather, enabled=services.weather_enabled),
         ActionHelp(weather=services.weather_enabled),
+        ActionRequestHuman(services.handoff_contact),
         ActionAnswerQuestion(services.answers, services.platforms),
     ]

@@ -183,3 +183,29 @@ async def test_platform_people_get_the_groups_the_mapping_gives_them():
     _, messages = await run(action, with_reader(question, {"chat_type": "private"},
                                                 "telegram:43:43"))
     assert messages[0][ANSWER_KEY]["sources"] == []
+
+
+def after(state: Tracker, *modes) -> Tracker:
+    """The conversation with earlier knowledge answers of these modes before its
+    latest message."""
+    data = state.current_state()
+    data["latest_message"]["intent"] = {"name": "ask_question", "confidence": 0.9}
+    earlier = []
+    for mode in modes:
+        earlier += [{"event": "user", "text": "earlier question"},
+                    {"event": "bot", "text": "earlier answer",
+                     "metadata": {ANSWER_KEY: {"text": "x", "mode": mode, "sources": []}}}]
+    data["events"] = earlier + data["events"]
+    return Tracker.from_dict(data)
+
+
+async def test_a_person_is_offered_after_the_second_answer_in_a_row_that_did_not_help():
+    action = ActionAnswerQuestion(make_service(ScriptedChatModel(lambda m: "x")))
+    question = tracker("question_zh_off_topic")
+    offered = "回复“转人工”可以联系同事"
+    for earlier, expected in ((("not_found",), True), (("unsure",), True), ((), False),
+                              (("llm",), False), (("not_found", "unsure"), False),
+                              (("not_found", "llm"), False)):
+        _, messages = await run(action, after(question, *earlier))
+        assert messages[0][ANSWER_KEY]["mode"] == "not_found"
+        assert (len(messages) == 2 and offered in messages[1]["text"]) is expected, earlier

@@ -42,6 +42,20 @@ def test_language_follows_the_user(servers):
     assert servers.say("switcher", "你好")[0].startswith("你好！")
 
 
+@pytest.mark.parametrize("text, reply", [
+    ("I want to talk to a human", "Please contact the team in charge."),
+    ("agent please", "Please contact the team in charge."),
+    ("转人工", "请联系负责的团队。"),
+    ("找个真人", "请联系负责的团队。"),
+])
+def test_asking_for_a_person_says_who_to_contact_not_that_it_is_a_bot(servers, text, reply):
+    """Issue #28, as seen: "I want to talk to a human" got the bot-challenge reply
+    and "转人工" a document search."""
+    replies = servers.say(f"handoff-{text}", text)
+    assert len(replies) == 1 and reply in replies[0], replies
+    assert "not a human" not in replies[0] and "不是真人" not in replies[0]
+
+
 def test_unknown_city_is_asked_again(servers):
     say = lambda text: servers.say("atlantis-user", text)  # noqa: E731
     say("what's the weather like?")

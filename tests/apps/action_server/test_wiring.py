@@ -63,3 +63,10 @@ def test_each_branch_of_the_error_tree_has_its_status():
         assert error_response(error)[0] == 500
     assert error_response(KeyError("tracker")) == (500, "The action failed.")
     assert error_response(NotFound("no such route"))[0] == 404
+
+
+def test_the_handoff_contact_reaches_the_request_for_a_person(tmp_path):
+    settings = load_settings({"MILVUS_LITE_PATH": str(tmp_path / "kb.db"),
+                              "HANDOFF_CONTACT": "the IT helpdesk, ext. 8000"})
+    actions = {a.name(): a for a in build_actions(build_services(settings))}
+    assert actions["action_request_human"]._contact == "the IT helpdesk, ext. 8000"
