@@ -477,6 +477,15 @@ class HandoffSettings:
         "HANDOFF_CONTACT", "", "who people should contact when they ask for a person "
         "and no colleague can take the conversation (`the IT helpdesk, ext. 8000`), "
         "named in the reply in their language", shown="the team in charge")
+    ticket_url: Text = setting(
+        "HANDOFF_TICKET_URL", "", "a helpdesk's webhook (Zammad, Jira Service Management, "
+        "an e-mail gateway) that gets a signed ticket with the conversation so far when "
+        "someone asks for a person and no colleague can take over (`docs/limitations.md`)",
+        url, shown="unset")
+    ticket_secret: Text = setting(
+        "HANDOFF_TICKET_SECRET", "", "signs each ticket (`X-Assistant-Signature: "
+        "sha256=HMAC(secret, timestamp.body)`); required with HANDOFF_TICKET_URL",
+        secret_of(16), secret=True, shown="–")
 
 
 @dataclass(frozen=True)

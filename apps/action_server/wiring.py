@@ -16,14 +16,18 @@ from bilingual_assistant.adapters.milvus_store import MilvusKnowledgeStore
 from bilingual_assistant.adapters.open_meteo import OpenMeteoClient
 from bilingual_assistant.adapters.openai_chat import ChatClient
 from bilingual_assistant.adapters.redis_cache import RedisAnswerCache
+from bilingual_assistant.adapters.sql_handoff_store import SqlDeadLetters
 from bilingual_assistant.adapters.sql_service_store import SqlFeedbackStore, connect
+from bilingual_assistant.adapters.webhook_tickets import WebhookTickets
 from bilingual_assistant.answers.answerability import AnswerabilityModel
 from bilingual_assistant.answers.cache import AnswerCache, LRUAnswerCache
 from bilingual_assistant.answers.curated import CuratedAnswers
 from bilingual_assistant.answers.service import AnswerService
 from bilingual_assistant.config import Settings
 from bilingual_assistant.encoders.cross_encoder import OnnxCrossEncoder, missing_files
-from bilingual_assistant.errors import ModelFileError
+from bilingual_assistant.encryption import keyring_from
+from bilingual_assistant.errors import ConfigurationError, ModelFileError
+from bilingual_assistant.handoff.tickets import TicketSink
 from bilingual_assistant.knowledge.access import PlatformGroups
 from bilingual_assistant.knowledge.embedder import make_embedder
 from bilingual_assistant.knowledge.retrieval import Retriever
@@ -44,6 +48,7 @@ class Services:
     documents: Optional[KnowledgeStore] = None  # said at start: empty or not
     platforms: PlatformGroups = field(default_factory=PlatformGroups)
     handoff_contact: str = ""  # HANDOFF_CONTACT
+    tickets: Optional[TicketSink] = None  # HANDOFF_TICKET_URL
 
 
 def build_cache(settings: Settings) -> AnswerCache:
@@ -118,7 +123,29 @@ def build_services(settings: Settings, recorder: Optional[Recorder] = None) -> S
     return Services(answers=answers, weather=OpenMeteoClient(settings.weather), documents=store,
                     weather_enabled=settings.weather.enabled,
                     platforms=PlatformGroups.load(Path(groups_file) if groups_file else None),
-                    handoff_contact=settings.handoff.contact)
+                    handoff_contact=settings.handoff.contact,
+                    tickets=build_tickets(settings))
+
+
+def build_tickets(settings: Settings) -> Optional[TicketSink]:
+    """The helpdesk's webhook, when HANDOFF_TICKET_URL is set; tickets it does not
+    take are kept, sealed, in the services' database.
+
+    Raises:
+        ConfigurationError: for a webhook without HANDOFF_TICKET_SECRET.
+    """
+    handoff = settings.handoff
+    if not handoff.ticket_url:
+        return None
+    if not handoff.ticket_secret:
+        raise ConfigurationError(
+            "HANDOFF_TICKET_URL is set but HANDOFF_TICKET_SECRET is not: the helpdesk "
+            "could not tell the assistant's tickets from anyone's. Set a secret of at "
+            "least 16 characters, the same as the receiver checks.")
+    keyring, _ = keyring_from(settings.conversations.keys,
+                              Path(settings.conversations.key_file))
+    return WebhookTickets(handoff.ticket_url, handoff.ticket_secret,
+                          SqlDeadLetters(connect(settings.api.db_url), keyring))
 
 
 def build_actions(services: Services) -> List[Any]:
@@ -128,6 +155,6 @@ def build_actions(services: Services) -> List[Any]:
         ActionAskCity(),
         ActionWeather(services.weather, enabled=services.weather_enabled),
         ActionHelp(weather=services.weather_enabled),
-        ActionRequestHuman(services.handoff_contact),
+        ActionRequestHuman(services.handoff_contact, services.tickets),
         ActionAnswerQuestion(services.answers, services.platforms),
     ]

@@ -1,14 +1,15 @@
-"""`HandoffStore` on the services' database (`handoffs`, `handoff_messages`, made
-with the other tables by `sql_service_store.connect`): every replica of the API and
-the action server sees one queue, and each change is one conditional update, so
-that two agents claiming at once cannot both win. What people and agents wrote is
-sealed with the conversations' keys."""
+"""`HandoffStore`, and the tickets' `DeadLetters`, on the services' database
+(`handoffs`, `handoff_messages`, `ticket_dead_letters`, made with the other tables
+by `sql_service_store.connect`): every replica of the API and the action server
+sees one queue, and each change is one conditional update, so that two agents
+claiming at once cannot both win. What people and agents wrote is sealed with the
+conversations' keys."""
 
 from __future__ import annotations
 
 import json
 import time
-from typing import Any, List, Optional, Sequence, Text
+from typing import Any, Dict, List, Optional, Sequence, Text
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -17,9 +18,11 @@ from bilingual_assistant.adapters.sql_service_store import (
     _Tables,
     handoff_messages,
     handoffs,
+    ticket_dead_letters,
 )
 from bilingual_assistant.errors import ServiceError
 from bilingual_assistant.handoff.models import OPEN_STATES, Handoff, HandoffMessage
+from bilingual_assistant.handoff.tickets import Ticket
 
 # Tries at numbering a message when another process appended one at the same moment
 # (SQLite; on PostgreSQL the handoff's row is locked while a message is numbered:
@@ -118,3 +121,23 @@ class SqlHandoffStore(_Tables):
                 tuple(json.loads(self._open(row.sources, f"{place}:sources") or "[]")),
                 row.by))
         return found
+
+
+class SqlDeadLetters(_Tables):
+    """`DeadLetters` on the `ticket_dead_letters` table; each ticket sealed."""
+
+    def add(self, ticket: Ticket, error: Text, attempts: int) -> None:
+        body = json.dumps(ticket.to_payload(), ensure_ascii=False)
+        self._write(insert(ticket_dead_letters).values(
+            id=ticket.id, conversation=ticket.conversation, created_at=ticket.created_at,
+            attempts=attempts, error=error[:200],
+            ticket=self._seal(body, f"ticket_dead_letters:{ticket.id}:ticket")))
+
+    def listed(self, limit: int) -> List[Dict[Text, Any]]:
+        rows = self._read(select(ticket_dead_letters)
+                          .order_by(ticket_dead_letters.c.created_at.desc()).limit(limit))
+        return [{"ticket": json.loads(self._open(row.ticket,
+                                                 f"ticket_dead_letters:{row.id}:ticket")
+                                      or "{}"),
+                 "error": row.error, "attempts": row.attempts, "created_at": row.created_at}
+                for row in rows]

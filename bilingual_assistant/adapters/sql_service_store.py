@@ -164,6 +164,18 @@ handoff_messages = Table(
     Column("by", String(300)),
 )
 
+# Helpdesk tickets the webhook did not take (`adapters/webhook_tickets.py`), kept
+# for an operator to resend; the ticket (what the person wrote) is sealed.
+ticket_dead_letters = Table(
+    "ticket_dead_letters", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("conversation", String(300), nullable=False, index=True),
+    Column("created_at", Float, nullable=False, index=True),
+    Column("attempts", Integer, nullable=False),
+    Column("error", String(200), nullable=False),
+    Column("ticket", SqlText, nullable=False),  # sealed JSON
+)
+
 curated_answers = Table(
     "curated_answers", metadata,
     Column("id", String(32), primary_key=True),
@@ -649,6 +661,12 @@ class SqlPeople(_Tables):
         deleted: Dict[Text, int] = {}
         with self._transaction() as connection:
             deleted.update(_delete_handoffs(connection, handoffs.c.subject == subject))
+            deleted["ticket_dead_letters"] = int(connection.execute(
+                delete(ticket_dead_letters).where(or_(
+                    ticket_dead_letters.c.conversation == subject,
+                    ticket_dead_letters.c.conversation.startswith(f"{subject}:",
+                                                                 autoescape=True))))
+                .rowcount or 0)
             for table, column in self.THEIRS:
                 deleted[table.name] = int(
                     connection.execute(delete(table).where(column == subject)).rowcount or 0)
@@ -670,7 +688,8 @@ class SqlRetention(_Tables):
     table, read as a plain table: the worker has no Rasa)."""
 
     SERVICES = ((chat_turns, chat_turns.c.created_at), (feedback, feedback.c.created_at),
-                (hit_test_runs, hit_test_runs.c.created_at))
+                (hit_test_runs, hit_test_runs.c.created_at),
+                (ticket_dead_letters, ticket_dead_letters.c.created_at))
 
     def __init__(self, engine: Engine, conversations: Optional[Engine] = None) -> None:
         """`engine`: the services' database; `conversations`: Rasa's (None: skipped)."""

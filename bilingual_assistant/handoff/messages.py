@@ -12,6 +12,13 @@ _NOBODY = {
     "en": "No colleague is online to take over right now. Please contact {contact}. You "
           "can keep asking me about the documents meanwhile.",
 }
+_TICKET = {
+    "zh": "现在没有同事在线接手对话。我已把你的问题转给{contact}（编号 {ticket}），"
+          "他们会联系你。你也可以继续问我文档里的问题。",
+    "en": "No colleague is online to take over right now. I've passed your question to "
+          "{contact} (ticket {ticket}); they will get back to you. You can keep asking "
+          "me about the documents meanwhile.",
+}
 _OFFER = {
     "zh": "还是没找到你要的？回复“转人工”可以联系同事。",
     "en": "Still not what you need? Say \"talk to a person\" to reach a colleague.",
@@ -23,6 +30,12 @@ def nobody_available(language: Text, contact: Text = "") -> Text:
     else the team in charge)."""
     key = ZH if language == ZH else "en"
     return _NOBODY[key].format(contact=contact.strip() or _TEAM[key])
+
+
+def ticket_created(language: Text, ticket: Text, contact: Text = "") -> Text:
+    """A ticket went to the helpdesk: its number, and who will get back to them."""
+    key = ZH if language == ZH else "en"
+    return _TICKET[key].format(contact=contact.strip() or _TEAM[key], ticket=ticket)
 
 
 def offer(language: Text) -> Text:

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import pytest
 import yaml
 from sanic.exceptions import NotFound
 
@@ -70,3 +71,18 @@ def test_the_handoff_contact_reaches_the_request_for_a_person(tmp_path):
                               "HANDOFF_CONTACT": "the IT helpdesk, ext. 8000"})
     actions = {a.name(): a for a in build_actions(build_services(settings))}
     assert actions["action_request_human"]._contact == "the IT helpdesk, ext. 8000"
+
+
+def test_a_helpdesk_webhook_needs_its_secret(tmp_path):
+    from apps.action_server.wiring import build_tickets
+    from bilingual_assistant.adapters.webhook_tickets import WebhookTickets
+
+    base = {"MILVUS_LITE_PATH": str(tmp_path / "kb.db"),
+            "SERVICES_DB_URL": f"sqlite:///{tmp_path}/api.db",
+            "CONVERSATION_KEY_FILE": str(tmp_path / "conversation.key"),
+            "HANDOFF_TICKET_URL": "https://helpdesk.example.com/hooks/assistant"}
+    with pytest.raises(ConfigurationError, match="HANDOFF_TICKET_SECRET"):
+        build_tickets(load_settings(base))
+    tickets = build_tickets(load_settings({**base, "HANDOFF_TICKET_SECRET": "s" * 20}))
+    assert isinstance(tickets, WebhookTickets) and tickets.url.endswith("/assistant")
+    assert build_tickets(load_settings({"MILVUS_LITE_PATH": str(tmp_path / "kb.db")})) is None

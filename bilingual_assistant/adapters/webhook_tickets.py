@@ -1,0 +1,98 @@
+"""`TicketSink` as an outgoing webhook (`HANDOFF_TICKET_URL`): a JSON POST signed
+with HMAC-SHA256 over `<timestamp>.<body>` (`X-Assistant-Signature: sha256=<hex>`,
+`X-Assistant-Timestamp`), retried with back-off on a 5xx, 429, timeout or lost
+connection; a ticket that still cannot be delivered is kept as a dead letter.
+
+A receiver checks the signature with the shared secret
+(`HANDOFF_TICKET_SECRET`), refuses a timestamp more than five minutes old, and
+treats a repeated `id` as the same ticket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+import time
+from typing import Awaitable, Callable, Optional, Sequence, Text
+
+import httpx
+
+from bilingual_assistant.errors import ServiceError
+from bilingual_assistant.handoff.tickets import DeadLetters, Ticket
+
+logger = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-Assistant-Signature"
+TIMESTAMP_HEADER = "X-Assistant-Timestamp"
+# Seconds waited before each retry: three tries in about three seconds, so that the
+# person asking is answered while the helpdesk blinks, not after a minute.
+BACKOFF_SECONDS = (0.5, 2.0)
+RETRIED = (429, 500, 502, 503, 504)
+
+
+def signature(secret: Text, timestamp: Text, body: bytes) -> Text:
+    """The signature header's value for a body sent at `timestamp`."""
+    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return "sha256=" + digest.hexdigest()
+
+
+class WebhookTickets:
+    """Posts tickets to a helpdesk's webhook."""
+
+    def __init__(self, url: Text, secret: Text, dead_letters: DeadLetters,
+                 timeout_seconds: float = 10.0,
+                 backoff_seconds: Sequence[float] = BACKOFF_SECONDS,
+                 transport: Optional[httpx.AsyncBaseTransport] = None,
+                 clock: Callable[[], float] = time.time,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        """Args:
+        url: the webhook (`HANDOFF_TICKET_URL`).
+        secret: signs each delivery (`HANDOFF_TICKET_SECRET`).
+        dead_letters: where undeliverable tickets are kept.
+        timeout_seconds: per try.
+        backoff_seconds: waits before the second, third, ... try.
+        transport: httpx's transport (tests may pass one; contract tests use a
+            real local receiver).
+        """
+        self.url, self.secret, self.dead_letters = url, secret, dead_letters
+        self.timeout_seconds, self.backoff_seconds = timeout_seconds, tuple(backoff_seconds)
+        self.transport, self.clock, self.sleep = transport, clock, sleep
+
+    async def send(self, ticket: Ticket) -> None:
+        """Delivers a ticket, retrying what may pass.
+
+        Raises:
+            ServiceError: when it could not be delivered; it is then a dead letter.
+        """
+        body = json.dumps(ticket.to_payload(), ensure_ascii=False).encode("utf-8")
+        attempts, error = 0, ""
+        async with httpx.AsyncClient(timeout=self.timeout_seconds,
+                                     transport=self.transport) as client:
+            for wait in (0.0, *self.backoff_seconds):
+                if wait:
+                    await self.sleep(wait)
+                attempts += 1
+                timestamp = str(int(self.clock()))
+                try:
+                    response = await client.post(self.url, content=body, headers={
+                        "Content-Type": "application/json",
+                        TIMESTAMP_HEADER: timestamp,
+                        SIGNATURE_HEADER: signature(self.secret, timestamp, body)})
+                except httpx.HTTPError as failure:
+                    error = f"{type(failure).__name__}"
+                    continue
+                if response.status_code < 300:
+                    logger.info("handoff.ticket_sent",
+                                extra={"ticket": ticket.id, "attempts": attempts})
+                    return
+                error = f"HTTP {response.status_code}"
+                if response.status_code not in RETRIED:
+                    break  # the receiver refused it: trying again changes nothing
+        logger.error("handoff.ticket_failed",
+                     extra={"ticket": ticket.id, "attempts": attempts, "error": error})
+        self.dead_letters.add(ticket, error, attempts)
+        raise ServiceError(f"The helpdesk's webhook did not take the ticket ({error}, "
+                           f"{attempts} tries); it is kept as a dead letter.")
