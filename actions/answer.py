@@ -74,7 +74,8 @@ class ActionAnswerQuestion(Action):
         )
         structured: Dict[Text, Any] = {ANSWER_KEY: answer.to_payload()}
         dispatcher.utter_message(text=format_reply(answer), **structured)
-        if answer.mode in MISSES and misses_before(tracker.events, MISSES) == 1:
+        if answer.mode in MISSES and answer.query and \
+                misses_before(tracker.events, MISSES) == 1:
             dispatcher.utter_message(text=offer(answer.language))
         return []
 

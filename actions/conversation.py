@@ -63,13 +63,14 @@ def history_from_events(events: List[Dict[Text, Any]], limit: int = HISTORY_TURN
 
 def misses_before(events: List[Dict[Text, Any]], misses: Sequence[Text]) -> int:
     """How many knowledge answers in a row, counting back from the latest, were of
-    the modes `misses` ("not in the documents", "not sure")."""
+    the modes `misses` ("not in the documents", "not sure") for a question (a message
+    without words, asked what it means, is no miss)."""
     count = 0
     for event in reversed(events):
         answer = answer_of(event) if event.get("event") == "bot" else None
         if answer is None:
             continue
-        if answer.get("mode") not in misses:
+        if answer.get("mode") not in misses or not answer.get("query"):
             break
         count += 1
     return count

@@ -194,7 +194,8 @@ def after(state: Tracker, *modes) -> Tracker:
     for mode in modes:
         earlier += [{"event": "user", "text": "earlier question"},
                     {"event": "bot", "text": "earlier answer",
-                     "metadata": {ANSWER_KEY: {"text": "x", "mode": mode, "sources": []}}}]
+                     "metadata": {ANSWER_KEY: {"text": "x", "mode": mode, "sources": [],
+                                               "query": "earlier question"}}}]
     data["events"] = earlier + data["events"]
     return Tracker.from_dict(data)
 
@@ -209,3 +210,12 @@ async def test_a_person_is_offered_after_the_second_answer_in_a_row_that_did_not
         _, messages = await run(action, after(question, *earlier))
         assert messages[0][ANSWER_KEY]["mode"] == "not_found"
         assert (len(messages) == 2 and offered in messages[1]["text"]) is expected, earlier
+
+
+async def test_messages_without_words_are_no_misses_and_bring_no_offer():
+    action = ActionAnswerQuestion(make_service(ScriptedChatModel(lambda m: "x")))
+    wordless = after(tracker("question_zh_off_topic"), "not_found")
+    data = wordless.current_state()
+    data["latest_message"]["text"] = "!!!???"
+    _, messages = await run(action, Tracker.from_dict(data))
+    assert len(messages) == 1 and messages[0][ANSWER_KEY]["query"] == ""
