@@ -16,9 +16,9 @@ import hmac
 import json
 import logging
 import time
-from typing import Awaitable, Callable, Optional, Sequence, Text
+from typing import Awaitable, Callable, Sequence, Text
 
-import httpx
+import aiohttp
 
 from bilingual_assistant.errors import ServiceError
 from bilingual_assistant.handoff.tickets import DeadLetters, Ticket
@@ -48,7 +48,6 @@ class WebhookTickets:
     def __init__(self, url: Text, secret: Text, dead_letters: DeadLetters,
                  timeout_seconds: float = TIMEOUT_SECONDS,
                  backoff_seconds: Sequence[float] = BACKOFF_SECONDS,
-                 transport: Optional[httpx.AsyncBaseTransport] = None,
                  clock: Callable[[], float] = time.time,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         """Args:
@@ -57,12 +56,10 @@ class WebhookTickets:
         dead_letters: where undeliverable tickets are kept.
         timeout_seconds: per try.
         backoff_seconds: waits before the second, third, ... try.
-        transport: httpx's transport (tests may pass one; contract tests use a
-            real local receiver).
         """
         self.url, self.secret, self.dead_letters = url, secret, dead_letters
         self.timeout_seconds, self.backoff_seconds = timeout_seconds, tuple(backoff_seconds)
-        self.transport, self.clock, self.sleep = transport, clock, sleep
+        self.clock, self.sleep = clock, sleep
 
     async def send(self, ticket: Ticket) -> None:
         """Delivers a ticket, retrying what may pass.
@@ -72,27 +69,29 @@ class WebhookTickets:
         """
         body = json.dumps(ticket.to_payload(), ensure_ascii=False).encode("utf-8")
         attempts, error = 0, ""
-        async with httpx.AsyncClient(timeout=self.timeout_seconds,
-                                     transport=self.transport) as client:
+        timeout = aiohttp.ClientTimeout(total=self.timeout_seconds)
+        async with aiohttp.ClientSession(timeout=timeout) as client:
             for wait in (0.0, *self.backoff_seconds):
                 if wait:
                     await self.sleep(wait)
                 attempts += 1
                 timestamp = str(int(self.clock()))
                 try:
-                    response = await client.post(self.url, content=body, headers={
-                        "Content-Type": "application/json",
-                        TIMESTAMP_HEADER: timestamp,
-                        SIGNATURE_HEADER: signature(self.secret, timestamp, body)})
-                except httpx.HTTPError as failure:
+                    async with client.post(self.url, data=body, headers={
+                            "Content-Type": "application/json",
+                            TIMESTAMP_HEADER: timestamp,
+                            SIGNATURE_HEADER: signature(self.secret, timestamp, body)},
+                            allow_redirects=False) as response:
+                        status = response.status
+                except (aiohttp.ClientError, asyncio.TimeoutError) as failure:
                     error = f"{type(failure).__name__}"
                     continue
-                if response.status_code < 300:
+                if status < 300:
                     logger.info("handoff.ticket_sent",
                                 extra={"ticket": ticket.id, "attempts": attempts})
                     return
-                error = f"HTTP {response.status_code}"
-                if response.status_code not in RETRIED:
+                error = f"HTTP {status}"
+                if status not in RETRIED:
                     break  # the receiver refused it: trying again changes nothing
         logger.error("handoff.ticket_failed",
                      extra={"ticket": ticket.id, "attempts": attempts, "error": error})

@@ -424,20 +424,28 @@ def test_forgetting_a_person_removes_their_rows_and_only_theirs(engine):
     from bilingual_assistant.handoff.service import HandoffService
 
     desk = HandoffService(SqlHandoffStore(engine, keyring))
-    for person in ("oidc:ann", "oidc:bob"):
+    from bilingual_assistant.adapters.sql_handoff_store import SqlDeadLetters
+    from bilingual_assistant.handoff.tickets import Ticket
+
+    letters = SqlDeadLetters(engine, keyring)
+    for person in ("oidc:ann", "oidc:bob", "oidc:ann_x"):  # ann_x: a subject ann starts
         desk.request(f"{person}:c-1", "rest", person, "en", "asked")
         desk.user_said(f"{person}:c-1", CANARY)
+        letters.add(Ticket(f"t-{person}", f"{person}:c-1", "rest", "en", "asked", 1.0,
+                           [{"author": "user", "text": CANARY}]), "HTTP 500", 3)
     deleted = SqlPeople(engine).forget("oidc:ann")
     assert deleted == {"chat_turns": 1, "feedback": 1, "hit_test_runs": 1, "sessions": 1,
-                       "handoffs": 1, "handoff_messages": 1}
+                       "handoffs": 1, "handoff_messages": 1, "ticket_dead_letters": 1}
     assert desk.open_for("oidc:ann:c-1") is None
     assert desk.messages(desk.open_for("oidc:bob:c-1").id)[0].text == CANARY
+    assert sorted(d["ticket"]["id"] for d in letters.listed(10)) == [
+        "t-oidc:ann_x", "t-oidc:bob"]
     assert history.turns("oidc:ann", "c-1") == [] and log.get("r-ann") is None
     assert [f.subject for f in reviews.queue()] == ["oidc:bob"]
     assert len(history.turns("oidc:bob", "c-1")) == 1
     assert SqlPeople(engine).forget("oidc:ann") == {
         "chat_turns": 0, "feedback": 0, "hit_test_runs": 0, "sessions": 0,
-        "handoffs": 0, "handoff_messages": 0}
+        "handoffs": 0, "handoff_messages": 0, "ticket_dead_letters": 0}
 
 
 def test_retention_deletes_what_is_older_than_the_period_and_nothing_newer(engine, tmp_path):
