@@ -83,7 +83,7 @@ class WebhookTickets:
                             SIGNATURE_HEADER: signature(self.secret, timestamp, body)},
                             allow_redirects=False) as response:
                         status = response.status
-                except (aiohttp.ClientError, asyncio.TimeoutError) as failure:
+                except (TimeoutError, aiohttp.ClientError) as failure:
                     error = f"{type(failure).__name__}"
                     continue
                 if status < 300:
