@@ -13,7 +13,7 @@ from typing import Callable, Iterable, List, Optional, Protocol, Sequence, Text,
 
 from bilingual_assistant.access.principal import SCOPES, Principal
 from bilingual_assistant.errors import AuthenticationError, InputError, NotFoundError
-from bilingual_assistant.knowledge.access import MAX_GROUPS, check_groups
+from bilingual_assistant.knowledge.access import check_groups
 
 PREFIX = "ba"  # "bilingual assistant": lets secret scanners and people spot a key
 _TOKEN = re.compile(rf"^{PREFIX}_([0-9a-f]{{12}})_([A-Za-z0-9_-]{{43}})$")
@@ -84,19 +84,6 @@ def check_scopes(scopes: Iterable[Text]) -> Tuple[Text, ...]:
     return chosen
 
 
-def check_key_groups(groups: Sequence[Text]) -> Tuple[Text, ...]:
-    """A key's groups (a list, or "hr,finance"), sorted and without repeats.
-
-    Raises:
-        InputError: for a name that is not a group name, or more than `MAX_GROUPS`.
-    """
-    raw = re.split(r"[,\s]+", groups) if isinstance(groups, str) else groups
-    names = [name for name in raw if name != ""]
-    if len({str(name) for name in names}) > MAX_GROUPS:  # check_groups speaks of documents
-        raise InputError(f"A key may name at most {MAX_GROUPS} groups.")
-    return check_groups(names, "groups")
-
-
 class ApiKeys:
     """Issues, checks and revokes API keys."""
 
@@ -129,7 +116,7 @@ class ApiKeys:
         if days is not None and not days > 0:
             raise InputError("A key's lifetime must be a positive number of days.")
         chosen = check_scopes(scopes)
-        named = check_key_groups(groups)
+        named = check_groups(groups, "groups")
         key_id, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
         now = self.clock()
         record = KeyRecord(key_id, name, chosen, digest(secret), now,

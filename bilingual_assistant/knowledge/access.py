@@ -57,7 +57,7 @@ def check_groups(raw: Any, where: Text) -> Tuple[Text, ...]:
                 f"at most 128 characters).")
         names.add(name)
     if len(names) > MAX_GROUPS:
-        raise InputError(f"{where}: at most {MAX_GROUPS} groups per document.")
+        raise InputError(f"{where}: at most {MAX_GROUPS} groups.")
     return tuple(sorted(names))
 
 

@@ -18,23 +18,15 @@ pytestmark = pytest.mark.slow
 CANARY = "canary-9d41e7"
 
 
-def _key(api, name, *scopes):
-    made = subprocess.run(
-        [api.python, "-m", "apps.cli.api_keys", "create", "--name", name, "--days", "1",
-         *[arg for scope in scopes for arg in ("--scope", scope)]],
-        cwd=PROJECT, env=api.env, check=True, capture_output=True, text=True, timeout=60)
-    key = made.stdout.splitlines()[0]
-    return key, f"key:{key.split('_')[1]}"
-
-
 def _files_holding(text, *folders):
     return [path for folder in folders if folder.is_dir() for path in folder.rglob("*")
             if path.is_file() and text.encode() in path.read_bytes()]
 
 
 def test_a_forgotten_persons_words_are_nowhere(servers, api, work_dir):
-    key, subject = _key(api, "to-forget", "chat", "feedback")
-    admin, _ = _key(api, "reviewer", "admin")
+    key = api.new_key("to-forget", "chat", "feedback")
+    subject = f"key:{key.split('_')[1]}"
+    admin = api.new_key("reviewer", "admin")
     message = f"我的工号是 {CANARY}，年假有几天?"
     chat = api.post("/v1/chat", key, json={"message": message, "conversation": "web"})
     assert chat.status_code == 200, chat.text

@@ -107,14 +107,6 @@ def prometheus(servers: Servers, api: Api, worker: int,
         process.wait(timeout=30)
 
 
-def admin_key(api: Api) -> Text:
-    made = subprocess.run(
-        [api.python, "-m", "apps.cli.api_keys", "create", "--name", "metrics test",
-         "--scope", "admin", "--days", "1"],
-        cwd=PROJECT, env=api.env, check=True, capture_output=True, text=True, timeout=60)
-    return made.stdout.splitlines()[0]
-
-
 def expressions() -> List[Text]:
     """Every PromQL expression of the dashboard and the alert rules."""
     dashboard = json.loads((MONITORING / "grafana-dashboard.json").read_text())
@@ -183,7 +175,7 @@ def test_prometheus_scrapes_every_process_and_finds_what_users_feel(
         servers.say("metrics-user", text)
         took.append(time.monotonic() - started)
     assert api.post("/v1/chat", json={"message": "hello"}).status_code == 200
-    key = admin_key(api)
+    key = api.new_key("metrics test", "admin")
     job = api.post("/v1/documents/reindex", key=key).json()["job"]
     deadline = time.monotonic() + 300
     while api.get(f"/v1/jobs/{job['id']}", key=key).json()["state"] in (

@@ -107,14 +107,6 @@ def test_with_signed_senders_an_outsider_reaches_no_conversation(signed_stack, a
         person.close()
 
 
-def _key(api, name, groups):
-    made = subprocess.run(
-        [api.python, "-m", "apps.cli.api_keys", "create", "--name", name, "--scope", "chat",
-         "--days", "1", *(["--groups", groups] if groups else [])],
-        cwd=PROJECT, env=api.env, check=True, capture_output=True, text=True, timeout=60)
-    return made.stdout.splitlines()[0]
-
-
 def _signed_in(stack, sub, groups):
     """A browser session of a person the provider says is in `groups`."""
     stack.provider.user = {"sub": sub, "email": f"{sub}@example.com",
@@ -149,7 +141,8 @@ def test_two_people_in_different_groups_ask_the_same_question(signed_stack, api)
     neither quoted nor cited to a person in another group, through the API or on
     Rasa's channels with a token the API issued, even after hr's answer is cached."""
     rasa_url, api_url = signed_stack.rasa_url, signed_stack.api_url
-    hr, it = _key(api, "hr-person", "hr"), _key(api, "it-person", "it")
+    hr = api.new_key("hr-person", "chat", groups="hr")
+    it = api.new_key("it-person", "chat", groups="it")
     signed_in_hr = _signed_in(signed_stack, "u-hr", ["hr"])
     signed_in_it = _signed_in(signed_stack, "u-it", ["it", "staff"])
     for question in ("When does Project Kestrel launch?", "Kestrel 项目什么时候发布?"):

@@ -11,9 +11,10 @@ from pydantic import BaseModel, Field, field_validator
 
 from apps.api.deps import PREFIX, Services, needs
 from apps.api.services import off_loop
-from bilingual_assistant.access.keys import KeyRecord, check_key_groups
+from bilingual_assistant.access.keys import KeyRecord
 from bilingual_assistant.access.principal import SCOPES, Principal
 from bilingual_assistant.errors import InputError
+from bilingual_assistant.knowledge.access import check_groups
 
 logger = logging.getLogger("apps.api")
 
@@ -32,7 +33,7 @@ class NewKeyRequest(BaseModel):
     @classmethod
     def _groups(cls, groups: List[str]) -> List[str]:
         try:
-            return list(check_key_groups(groups))
+            return list(check_groups(groups, "groups"))
         except InputError as error:
             raise ValueError(str(error)) from None
 

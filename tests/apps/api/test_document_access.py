@@ -6,7 +6,6 @@ a document they may not read is 404, as one that does not exist."""
 import asyncio
 
 import pytest
-import requests
 from fastapi.testclient import TestClient
 
 from apps.api.app import create_app
@@ -17,10 +16,9 @@ from bilingual_assistant.access.sessions import Sessions
 from bilingual_assistant.adapters.oidc_http import OidcHttp
 from bilingual_assistant.knowledge.ingest import ingest
 from tests.apps.api.test_app import bearer, client, world  # noqa: F401
-from tests.fakes.identity_provider import FakeIdentityProvider
+from tests.apps.api.test_sign_in import PUBLIC, sign_in
 from tests.fakes.in_memory import InMemorySessionStore, RecordingQueue
 
-PUBLIC = "https://assistant.example.com"
 SAME_SITE = {"Origin": PUBLIC}
 PAY = "# Pay bands\n\nSalary bands for payroll are reviewed every March.\n"
 QUESTION = "salary bands payroll March"
@@ -40,13 +38,6 @@ class WatchingQueue(RecordingQueue):
 
 
 @pytest.fixture
-def provider():
-    running = FakeIdentityProvider().start()
-    yield running
-    running.stop()
-
-
-@pytest.fixture
 def office(world, provider, tmp_path):  # noqa: F811
     """The API with sign-in, and a way to sign a person in with their own browser."""
     services, store, _ = world
@@ -60,10 +51,7 @@ def office(world, provider, tmp_path):  # noqa: F811
         provider.user.update(sub=sub, email=f"{sub}@example.com", name=sub,
                              roles=list(roles), groups=groups)
         browser = TestClient(app, base_url=PUBLIC, raise_server_exceptions=False)
-        start = browser.get("/v1/auth/login", follow_redirects=False)
-        back = requests.get(start.headers["location"], allow_redirects=False, timeout=5)
-        done = browser.get(back.headers["Location"].replace(PUBLIC, ""),
-                           follow_redirects=False)
+        done = sign_in(browser)
         assert done.status_code == 302, done.text
         return browser
 

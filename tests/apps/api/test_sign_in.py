@@ -12,17 +12,9 @@ from bilingual_assistant.access.oidc import OidcClient, OidcConfig
 from bilingual_assistant.access.sessions import Sessions
 from bilingual_assistant.adapters.oidc_http import OidcHttp
 from tests.apps.api.test_app import world  # noqa: F401 - the same in-memory services
-from tests.fakes.identity_provider import FakeIdentityProvider
 from tests.fakes.in_memory import InMemorySessionStore
 
 PUBLIC = "https://assistant.example.com"
-
-
-@pytest.fixture
-def provider():
-    running = FakeIdentityProvider().start()
-    yield running
-    running.stop()
 
 
 @pytest.fixture
